@@ -1,0 +1,1 @@
+"""Experiment scripts (absl flags) that drive the skinkeras library."""

@@ -1,0 +1,62 @@
+"""Installs skinkeras, its experiment scripts and the ISIC TFDS builders."""
+
+import pathlib
+
+import setuptools
+
+HERE = pathlib.Path(__file__).parent
+
+setuptools.setup(
+    name="skinkeras",
+    version="0.1.0",
+    description=(
+        "Preprocessing and attention (ARL, Squeeze & Excitation) for melanoma "
+        "classification on ISIC, in TensorFlow/Keras 3."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["skinkeras*", "experiments*", "tfds_isic*"]),
+    # TFDS reads README.md, CITATIONS.bib, TAGS.txt, checksums.tsv and dummy_data/
+    # from beside each builder, so they ship as package data.
+    package_data={
+        "tfds_isic": [
+            "*/*.md",
+            "*/*.bib",
+            "*/*.txt",
+            "*/*.tsv",
+            "*/dummy_data/*",
+            "*/dummy_data/**/*",
+        ],
+    },
+    include_package_data=True,
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.3,<4",
+        "tensorflow-datasets>=4.9.6,<5",
+        "opencv-python-headless>=4.8",
+        "scikit-learn>=1.3",
+        "scipy>=1.10",
+        "absl-py>=1.4",
+        "numpy>=1.26",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+        # `tfds build` imports every CLI subcommand at start-up, which needs these
+        # two although building never uses them (see README, "Datasets").
+        "apache-beam>=2.60",
+        "mlcroissant>=1.0",
+        # TFDS' download_and_prepare needs importlib_resources
+        # (tensorflow/datasets#11212); tfds.testing needs dill.
+        "importlib_resources>=6",
+        "dill>=0.3",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.5"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+    ],
+)
