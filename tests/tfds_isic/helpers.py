@@ -1,0 +1,71 @@
+"""Building the ISIC datasets in tests: offline, from a manual dir, one call."""
+
+import contextlib
+import os
+import zipfile
+from unittest import mock
+
+import tensorflow_datasets as tfds
+
+from tests.tfds_isic import fake_isic
+from tfds_isic import archives
+
+
+def _refuse_download(self, urls):
+    raise AssertionError(f"tried to download {urls}")
+
+
+@contextlib.contextmanager
+def offline(*, skip_md5=True, download=None):
+    """Builds inside run offline, with or without the MD5 check.
+
+    Args:
+        skip_md5: sets TFDS_ISIC_SKIP_MD5=1 (fake archives have other MD5s); False
+            removes it.
+        download: replacement of `DownloadManager.download`; by default any
+            download attempt fails the test at once (offline it would retry).
+    """
+    with (
+        mock.patch.dict(os.environ, {archives.SKIP_MD5_ENV: "1"}),
+        mock.patch.object(
+            tfds.download.DownloadManager, "download", download or _refuse_download
+        ),
+    ):
+        if not skip_md5:
+            del os.environ[archives.SKIP_MD5_ENV]
+        yield
+
+
+def build(name, data_dir, manual_dir=None, *, skip_md5=True, download=None):
+    """`download_and_prepare` of `name` (see `offline`); returns the builder.
+
+    `manual_dir` is `--manual_dir`, or None for the TFDS default
+    `<data_dir>/downloads/manual`.
+    """
+    with offline(skip_md5=skip_md5, download=download):
+        builder = tfds.builder(name, data_dir=str(data_dir))
+        config = tfds.download.DownloadConfig(
+            manual_dir=None if manual_dir is None else str(manual_dir)
+        )
+        builder.download_and_prepare(download_config=config)
+    return builder
+
+
+def examples(builder, split, **kwargs):
+    """{image_id: numpy example} of one split."""
+    return {
+        ex["image_id"].decode(): ex
+        for ex in tfds.as_numpy(builder.as_dataset(split=split, **kwargs))
+    }
+
+
+def rewrite_zip(path, transform):
+    """Rewrites a zip, passing each (name, data) through `transform` (None drops)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    out = {}
+    for name, data in members.items():
+        item = transform(name, data)
+        if item is not None:
+            out[item[0]] = item[1]
+    fake_isic.write_zip(path, out)

@@ -1,0 +1,142 @@
+"""synthetic_lesions: builder harness, determinism, class ratio, and the learnability
+checks (a small CNN learns it; mean colour alone does not)."""
+
+from unittest import mock
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+import tfds_isic  # noqa: F401  (registers the builders)
+from tfds_isic.synthetic_lesions import lesions
+from tfds_isic.synthetic_lesions import synthetic_lesions_dataset_builder as builder_lib
+
+
+class SyntheticLesionsTest(tfds.testing.DatasetBuilderTestCase):
+    """The TFDS harness on smaller splits (the full sizes are checked below)."""
+
+    DATASET_CLASS = builder_lib.Builder
+    SPLITS = {"train": 40, "validation": 12, "test": 12}
+
+    def setUp(self):
+        super().setUp()
+        self.enter_context(mock.patch.dict(builder_lib.SPLIT_SIZES, self.SPLITS))
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    """{split: dict of numpy arrays}, built once through `tfds.load`."""
+    data_dir = tmp_path_factory.mktemp("tfds")
+    out = {}
+    for split in ("train", "validation", "test"):
+        ds = tfds.load("synthetic_lesions", split=split, data_dir=str(data_dir))
+        examples = list(tfds.as_numpy(ds))
+        out[split] = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+    return out
+
+
+def test_class_ratio_like_isic2017(splits):
+    for split, arrays in splits.items():
+        n = len(arrays["label"])
+        assert n == builder_lib.SPLIT_SIZES[split]
+        counts = np.bincount(arrays["label"], minlength=3)
+        assert counts[1] == round(n * 374 / 2000), split
+        assert counts[2] == round(n * 254 / 2000), split
+        np.testing.assert_array_equal(arrays["melanoma"], arrays["label"] == 1)
+
+
+def test_ids_unique_across_splits(splits):
+    ids = np.concatenate([a["image_id"] for a in splits.values()])
+    assert len(set(ids.tolist())) == len(ids)
+
+
+def test_examples_are_deterministic_and_match_the_drawing(splits):
+    arrays = splits["validation"]
+    order = np.argsort(arrays["image_id"])
+    for index in (0, 7, 149):
+        row = order[index]
+        label = builder_lib.split_labels("validation", 150)[index]
+        first = builder_lib.draw_example("validation", index, label)
+        second = builder_lib.draw_example("validation", index, label)
+        np.testing.assert_array_equal(first["image"], second["image"])
+        assert arrays["image_id"][row].decode() == first["image_id"]
+        assert arrays["label"][row] == label
+        # The mask is stored losslessly (PNG); the image as JPEG.
+        np.testing.assert_array_equal(arrays["mask"][row], first["mask"])
+        error = np.abs(arrays["image"][row].astype(float) - first["image"]).mean()
+        assert error < 4.0
+
+
+def test_mask_is_binary_and_marks_the_darker_lesion(splits):
+    masks = splits["train"]["mask"][..., 0]
+    images = splits["train"]["image"].astype(np.float32).mean(-1)
+    assert set(np.unique(masks).tolist()) == {0, 1}
+    # Pigmented lesions: darker inside the mask than in a 6 px ring around it.
+    kernel = np.ones((3, 3), np.uint8)
+    for image, mask in zip(images, masks, strict=True):
+        ring = cv2.dilate(mask, kernel, iterations=6) - mask
+        assert image[mask == 1].mean() < image[ring == 1].mean()
+
+
+def test_draw_lesion_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="Received: kind=3"):
+        lesions.draw_lesion(np.random.default_rng(0), 3)
+
+
+def _eval_split(splits):
+    images = np.concatenate([splits["validation"]["image"], splits["test"]["image"]])
+    labels = np.concatenate(
+        [splits["validation"]["melanoma"], splits["test"]["melanoma"]]
+    )
+    return images, labels
+
+
+def _mean_rgb_auroc(splits):
+    mean_rgb = lambda images: images.reshape(len(images), -1, 3).mean(1)  # noqa: E731
+    model = LogisticRegression(max_iter=1000)
+    model.fit(mean_rgb(splits["train"]["image"]), splits["train"]["melanoma"])
+    images, labels = _eval_split(splits)
+    return roc_auc_score(labels, model.predict_proba(mean_rgb(images))[:, 1])
+
+
+def test_mean_colour_alone_does_not_separate_melanoma(splits):
+    assert _mean_rgb_auroc(splits) < 0.7
+
+
+def test_small_cnn_learns_melanoma(splits):
+    # A few epochs of a tiny CNN at 64 px on CPU (about 5-10 s).
+    resize = lambda x: tf.image.resize(x, (64, 64), antialias=True).numpy()  # noqa: E731
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            layers.Rescaling(1 / 127.5, offset=-1),
+            layers.Conv2D(16, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(1),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True)
+    )
+    model.fit(
+        resize(splits["train"]["image"]),
+        splits["train"]["melanoma"].astype("float32"),
+        batch_size=16,
+        epochs=7,
+        class_weight={0: 1.0, 1: 2.7},
+        verbose=0,
+    )
+    images, labels = _eval_split(splits)
+    auroc = roc_auc_score(labels, model.predict(resize(images), verbose=0)[:, 0])
+    assert auroc > 0.8
+    assert auroc > _mean_rgb_auroc(splits) + 0.15

@@ -1,0 +1,165 @@
+"""isic2017: ISIC 2017 challenge, Part 3 lesion classification."""
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from tfds_isic import archives
+
+_BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2017/"
+# Split name -> the part of the official file names.
+_PARTS = {"train": "Training", "validation": "Validation", "test": "Test_v2"}
+# Published MD5s of the official files.
+_MD5 = {
+    "ISIC-2017_Training_Data.zip": "a14a7e622c67a358797ae59abb8a0b0c",
+    "ISIC-2017_Training_Part3_GroundTruth.csv": "0cb4add57c65c22ca1a1cb469ad1f0c5",
+    "ISIC-2017_Validation_Data.zip": "8d6419d942112f709894c0d82f6c9038",
+    "ISIC-2017_Validation_Part3_GroundTruth.csv": "8d4826a76adcd8fb928ca52a23ebae4c",
+    "ISIC-2017_Test_v2_Data.zip": "5f6a0b5e1f2972bd1f5ea02680489f09",
+    "ISIC-2017_Test_v2_Part3_GroundTruth.csv": "9e957b72a0c4f9e0d924889fd03b36ed",
+}
+_LABELS = ["nevus", "melanoma", "seborrheic_keratosis"]
+_IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # not the `ISIC_<id>_superpixels.png` files
+
+
+def _data_name(part):
+    return f"ISIC-2017_{part}_Data"
+
+
+def _labels_name(part):
+    return f"ISIC-2017_{part}_Part3_GroundTruth.csv"
+
+
+FILES = [
+    archives.RemoteFile(name, _BASE_URL + name, _MD5[name])
+    for part in _PARTS.values()
+    for name in (_data_name(part) + ".zip", _labels_name(part))
+]
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """ISIC 2017 Part 3: dermoscopic images labelled nevus, melanoma or SK."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = archives.SIZE_CONFIGS
+    DEFAULT_CONFIG_NAME = "256"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Optional: without them the files are downloaded. To build from files you "
+        "already have, put these official files (same names) into --manual_dir:\n"
+        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
+        + "\nSet TFDS_ISIC_SKIP_MD5=1 for re-packed or subset archives."
+    )
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(
+                        shape=(None, None, 3), encoding_format="jpeg"
+                    ),
+                    "image_id": tfds.features.Text(),
+                    "label": tfds.features.ClassLabel(names=_LABELS),
+                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
+                    "age_approximate": tfds.features.Scalar(dtype=np.int32),
+                    "sex": tfds.features.Text(),
+                }
+            ),
+            supervised_keys=("image", "melanoma"),
+            homepage="https://challenge.isic-archive.com/landing/2017/",
+        )
+
+    def _split_generators(self, dl_manager):
+        paths = archives.locate(
+            dl_manager,
+            FILES,
+            build_command=(
+                f"tfds build isic2017/{self.builder_config.name} --imports=tfds_isic"
+            ),
+        )
+        archives.check_md5(paths, FILES)
+        return {
+            split: self._generate_examples(
+                data_zip=paths[_data_name(part) + ".zip"],
+                labels_csv=paths[_labels_name(part)],
+                part=part,
+            )
+            for split, part in _PARTS.items()
+        }
+
+    def _generate_examples(self, data_zip, labels_csv, part):
+        labels_name = _labels_name(part)
+        labels = _read_labels(labels_csv.read_bytes(), name=labels_name)
+        top_folder = _data_name(part)
+        shorter_side = self.builder_config.shorter_side
+        with archives.ZipArchive(data_zip, name=top_folder + ".zip") as archive:
+            archive.check_top_folder(top_folder)
+            images = archive.files_matching(_IMAGE_PATTERN)
+            archives.check_same_ids(
+                images, labels, images_name=archive.name, labels_name=labels_name
+            )
+            metadata = _read_metadata(archive, top_folder)
+            for image_id in sorted(images):
+                data = archive.read(images[image_id])
+                where = {"image_id": image_id, "archive": archive.name}
+                if shorter_side is None:  # "full": the original bytes, if valid
+                    archives.check_decodable(data, **where)
+                else:
+                    image, _ = archives.decode_resized(data, shorter_side, **where)
+                    data = archives.encode_jpeg(image)
+                age, sex = metadata.get(image_id, (-1, "unknown"))
+                yield (
+                    image_id,
+                    {
+                        "image": data,
+                        "image_id": image_id,
+                        "label": labels[image_id],
+                        "melanoma": int(labels[image_id] == "melanoma"),
+                        "age_approximate": age,
+                        "sex": sex,
+                    },
+                )
+
+
+def _read_labels(data, *, name):
+    """{image_id: label name} from a Part 3 ground-truth CSV (0.0/1.0 columns)."""
+    columns = ["image_id", "melanoma", "seborrheic_keratosis"]
+    rows = archives.read_csv(data, name=name, columns=columns)
+    labels = {}
+    for row in rows:
+        image_id = row["image_id"]
+        try:
+            melanoma = float(row["melanoma"]) == 1.0
+            keratosis = float(row["seborrheic_keratosis"]) == 1.0
+        except ValueError as e:
+            raise ValueError(
+                f"{name}: row {image_id} holds a non-numeric label; expected 0.0/1.0. "
+                f"Received: {row}"
+            ) from e
+        if melanoma and keratosis:
+            raise ValueError(f"{name}: {image_id} is labelled both melanoma and SK.")
+        labels[image_id] = (
+            "melanoma" if melanoma else "seborrheic_keratosis" if keratosis else "nevus"
+        )
+    return labels
+
+
+def _read_metadata(archive, top_folder):
+    """{image_id: (age or -1, sex or "unknown")} from the metadata CSV in the zip."""
+    member = f"{top_folder}/{top_folder}_metadata.csv"
+    if member not in archive.members:
+        return {}  # Subset archives may leave it out: age and sex are unknown.
+    metadata = {}
+    for row in archives.read_csv(
+        archive.read(member), name=member, columns=["image_id"]
+    ):
+        age = (row.get("age_approximate") or "").strip()
+        sex = (row.get("sex") or "").strip().lower()
+        try:
+            age = int(float(age))
+        except ValueError:
+            age = -1  # "unknown" in the official CSVs
+        metadata[row["image_id"]] = (
+            age,
+            sex if sex in ("female", "male") else "unknown",
+        )
+    return metadata
