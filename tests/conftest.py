@@ -32,8 +32,10 @@ def no_network(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_keras_session():
-    """Each test starts from a clean Keras name scope and a fixed seed."""
-    keras.backend.clear_session()
+    """Each test starts from a clean Keras name scope and a fixed seed.
+
+    `free_memory=False` skips the full `gc.collect()` that makes a plain
+    `clear_session()` cost ~0.5 s per test on these machines.
+    """
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(0)
-    yield
-    keras.backend.clear_session()
