@@ -41,6 +41,7 @@ setuptools.setup(
         "absl-py>=1.4",
         "numpy>=1.26",
         "matplotlib>=3.7",
+        "pillow>=10",
         "tqdm>=4.60",
         # `tfds build` imports every CLI subcommand at start-up, which needs these
         # two although building never uses them (see README, "Datasets").

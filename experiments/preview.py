@@ -1,0 +1,154 @@
+r"""Writes a grid comparing the study's preprocessings on some images.
+
+One row per image, one column per preprocessing — Original / Max-RGB / Shades of Gray /
+Ben Graham, as in the study's figures 3.6 and 3.7 — each image first brought to
+`--size` by the pipeline's resize + centre crop, then passed through exactly the maps
+`make_dataset` uses (`skinkeras.data.preprocess`).
+
+    python -m experiments.preview --preprocessing=all \
+        --images=ISIC_0000000.jpg --images=some/folder --out=grid.png
+"""
+
+import pathlib
+import sys
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from tqdm import tqdm
+
+from skinkeras.data import PREPROCESSING_NAMES, decode_image, preprocess
+from skinkeras.data.preprocessing import resize_and_center_crop
+
+TITLES = {
+    "none": "Original",
+    "max_rgb": "Max-RGB",
+    "shades_of_gray": "Shades of Gray",
+    "ben_graham": "Ben Graham",
+}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+HEADER = 28  # pixels of the title band above the grid
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines this script's flags (on `flag_values`, so tests can use their own)."""
+    flags.DEFINE_list(
+        "preprocessing",
+        ["all"],
+        "Preprocessings to show beside the original: 'all' or a comma-separated list "
+        f"of {', '.join(n for n in PREPROCESSING_NAMES if n != 'none')}.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_multi_string(
+        "images",
+        None,
+        "Image files or folders (JPEG/PNG/BMP/GIF); repeat the flag or separate with "
+        "commas. Folders contribute their image files, sorted by name.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_string(
+        "out", "grid.png", "Where to write the PNG grid.", flag_values=flag_values
+    )
+    flags.DEFINE_integer(
+        "size",
+        224,
+        "Side of each tile (resize + centre crop).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float("p", 6.0, "Shades of Gray norm p.", flag_values=flag_values)
+    flags.mark_flag_as_required("images", flag_values=flag_values)
+
+
+def resolve_names(values):
+    """--preprocessing values → the column names, "none" (the original) first."""
+    names = [v.strip() for v in values if v.strip()]
+    if names == ["all"]:
+        names = list(PREPROCESSING_NAMES)
+    unknown = [n for n in names if n not in PREPROCESSING_NAMES]
+    if unknown or not names:
+        raise ValueError(
+            f"`--preprocessing` takes 'all' or names from {PREPROCESSING_NAMES}. "
+            f"Received: preprocessing={values!r}"
+        )
+    return ["none"] + [n for n in names if n != "none"]
+
+
+def resolve_images(values):
+    """--images values (files, folders, comma lists) → a list of image paths."""
+    paths = []
+    for value in values:
+        for item in str(value).split(","):
+            if not item:
+                continue
+            path = pathlib.Path(item)
+            if path.is_dir():
+                paths += sorted(
+                    p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                )
+            elif path.is_file():
+                paths.append(path)
+            else:
+                raise ValueError(f"No such image or folder. Received: images={item!r}")
+    if not paths:
+        raise ValueError(f"No images found. Received: images={values!r}")
+    return paths
+
+
+def _title_band(titles, size):
+    band = np.full((HEADER, size * len(titles), 3), 255, np.uint8)
+    for i, title in enumerate(titles):
+        scale = 0.5 if size >= 160 else 0.35
+        (width, _), _ = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        x = i * size + max((size - width) // 2, 2)
+        cv2.putText(
+            band,
+            title,
+            (x, HEADER - 9),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    return band
+
+
+def make_grid(paths, names, *, size=224, p=6.0):
+    """uint8 RGB grid (HEADER + rows·size, columns·size, 3)."""
+    maps = [
+        preprocess(n, p=p) if n == "shades_of_gray" else preprocess(n) for n in names
+    ]
+    rows = []
+    for path in tqdm(paths, desc="preview", unit="image", disable=len(paths) < 8):
+        image = decode_image(tf.io.read_file(str(path)), name=str(path))
+        image = resize_and_center_crop(image, size)
+        tiles = [fn(image) for fn in maps]
+        rows.append(
+            np.concatenate(
+                [np.round(t.numpy()).astype(np.uint8) for t in tiles], axis=1
+            )
+        )
+    return np.concatenate(
+        [_title_band([TITLES[n] for n in names], size), *rows], axis=0
+    )
+
+
+def main(argv, flag_values=flags.FLAGS):
+    del argv  # unused
+    names = resolve_names(flag_values.preprocessing)
+    paths = resolve_images(flag_values.images)
+    grid = make_grid(paths, names, size=flag_values.size, p=flag_values.p)
+    out = pathlib.Path(flag_values.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"Could not write {out}")
+    print(
+        f"Wrote {out} ({len(paths)} images × {len(names)} columns, {grid.shape[1]}×{grid.shape[0]} px)",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

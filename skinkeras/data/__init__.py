@@ -1,0 +1,40 @@
+"""tf.data preprocessing maps, augmentation, oversampling and the input pipeline.
+
+Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
+`resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
+`color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`;
+`decode_image` for encoded bytes; `augment` (seeded, stateless); `oversample`;
+`make_dataset` and `dataset_info`.
+"""
+
+from skinkeras.data.augment import augment
+from skinkeras.data.io import decode_image
+from skinkeras.data.pipeline import DatasetNotPreparedError, dataset_info, make_dataset
+from skinkeras.data.preprocessing import (
+    PREPROCESSING_NAMES,
+    apply_lesion_mask,
+    ben_graham,
+    color_constancy,
+    max_rgb_illuminant,
+    preprocess,
+    resize_and_center_crop,
+    shades_of_gray_illuminant,
+)
+from skinkeras.data.sampling import oversample
+
+__all__ = [
+    "PREPROCESSING_NAMES",
+    "DatasetNotPreparedError",
+    "apply_lesion_mask",
+    "augment",
+    "ben_graham",
+    "color_constancy",
+    "dataset_info",
+    "decode_image",
+    "make_dataset",
+    "max_rgb_illuminant",
+    "oversample",
+    "preprocess",
+    "resize_and_center_crop",
+    "shades_of_gray_illuminant",
+]

@@ -1,0 +1,59 @@
+"""experiments.preview: flags → a PNG grid of the expected size."""
+
+import cv2
+import numpy as np
+import pytest
+from absl import flags
+
+from experiments import preview
+from tests.data.images import random_image, structured_image
+
+
+def run_preview(*args):
+    flag_values = flags.FlagValues()  # not the global FLAGS: no clash with other CLIs
+    preview.define_flags(flag_values)
+    flag_values(["preview", *args])
+    preview.main([], flag_values=flag_values)
+
+
+def test_preview_writes_the_grid(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), structured_image(60, 80))
+    cv2.imwrite(str(folder / "b.jpg"), random_image(50, 50))
+    (folder / "notes.txt").write_text("not an image")
+    single = tmp_path / "c.bmp"
+    cv2.imwrite(str(single), structured_image(40, 40)[..., 0])  # grayscale
+
+    out = tmp_path / "out" / "grid.png"
+    run_preview(f"--images={folder}", f"--images={single}", f"--out={out}", "--size=48")
+    grid = cv2.imread(str(out))
+    # 3 images in rows; Original / Max-RGB / Shades of Gray / Ben Graham in columns.
+    assert grid.shape == (preview.HEADER + 3 * 48, 4 * 48, 3)
+    # The first tile is the resized original; the Ben Graham tile is centred on gray.
+    original = grid[preview.HEADER : preview.HEADER + 48, :48]
+    assert original.std() > 10
+    ben = grid[preview.HEADER : preview.HEADER + 48, 3 * 48 :]
+    assert abs(np.median(ben) - 128) < 30
+
+    out2 = tmp_path / "two.png"
+    run_preview(
+        f"--images={single},{folder / 'a.png'}",
+        "--preprocessing=ben_graham",
+        f"--out={out2}",
+        "--size=32",
+    )
+    assert cv2.imread(str(out2)).shape == (preview.HEADER + 2 * 32, 2 * 32, 3)
+
+
+def test_preview_rejects_bad_flags(tmp_path):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(20, 20))
+    with pytest.raises(ValueError, match="Received: preprocessing="):
+        run_preview(
+            f"--images={image}", "--preprocessing=clahe", f"--out={tmp_path / 'g.png'}"
+        )
+    with pytest.raises(ValueError, match="Received: images="):
+        run_preview(
+            f"--images={tmp_path / 'missing.png'}", f"--out={tmp_path / 'g.png'}"
+        )
