@@ -43,6 +43,8 @@ setuptools.setup(
         "matplotlib>=3.7",
         "pillow>=10",
         "tqdm>=4.60",
+        # The viewer for the event files training writes (`tensorboard --logdir`).
+        "tensorboard>=2.16",
         # `tfds build` imports every CLI subcommand at start-up, which needs these
         # two although building never uses them (see README, "Datasets").
         "apache-beam>=2.60",
