@@ -8,4 +8,8 @@ Subpackages:
     skinkeras.gradcam   Grad-CAM heatmaps and overlays.
 """
 
+# Importing the layers registers them with Keras, so that `keras.models.load_model`
+# reads a saved skinkeras model after a bare `import skinkeras`.
+from skinkeras import layers  # noqa: F401
+
 __version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""Rebuilt EfficientNet-B0 against keras.applications.EfficientNetB0."""
+
+import keras
+import pytest
+
+from skinkeras.models import arl_layers, efficientnet_b0, transfer_weights
+from tests.models.helpers import (
+    fresh_stem_names,
+    infer,
+    random_images,
+    randomize_statistics,
+    relative_error,
+)
+
+SIZE = 64
+ARL_BLOCKS = ("2b", "3b", "4b", "4c", "5b", "5c", "6b", "6c", "6d")
+SE_PARAMS = 636_540  # of 4,049,571 in the no-top model (FACTS.md; recounted below)
+
+
+def _names(model):
+    return [layer.name for layer in model.layers[1:]]  # without the input layer
+
+
+@pytest.fixture(scope="module")
+def applications():
+    model = keras.applications.EfficientNetB0(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+    )
+    return randomize_statistics(fresh_stem_names(model))
+
+
+def test_stock_names_and_parameters_equal_keras_applications(applications):
+    model = efficientnet_b0(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+    )
+    assert model.name == "effnet_b0_se"
+    assert _names(model) == _names(applications)
+    assert model.count_params() == applications.count_params() == 4_049_571
+
+
+def test_se_false_removes_exactly_the_se_parameters(applications):
+    se_params = sum(
+        layer.count_params() for layer in applications.layers if "_se_" in layer.name
+    )
+    assert se_params == SE_PARAMS
+    model = efficientnet_b0(
+        weights=None, include_top=False, se=False, input_shape=(SIZE, SIZE, 3)
+    )
+    assert model.name == "effnet_b0"
+    assert model.count_params() == applications.count_params() - SE_PARAMS
+    assert not [name for name in _names(model) if "_se_" in name]
+    assert _names(model) == [n for n in _names(applications) if "_se_" not in n]
+
+
+@pytest.mark.parametrize("se", [True, False])
+def test_arl_adds_9_alphas_in_the_identity_skip_blocks(applications, se):
+    base = efficientnet_b0(
+        weights=None, include_top=False, se=se, input_shape=(SIZE, SIZE, 3)
+    )
+    model = efficientnet_b0(
+        weights=None, include_top=False, se=se, arl=True, input_shape=(SIZE, SIZE, 3)
+    )
+    assert model.name == ("effnet_b0_se_arl" if se else "effnet_b0_arl")
+    assert model.count_params() - base.count_params() == 9
+    assert [layer.name for layer in arl_layers(model)] == [
+        f"block{b}_arl" for b in ARL_BLOCKS
+    ]
+    assert sorted(n for n in _names(applications) if n.endswith("_add")) == sorted(
+        f"block{b}_add" for b in ARL_BLOCKS
+    )
+    assert not [n for n in _names(model) if n.endswith("_add")]
+
+
+def test_feature_maps_equal_keras_applications(applications):
+    """Same random weights, SE on, ARL at alpha 0: the same features (< 1e-4)."""
+    model = efficientnet_b0(
+        weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
+    )
+    report = transfer_weights(model, applications)
+    assert len(report.new) == 9 and not report.left_out
+    images = random_images(SIZE)
+    expected = infer(applications, images)
+    actual = infer(model, images)
+    assert actual.shape == expected.shape == (2, 2, 2, 1280)
+    assert relative_error(actual, expected) < 1e-4
+
+
+def test_se_false_transfer_reports_the_se_weights_left_out(applications):
+    model = efficientnet_b0(
+        weights=None, include_top=False, se=False, input_shape=(SIZE, SIZE, 3)
+    )
+    with pytest.raises(ValueError, match="se_reduce"):
+        transfer_weights(model, applications)  # nobody said SE may be left out
+    report = transfer_weights(
+        model, applications, leave_out=lambda n: "se=False" if "_se_" in n else None
+    )
+    assert sorted(report.left_out) == sorted(
+        f"{layer.name}"
+        for layer in applications.layers
+        if layer.name.endswith(("_se_reduce", "_se_expand"))
+    )
+    assert len(report.left_out) == 32

@@ -1,0 +1,82 @@
+"""Rebuilt ResNet-50 against keras.applications.ResNet50."""
+
+import keras
+import pytest
+
+from skinkeras.layers import AttentionResidual, CaffePreprocess
+from skinkeras.models import arl_layers, resnet50, transfer_weights
+from tests.models.helpers import (
+    infer,
+    random_images,
+    randomize_statistics,
+    relative_error,
+)
+
+SIZE = 64
+
+
+def _names(model):
+    return [layer.name for layer in model.layers[1:]]  # without the input layer
+
+
+@pytest.fixture(scope="module")
+def applications():
+    return randomize_statistics(
+        keras.applications.ResNet50(
+            weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+        )
+    )
+
+
+def test_stock_names_and_parameters_equal_keras_applications(applications):
+    model = resnet50(
+        weights=None,
+        include_top=False,
+        include_preprocessing=False,
+        input_shape=(SIZE, SIZE, 3),
+    )
+    assert _names(model) == _names(applications)
+    assert model.count_params() == applications.count_params() == 23_587_712
+    with_preprocessing = resnet50(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+    )
+    assert _names(with_preprocessing) == ["caffe_preprocess"] + _names(applications)
+    assert isinstance(with_preprocessing.layers[1], CaffePreprocess)
+
+
+def test_arl_adds_16_alphas_in_place_of_the_adds(applications):
+    model = resnet50(
+        weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
+    )
+    assert model.name == "resnet50_arl"
+    assert model.count_params() - applications.count_params() == 16
+    expected = [
+        f"conv{stage}_block{block}_arl"
+        for stage, blocks in ((2, 3), (3, 4), (4, 6), (5, 3))
+        for block in range(1, blocks + 1)
+    ]
+    assert [layer.name for layer in arl_layers(model)] == expected
+    assert all(isinstance(model.get_layer(n), AttentionResidual) for n in expected)
+    adds = {name.replace("_arl", "_add") for name in expected}
+    assert sorted(set(_names(model)) - {"caffe_preprocess"} - set(expected)) == sorted(
+        set(_names(applications)) - adds
+    )
+    # The block's ReLU follows ARL (SPEC: activation after the sum).
+    out = model.get_layer("conv3_block2_out")
+    assert out._inbound_nodes[0].parent_nodes[0].operation.name == "conv3_block2_arl"
+
+
+def test_feature_maps_equal_keras_applications(applications):
+    """Same random weights, ARL at alpha 0: the same features (rel. error < 1e-4)."""
+    model = resnet50(
+        weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
+    )
+    report = transfer_weights(model, applications)
+    assert len(report.new) == 16 and not report.left_out
+    images = random_images(SIZE)
+    expected = infer(
+        applications, keras.applications.resnet50.preprocess_input(images.copy())
+    )
+    actual = infer(model, images)
+    assert actual.shape == expected.shape == (2, 2, 2, 2048)
+    assert relative_error(actual, expected) < 1e-4
