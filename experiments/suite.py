@@ -1,0 +1,294 @@
+r"""Runs every configuration of one of the study's experiments, then compares them.
+
+    python -m experiments.suite --experiment=4 --num_seeds=10 --model_dir=runs/exp4
+
+Each configuration is a preset of `experiments.configs` (the same ones
+``experiments.main --preset=...`` trains) run with `skinkeras.training.run_seeds`
+into ``MODEL_DIR/<preset>/seed_<k>``: running the command again resumes an
+interrupted seed and skips finished ones. Then ``MODEL_DIR/comparison.md`` gets
+the study's numbers (SPEC, "The study's results") beside ours and the significance
+of each configuration's difference from the experiment's first one (Welch's t-test
+and a bootstrap interval, from `experiments.summarize`).
+
+Common flags pass through to every configuration (only where given, otherwise the
+study's protocol), e.g. an offline micro-suite:
+
+    python -m experiments.suite --experiment=4 --num_seeds=2 --model_dir=/tmp/exp4 \
+        --dataset=synthetic_lesions --weights=none --image_size=64 \
+        --head_epochs=1 --epochs=1
+
+Experiment 1 needs the segmenter's masks for ISIC (``--masks_dir``, see
+`experiments.make_masks`); synthetic_lesions carries its own masks.
+"""
+
+import pathlib
+
+from absl import flags
+
+from experiments import deploy_cli
+from experiments.configs import PRESETS
+
+# The configurations of each experiment, the first one being the reference.
+EXPERIMENTS = {
+    1: ("exp1_resnet50", "exp1_resnet50_lesion_mask"),
+    2: ("exp2_none", "exp2_max_rgb", "exp2_shades_of_gray", "exp2_ben_graham"),
+    3: ("exp3_resnet50", "exp3_resnet50_arl"),
+    4: ("exp4_effnet_se", "exp4_effnet_none", "exp4_effnet_arl", "exp4_effnet_se_arl"),
+}
+TITLES = {
+    1: "Experiment 1: ResNet-50 on plain vs. lesion-masked images",
+    2: "Experiment 2: ResNet-50 with colour constancy / Ben Graham preprocessing",
+    3: "Experiment 3: ResNet-50 with and without ARL",
+    4: "Experiment 4: EfficientNet-B0 attention variants",
+}
+# SPEC, "The study's results": ISIC 2017 validation, 10 seeds, per-run maximum;
+# (accuracy mean, accuracy std, AUROC mean), None where the study gives none.
+STUDY = {
+    "exp1_resnet50": (0.8767, 0.0085, None),
+    "exp1_resnet50_lesion_mask": (0.8460, 0.0111, None),
+    "exp2_none": (0.8740, None, 0.8854),
+    "exp2_max_rgb": (0.8767, None, 0.8913),
+    "exp2_shades_of_gray": (0.8667, None, 0.8833),
+    "exp2_ben_graham": (0.8873, None, 0.8987),
+    "exp3_resnet50": (0.8767, None, None),
+    "exp3_resnet50_arl": (0.8800, None, None),
+    "exp4_effnet_se": (0.8573, None, 0.8527),
+    "exp4_effnet_none": (0.8347, None, 0.7885),
+    "exp4_effnet_arl": (0.8293, None, 0.7863),
+    "exp4_effnet_se_arl": (0.8620, None, 0.8536),
+}
+# Flags passed through to every configuration when given.
+PASS_THROUGH = {
+    "dataset": str,
+    "data_dir": str,
+    "image_size": int,
+    "batch_size": int,
+    "head_epochs": int,
+    "head_lr": float,
+    "epochs": int,
+    "lr": float,
+    "weights": str,
+    "strategy": str,
+    "mixed_precision": bool,
+    "jit_compile": bool,
+}
+# Only the lesion-masked configurations take these.
+MASK_FLAGS = ("masks_dir", "mask_mode")
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_enum(
+    "experiment",
+    None,
+    ["1", "2", "3", "4"],
+    "Which experiment of the study.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "Suite directory: one subdirectory per configuration.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "num_seeds",
+    10,
+    "Seeds per configuration (study: 10).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer("seed", 0, "First seed.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "verbose",
+    2,
+    "Keras fit verbosity.",
+    lower_bound=0,
+    upper_bound=2,
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "dataset", None, "TFDS dataset (default isic2017).", flag_values=FLAGS
+)
+flags.DEFINE_string("data_dir", None, "TFDS data directory.", flag_values=FLAGS)
+flags.DEFINE_integer("image_size", None, "Input size (default 224).", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", None, "Batch size (default 16).", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "head_epochs", None, "Stage 1 epochs (default 4).", flag_values=FLAGS
+)
+flags.DEFINE_float("head_lr", None, "Stage 1 max lr (default 3e-3).", flag_values=FLAGS)
+flags.DEFINE_integer("epochs", None, "Stage 2 epochs (default 20).", flag_values=FLAGS)
+flags.DEFINE_float("lr", None, "Stage 2 max lr (default 3e-4).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "weights",
+    None,
+    'Backbone weights: "imagenet" (default), "none", a path.',
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "strategy", None, "Distribution strategy (see experiments.main).", flag_values=FLAGS
+)
+flags.DEFINE_bool("mixed_precision", None, "Mixed precision.", flag_values=FLAGS)
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "masks_dir",
+    None,
+    "Experiment 1: masks from experiments.make_masks.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "mask_mode",
+    None,
+    ["grayscale", "gray128"],
+    "Experiment 1: outside of the lesion.",
+    flag_values=FLAGS,
+)
+flags.mark_flags_as_required(["experiment", "model_dir"], flag_values=FLAGS)
+
+
+def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None):
+    """``[(preset name, TrainConfig)]`` of one experiment, in table order.
+
+    Args:
+        experiment: 1..4.
+        model_dir: the suite directory; each configuration runs in
+            ``model_dir/<preset>``.
+        overrides: TrainConfig fields set in every configuration.
+        mask_overrides: ``masks_dir`` / ``mask_mode`` for lesion-masked ones.
+    """
+    from skinkeras.training import TrainConfig
+
+    if experiment not in EXPERIMENTS:
+        raise ValueError(
+            f"`experiment` must be one of {sorted(EXPERIMENTS)}. Received: experiment={experiment!r}"
+        )
+    configs = []
+    for name in EXPERIMENTS[experiment]:
+        values = {**PRESETS[name], **(overrides or {})}
+        if values.get("preprocessing") == "lesion_mask":
+            values.update(mask_overrides or {})
+        values["model_dir"] = str(pathlib.Path(model_dir) / name)
+        configs.append((name, TrainConfig(**values)))
+    return configs
+
+
+def _mean_std(summaries, score):
+    from skinkeras.training import results
+
+    stats = results.describe([summary[score] for summary in summaries])
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def _study(value, std=None):
+    if value is None:
+        return "—"
+    return f"{value:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+
+
+def comparison_markdown(experiment, directories, names):
+    """The study-vs-ours table and `experiments.summarize`'s significance tables.
+
+    Args:
+        experiment: 1..4 (the title).
+        directories: each configuration's run directory (``seed_*/summary.json``),
+            the first being the reference.
+        names: the presets of those directories (keys of `STUDY`).
+    """
+    from experiments import summarize
+
+    groups = summarize.load_groups(directories, names)
+    lines = [
+        f"# {TITLES[experiment]}",
+        "",
+        "Per-run maximum over epochs on the validation split, mean ± std over seeds "
+        "(study: ISIC 2017 validation, 10 seeds).",
+        "",
+        "| configuration | seeds | accuracy (ours) | accuracy (study) | AUROC (ours) | AUROC (study) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, summaries in groups:
+        accuracy, std, auroc = STUDY[name]
+        lines.append(
+            f"| {name} | {len(summaries)} | {_mean_std(summaries, 'max_accuracy')} | "
+            f"{_study(accuracy, std)} | {_mean_std(summaries, 'max_auroc')} | "
+            f"{_study(auroc)} |"
+        )
+    lines += [
+        "",
+        "## Differences from the first configuration",
+        "",
+        summarize.summarize(directories, names=list(names)),
+    ]
+    return "\n".join(lines)
+
+
+def run_suite(
+    experiment,
+    model_dir,
+    *,
+    seeds,
+    overrides=None,
+    mask_overrides=None,
+    sources=None,
+    verbose=0,
+    progress=print,
+):
+    """Runs (or resumes) every configuration, writes ``comparison.md``; returns its text.
+
+    ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests).
+    """
+    from skinkeras.training import results, run_seeds
+
+    configs = suite_configs(
+        experiment, model_dir, overrides=overrides, mask_overrides=mask_overrides
+    )
+    for name, config in configs:
+        if progress:
+            progress(f"[{name}] {config.model_dir}, seeds {list(seeds)}")
+        run_seeds(config, seeds, sources=sources, verbose=verbose)
+    text = comparison_markdown(
+        experiment,
+        [config.model_dir for _, config in configs],
+        [name for name, _ in configs],
+    )
+    results.atomic_write_text(pathlib.Path(model_dir) / "comparison.md", text + "\n")
+    return text
+
+
+def overrides_from_flags(flag_values=FLAGS):
+    """The pass-through flags that were given: (overrides, mask overrides)."""
+    overrides = {
+        name: flag_values[name].value
+        for name in PASS_THROUGH
+        if flag_values[name].value is not None
+    }
+    masks = {
+        name: flag_values[name].value
+        for name in MASK_FLAGS
+        if flag_values[name].value is not None
+    }
+    return overrides, masks
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
+    experiment = int(FLAGS.experiment)
+    overrides, masks = overrides_from_flags()
+    seeds = list(range(FLAGS.seed, FLAGS.seed + FLAGS.num_seeds))
+    try:
+        text = run_suite(
+            experiment,
+            FLAGS.model_dir,
+            seeds=seeds,
+            overrides=overrides,
+            mask_overrides=masks,
+            verbose=FLAGS.verbose,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(text)
+    print(f"Wrote {pathlib.Path(FLAGS.model_dir) / 'comparison.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    deploy_cli.run(main, FLAGS)

@@ -1,0 +1,161 @@
+"""experiments.suite: configurations as data, the comparison table, a micro-suite."""
+
+import json
+import pathlib
+
+import pytest
+
+from experiments import deploy_cli, suite
+from experiments.configs import PRESETS
+
+
+def test_every_experiment_has_its_configurations_and_study_numbers(tmp_path):
+    counts = {1: 2, 2: 4, 3: 2, 4: 4}
+    for experiment, count in counts.items():
+        configs = suite.suite_configs(experiment, tmp_path)
+        assert len(configs) == count
+        for name, config in configs:
+            assert name in PRESETS and name in suite.STUDY
+            assert config.model_dir == str(tmp_path / name)
+    exp4 = dict(suite.suite_configs(4, tmp_path))
+    assert [(c.se, c.arl) for c in exp4.values()] == [
+        (True, False),
+        (False, False),
+        (False, True),
+        (True, True),
+    ]
+    exp2 = dict(suite.suite_configs(2, tmp_path))
+    assert all(c.augment and c.brightness and c.oversample for c in exp2.values())
+    assert [c.preprocessing for c in exp2.values()] == [
+        "none",
+        "max_rgb",
+        "shades_of_gray",
+        "ben_graham",
+    ]
+
+
+def test_pass_through_and_mask_flags(tmp_path):
+    deploy_cli.parse(
+        suite.FLAGS,
+        [
+            "suite",
+            "--experiment=1",
+            f"--model_dir={tmp_path}",
+            "--dataset=synthetic_lesions",
+            "--image_size=64",
+            "--epochs=1",
+            "--weights=none",
+            "--masks_dir=/m",
+            "--mask_mode=gray128",
+        ],
+    )
+    overrides, masks = suite.overrides_from_flags()
+    assert overrides == {
+        "dataset": "synthetic_lesions",
+        "image_size": 64,
+        "epochs": 1,
+        "weights": "none",
+    }
+    baseline, masked = suite.suite_configs(
+        1, tmp_path, overrides=overrides, mask_overrides=masks
+    )
+    assert baseline[1].masks_dir is None and baseline[1].image_size == 64
+    assert masked[1].masks_dir == "/m" and masked[1].mask_mode == "gray128"
+    assert baseline[1].head_epochs == 4  # the study's protocol where not overridden
+
+
+def _write_summaries(run_dir, accuracies, auroc_shift):
+    for seed, accuracy in enumerate(accuracies):
+        seed_dir = run_dir / f"seed_{seed}"
+        seed_dir.mkdir(parents=True)
+        summary = {
+            "seed": seed,
+            "max_accuracy": accuracy,
+            "max_auroc": accuracy - auroc_shift,
+        }
+        (seed_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def test_comparison_table_has_study_and_tests(tmp_path):
+    _write_summaries(tmp_path / "a", (0.87, 0.88, 0.86), 0.05)
+    _write_summaries(tmp_path / "b", (0.88, 0.89, 0.9), 0.1)
+    text = suite.comparison_markdown(
+        3, [tmp_path / "a", tmp_path / "b"], ["exp3_resnet50", "exp3_resnet50_arl"]
+    )
+    assert "| exp3_resnet50_arl | 3 | 0.8900 ± 0.0100 | 0.8800 |" in text
+    assert "0.8767" in text and "Welch" in text
+
+
+def test_main_runs_each_configuration(tmp_path, monkeypatch, capsys):
+    import skinkeras.training
+
+    calls = []
+
+    def fake_run_seeds(config, seeds, *, sources=None, verbose=0):
+        calls.append((config.model_dir, list(seeds), config.dataset))
+        accuracies = [0.8 + 0.01 * s for s in seeds]
+        _write_summaries(pathlib.Path(config.model_dir), accuracies, 0.02)
+
+    monkeypatch.setattr(skinkeras.training, "run_seeds", fake_run_seeds)
+    deploy_cli.parse(
+        suite.FLAGS,
+        [
+            "suite",
+            "--experiment=4",
+            f"--model_dir={tmp_path}",
+            "--num_seeds=2",
+            "--seed=3",
+            "--dataset=synthetic_lesions",
+        ],
+    )
+    assert suite.main(["suite"]) == 0
+    assert [c[1] for c in calls] == [[3, 4]] * 4
+    assert {c[2] for c in calls} == {"synthetic_lesions"}
+    assert "exp4_effnet_se_arl" in (tmp_path / "comparison.md").read_text()
+    assert "comparison.md" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path):
+    from skinkeras.segmentation.data import load_split
+
+    data_dir = str(tmp_path / "tfds")
+    sources = {
+        "train": load_split("synthetic_lesions", "train[:32]", data_dir=data_dir),
+        "validation": load_split(
+            "synthetic_lesions", "validation[:16]", data_dir=data_dir
+        ),
+    }
+    overrides = {
+        "dataset": "synthetic_lesions",
+        "data_dir": data_dir,
+        "weights": "none",
+        "image_size": 32,
+        "batch_size": 8,
+        "head_epochs": 1,
+        "epochs": 1,
+    }
+    text = suite.run_suite(
+        4,
+        tmp_path / "exp4",
+        seeds=[0, 1],
+        overrides=overrides,
+        sources=sources,
+        progress=None,
+    )
+    for name in suite.EXPERIMENTS[4]:
+        assert (tmp_path / "exp4" / name / "seed_1" / "summary.json").is_file()
+        assert f"| {name} | 2 |" in text
+    assert (tmp_path / "exp4" / "comparison.md").is_file()
+    # Finished runs are skipped: a second call trains nothing and gives the same table.
+    assert (
+        suite.run_suite(
+            4,
+            tmp_path / "exp4",
+            seeds=[0, 1],
+            overrides=overrides,
+            sources=sources,
+            progress=None,
+        )
+        == text
+    )

@@ -1,0 +1,145 @@
+"""Segmenter data and a tiny end-to-end training run (in-memory data)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from skinkeras.models.unet import ENCODERS
+from skinkeras.segmentation import data as seg_data
+from skinkeras.segmentation.training import SegmentConfig, mask_panels, train_segmenter
+
+
+def disc_examples(count, *, height=48, width=64, seed=0):
+    """Dark discs on light skin; the mask is the disc (0/1)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:height, :width]
+    images, masks = [], []
+    for _ in range(count):
+        cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
+        radius = rng.uniform(0.15, 0.3) * height
+        mask = ((rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2).astype(np.uint8)
+        image = np.where(mask[..., None], [90, 50, 30], [220, 180, 160])
+        image = image + rng.normal(0, 8, image.shape)
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(mask[..., None])
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "image": np.stack(images),
+            "mask": np.stack(masks),
+            "image_id": [f"ID_{i}" for i in range(count)],
+        }
+    )
+
+
+def test_resize_mask_against_numpy_nearest_for_integer_factor():
+    mask = np.zeros((64, 64, 1), np.uint8)
+    mask[8:40, 16:48] = 255
+    resized = seg_data.resize_mask(mask, 32).numpy()
+    np.testing.assert_array_equal(resized, (mask[::2, ::2] > 0).astype(np.float32))
+
+
+def test_dataset_pairs_stay_aligned_under_augmentation():
+    ds = seg_data.make_segmentation_dataset(
+        "train", image_size=32, batch_size=4, training=True, source=disc_examples(8)
+    )
+    for images, masks in ds.take(3):
+        assert images.shape == (4, 32, 32, 3) and masks.shape == (4, 32, 32, 1)
+        # The disc is dark: masked pixels are the dark ones, whatever the symmetry.
+        dark = tf.reduce_mean(images, axis=-1, keepdims=True) < 120
+        agreement = tf.reduce_mean(tf.cast(dark == (masks > 0.5), tf.float32))
+        assert float(agreement) > 0.95
+    validation = seg_data.make_segmentation_dataset(
+        "validation", image_size=32, batch_size=3, source=disc_examples(5)
+    )
+    assert [int(b[0].shape[0]) for b in validation] == [3, 2]
+
+
+def test_mask_panels_layout():
+    images = np.full((1, 4, 4, 3), 255.0, np.float32)
+    masks = np.zeros((1, 4, 4, 1), np.float32)
+    predicted = np.ones((1, 4, 4, 1), np.float32)
+    panels = mask_panels(images, masks, predicted).numpy()
+    assert panels.shape == (1, 4, 12, 3)
+    np.testing.assert_array_equal(panels[0, :, :4], 1.0)
+    np.testing.assert_array_equal(panels[0, :, 4:8], 0.0)
+    np.testing.assert_array_equal(panels[0, :, 8:], 1.0)
+
+
+def test_invalid_config():
+    with pytest.raises(ValueError, match="Received: encoder='vgg'"):
+        SegmentConfig(encoder="vgg")
+    with pytest.raises(ValueError, match="Received: loss='l2'"):
+        SegmentConfig(loss="l2")
+
+
+def _tiny_application(*, include_top, weights, input_tensor, input_shape):
+    """A 5-conv stand-in encoder with the keras.applications call signature."""
+    del include_top, weights, input_shape
+    x = input_tensor
+    for i, filters in enumerate((4, 8, 8, 16, 16), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", name=f"s{i}")(x)
+    return keras.Model(input_tensor, x)
+
+
+@pytest.fixture
+def tiny_encoder(monkeypatch):
+    spec = {
+        "application": _tiny_application,
+        "caffe_preprocess": False,
+        "skips": ("s1", "s2", "s3", "s4"),
+        "bottom": "s5",
+    }
+    monkeypatch.setitem(ENCODERS, "tiny", spec)
+    return "tiny"
+
+
+@pytest.mark.parametrize(
+    "encoder", ["tiny", pytest.param("efficientnet_b0", marks=pytest.mark.slow)]
+)
+def test_two_stage_training_writes_the_run(tmp_path, tiny_encoder, encoder):
+    config = SegmentConfig(
+        encoder=encoder,
+        weights="none",
+        image_size=32,
+        batch_size=4,
+        head_epochs=1,
+        epochs=1,
+        loss="bce_dice",
+        model_dir=str(tmp_path / "seg"),
+    )
+    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
+    summary = train_segmenter(config, sources=sources, verbose=0, max_images=2)
+    assert summary["epochs"] == 2
+    assert [record["epoch"] for record in summary["history"]] == [1, 2]
+    assert 0.0 <= summary["val_dice"] <= 1.0
+    assert set(summary["history"][0]) >= {
+        "loss",
+        "val_loss",
+        "val_dice",
+        "val_iou",
+        "lr",
+    }
+    run = tmp_path / "seg"
+    assert json.loads((run / "config.json").read_text())["encoder"] == encoder
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    assert model.output_shape == (None, 32, 32, 1)
+    events = list((run / "logs").glob("events.out.tfevents.*"))
+    assert events
+    tags = set()
+    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
+        tags.update(value.tag for value in event.summary.value)
+    assert {"masks/validation", "validation/dice", "optimizer/learning_rate"} <= tags
+    # A finished run is returned as it is.
+    assert train_segmenter(config, sources=sources) == json.loads(
+        (run / "summary.json").read_text()
+    )
+
+
+def test_unprepared_isic_dataset_names_the_build_command(tmp_path):
+    from skinkeras.data import DatasetNotPreparedError
+
+    with pytest.raises(DatasetNotPreparedError, match="tfds build isic2018_task1"):
+        seg_data.load_split("isic2018_task1", "train", data_dir=str(tmp_path))
