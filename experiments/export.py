@@ -1,0 +1,100 @@
+r"""Exports a trained run as a TensorFlow SavedModel or a TFLite model.
+
+    python -m experiments.export --model_dir=runs/effnet_se_arl/seed_0 \
+        --format=saved_model|tflite [--quantize=dynamic] [--out=PATH]
+
+SavedModel: the `serving_default` signature takes a batch of encoded JPEG/PNG bytes
+(`images`, string (B,)) and does decoding, resize + centre crop and the run's
+preprocessing inside; it returns `melanoma_probability` (B,) and `probabilities`
+(B, classes). TFLite: input `images`, float32 (1, S, S, 3), the image already resized
+(shorter side to S) and centre-cropped, RGB 0..255 — TFLite's builtin ops cannot decode
+images; preprocessing, normalisation and softmax are inside. `--quantize=dynamic`
+stores int8 weights (dynamic-range quantisation). See `skinkeras.export`.
+
+Default `--out`: `<model_dir>/export/saved_model`, `.../model.tflite` or
+`.../model_int8.tflite`. A multi-seed `--model_dir` needs `--seed`.
+"""
+
+import os
+import pathlib
+
+from absl import flags
+
+from experiments import deploy_cli
+
+# TensorFlow is imported by main(): keep its C++ INFO/WARNING lines out of the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "Run directory: a seed dir or a multi-seed dir.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "seed", None, "With a multi-seed --model_dir: export seed_<k>.", flag_values=FLAGS
+)
+flags.DEFINE_enum(
+    "format",
+    "saved_model",
+    ["saved_model", "tflite"],
+    "Export format.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "quantize",
+    None,
+    ["dynamic"],
+    "TFLite only: dynamic-range quantisation (int8 weights, float activations).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "out", None, "Output directory (SavedModel) or file (TFLite).", flag_values=FLAGS
+)
+flags.mark_flags_as_required(["model_dir"], flag_values=FLAGS)
+
+
+def default_out(run, export_format, quantize):
+    directory = run.model_dir / "export"
+    if export_format == "saved_model":
+        return directory / "saved_model"
+    return directory / ("model_int8.tflite" if quantize else "model.tflite")
+
+
+def size_of(path):
+    path = pathlib.Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def main(argv):
+    from skinkeras import export, inference
+
+    if len(argv) > 1:
+        raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
+    if FLAGS.quantize and FLAGS.format != "tflite":
+        raise SystemExit(
+            f"error: --quantize applies to --format=tflite. Received: "
+            f"--format={FLAGS.format}"
+        )
+    try:
+        run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
+        run.model  # noqa: B018 -- raises for an ensemble: export one seed
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    out = pathlib.Path(FLAGS.out or default_out(run, FLAGS.format, FLAGS.quantize))
+    try:
+        if FLAGS.format == "saved_model":
+            export.export_saved_model(run, out)
+        else:
+            export.export_tflite(run, out, quantize=FLAGS.quantize)
+    except ValueError as error:  # e.g. a lesion-mask run: no masks for files
+        raise SystemExit(f"error: {error}") from None
+    print(f"Wrote {out} ({size_of(out) / 2**20:.2f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    deploy_cli.run(main, FLAGS)

@@ -1,0 +1,170 @@
+r"""Predicts melanoma on image files with a trained run; writes a CSV.
+
+    python -m experiments.predict --model_dir=runs/effnet_se_arl/seed_0 \
+        --output=pred.csv [--tta=8] [--gradcam_dir=cams/] [--format=isic] \
+        IMAGE_OR_FOLDER...
+
+`--model_dir` is a seed directory (`model.keras`, `config.json`) or a multi-seed
+directory (`seed_<k>/`): all its seeds are then averaged (an ensemble of their
+probabilities) unless `--seed` picks one. Each image goes through the run's training
+preprocessing (decode → resize + centre crop → `config.json`'s `preprocessing`).
+Folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif files.
+
+A file that cannot be read or decoded is reported by name and skipped; the others are
+predicted, and the exit status is 1 at the end if any failed.
+"""
+
+import logging
+import os
+import pathlib
+import sys
+
+import numpy as np
+from absl import flags
+
+from experiments import deploy_cli
+
+# TensorFlow is imported by main(): keep its C++ INFO/WARNING lines out of the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "Run directory: a seed dir or a multi-seed dir.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("output", None, "CSV file to write.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "seed", None, "With a multi-seed --model_dir: use seed_<k> only.", flag_values=FLAGS
+)
+flags.DEFINE_enum(
+    "format",
+    "default",
+    ["default", "isic", "isic2017"],
+    "default: image_id,melanoma_probability,predicted_class. isic: image + one "
+    "probability column per class (melanoma,other | melanoma,nevus,"
+    "seborrheic_keratosis), read by `isic-challenge-scoring classification`. "
+    "isic2017: image_id,melanoma,seborrheic_keratosis (ISIC 2017 Part 3).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "tta",
+    1,
+    "Test-time augmentation: average over this many of the 8 flips/90° rotations "
+    "(1 none, 2 +h-flip, 4 +v-flip/180°, 8 all).",
+    lower_bound=1,
+    upper_bound=8,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "batch_size", 16, "Images per model call.", lower_bound=1, flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "gradcam_dir",
+    None,
+    "If set, write a Grad-CAM overlay PNG per image here (<image_id>.png).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "gradcam_class",
+    "predicted",
+    ["predicted", "melanoma"],
+    "Class whose Grad-CAM is drawn: the predicted one or always melanoma.",
+    flag_values=FLAGS,
+)
+flags.mark_flags_as_required(["model_dir", "output"], flag_values=FLAGS)
+
+
+def gradcam_writer(run, directory, *, melanoma_only=False):
+    """`on_batch` callback of `predict_files` writing Grad-CAM overlays as PNGs.
+
+    With an ensemble, the heatmap is the mean of the seeds' heatmaps (same
+    architecture, so same feature-map grid).
+    """
+    import tensorflow as tf
+
+    from skinkeras import gradcam, inference
+
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def write(ids, resized, inputs, probabilities):
+        if melanoma_only:
+            class_index = inference.MELANOMA
+        else:
+            class_index = [int(c) for c in np.argmax(probabilities, axis=-1)]
+        heatmaps = np.mean(
+            [
+                gradcam.gradcam(model, inputs, class_index=class_index)
+                for model in run.models
+            ],
+            axis=0,
+        )
+        for key, image, heatmap in zip(ids, resized, heatmaps, strict=True):
+            png = tf.io.encode_png(gradcam.overlay(image, heatmap))
+            tf.io.write_file(str(directory / f"{key}.png"), png)
+
+    return write
+
+
+def main(argv):
+    from skinkeras import inference
+
+    inputs = argv[1:]
+    if not inputs:
+        raise SystemExit("error: give at least one image file or folder to predict.")
+    try:
+        paths = inference.list_images(inputs)
+        inference.check_unique_ids(paths)
+        run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if not paths:
+        raise SystemExit(f"error: no image files in {inputs}.")
+    logging.info(
+        "%d image(s); model %s, seeds %s, %d px, preprocessing %s, tta %d",
+        len(paths),
+        run.model_dir,
+        list(run.seeds),
+        run.image_size,
+        run.preprocessing,
+        FLAGS.tta,
+    )
+    on_batch = None
+    if FLAGS.gradcam_dir:
+        on_batch = gradcam_writer(
+            run, FLAGS.gradcam_dir, melanoma_only=FLAGS.gradcam_class == "melanoma"
+        )
+    try:
+        predictions = inference.predict_files(
+            run,
+            paths,
+            tta=FLAGS.tta,
+            batch_size=FLAGS.batch_size,
+            progress=len(paths) > 1,
+            on_batch=on_batch,
+        )
+    except ValueError as error:  # e.g. a lesion-mask run: no masks for files
+        raise SystemExit(f"error: {error}") from None
+    inference.write_predictions_csv(
+        FLAGS.output,
+        predictions.image_ids,
+        predictions.probabilities,
+        run.class_names,
+        format=FLAGS.format,
+    )
+    print(f"Wrote {len(predictions.image_ids)} prediction(s) to {FLAGS.output}")
+    if predictions.failures:
+        print(
+            f"{len(predictions.failures)} file(s) could not be read and were skipped:",
+            file=sys.stderr,
+        )
+        for path, message in predictions.failures:
+            print(f"  {path}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    deploy_cli.run(main, FLAGS)

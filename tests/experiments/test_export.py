@@ -1,0 +1,45 @@
+"""Tests of `python -m experiments.export` (SavedModel and TFLite files)."""
+
+import numpy as np
+import tensorflow as tf
+
+from experiments import export as export_cli
+from skinkeras import export, inference
+from tests import deploy_fixtures as fx
+from tests.experiments.test_predict import run_cli
+
+
+def test_export_saved_model_and_tflite(tmp_path, capsys):
+    run_dir = fx.tiny_run(tmp_path / "run" / "seed_0")
+    assert run_cli(export_cli, f"--model_dir={run_dir}", "--format=saved_model") == 0
+    saved_dir = run_dir / "export" / "saved_model"
+    assert "Wrote" in capsys.readouterr().out
+    saved = tf.saved_model.load(str(saved_dir))
+    assert set(saved.signatures) == {"serving_default", "serve_images"}
+
+    out = tmp_path / "lite" / "m.tflite"
+    status = run_cli(
+        export_cli,
+        f"--model_dir={tmp_path / 'run'}",
+        "--format=tflite",
+        "--quantize=dynamic",
+        f"--out={out}",
+    )
+    assert status == 0 and out.stat().st_size > 0
+    image = fx.random_images(1, 32).astype(np.float32)
+    expected = inference.Predictor(inference.load_run(run_dir))(image)
+    lite = export.TFLiteModel(out)(image)
+    np.testing.assert_allclose(lite["probabilities"], expected, atol=0.02)
+
+
+def test_export_errors(tmp_path):
+    assert "No trained model in" in run_cli(export_cli, f"--model_dir={tmp_path}")
+    fx.tiny_run(tmp_path / "run" / "seed_0")
+    fx.tiny_run(tmp_path / "run" / "seed_1", seed=1)
+    status = run_cli(export_cli, f"--model_dir={tmp_path / 'run'}")
+    assert "choose one with `seed`" in status
+    status = run_cli(
+        export_cli, f"--model_dir={tmp_path / 'run'}", "--seed=1", "--quantize=dynamic"
+    )
+    assert "--quantize applies to --format=tflite" in status
+    assert run_cli(export_cli, f"--model_dir={tmp_path / 'run'}", "--format=onnx") == 2

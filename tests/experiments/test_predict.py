@@ -1,0 +1,183 @@
+"""Tests of `python -m experiments.predict` (run in-process through its flags)."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments import deploy_cli, predict
+from skinkeras import inference
+from tests import deploy_fixtures as fx
+from tests.test_inference import REPO, softmax_of, training_path_images
+
+
+def run_cli(module, *args):
+    """Parses `args` with the module's flags and runs its main; returns the status."""
+    try:
+        return module.main(
+            deploy_cli.parse(module.FLAGS, [module.__name__, *map(str, args)])
+        )
+    except SystemExit as exit:
+        return exit.code
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_predict_folder_with_a_bad_file(tmp_path, capsys):
+    run_dir = fx.tiny_run(tmp_path / "run" / "seed_0")
+    good = fx.write_image_files(tmp_path / "images", [(40, 50), (32, 32), (80, 36)])
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    status = run_cli(
+        predict,
+        f"--model_dir={run_dir}",
+        f"--output={tmp_path / 'pred.csv'}",
+        tmp_path / "images",
+    )
+    assert status == 1  # non-zero at the end: one file failed
+    assert "broken.png" in capsys.readouterr().err
+    rows = read_rows(tmp_path / "pred.csv")
+    assert [row["image_id"] for row in rows] == [p.stem for p in sorted(good)]
+    run = inference.load_run(run_dir)
+    images = training_path_images(sorted(good), image_size=32, preprocessing="none")
+    expected = softmax_of(run.model, images)
+    np.testing.assert_allclose(
+        [float(row["melanoma_probability"]) for row in rows], expected[:, 1], atol=1e-6
+    )
+    assert [row["predicted_class"] for row in rows] == [
+        run.class_names[c] for c in expected.argmax(-1)
+    ]
+
+
+def test_predict_ensemble_tta_and_gradcam(tmp_path):
+    fx.tiny_run(tmp_path / "run" / "seed_0", seed=0)
+    fx.tiny_run(tmp_path / "run" / "seed_1", seed=1)
+    paths = fx.write_image_files(tmp_path / "images", [(40, 50), (70, 33)])
+    args = [f"--model_dir={tmp_path / 'run'}", "--tta=4", "--batch_size=1"]
+    status = run_cli(
+        predict,
+        *args,
+        f"--output={tmp_path / 'all.csv'}",
+        f"--gradcam_dir={tmp_path / 'cams'}",
+        *paths,
+    )
+    assert status == 0
+    assert (
+        run_cli(predict, *args, "--seed=1", f"--output={tmp_path / 's1.csv'}", *paths)
+        == 0
+    )
+
+    run = inference.load_run(tmp_path / "run")
+    images = training_path_images(paths, image_size=32, preprocessing="none")
+    per_seed = [
+        np.mean([softmax_of(m, v) for v in inference.tta_batch(images, 4)], axis=0)
+        for m in run.models
+    ]
+    ensemble = [
+        float(row["melanoma_probability"]) for row in read_rows(tmp_path / "all.csv")
+    ]
+    seed_1 = [
+        float(row["melanoma_probability"]) for row in read_rows(tmp_path / "s1.csv")
+    ]
+    np.testing.assert_allclose(ensemble, np.mean(per_seed, axis=0)[:, 1], atol=1e-6)
+    np.testing.assert_allclose(seed_1, per_seed[1][:, 1], atol=1e-6)
+
+    import cv2
+
+    for path in paths:
+        overlay = cv2.imread(str(tmp_path / "cams" / f"{path.stem}.png"))
+        assert overlay.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "format", "header"),
+    [
+        (2, "isic", ["image", "melanoma", "other"]),
+        (3, "isic", ["image", "melanoma", "nevus", "seborrheic_keratosis"]),
+        (3, "isic2017", ["image_id", "melanoma", "seborrheic_keratosis"]),
+    ],
+)
+def test_predict_isic_formats(tmp_path, num_classes, format, header):
+    run_dir = fx.tiny_run(tmp_path / "seed_0", num_classes=num_classes)
+    paths = fx.write_image_files(tmp_path / "images", [(40, 50), (32, 32)])
+    out = tmp_path / "pred.csv"
+    assert (
+        run_cli(
+            predict,
+            f"--model_dir={run_dir}",
+            f"--output={out}",
+            f"--format={format}",
+            *paths,
+        )
+        == 0
+    )
+    with open(out, newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == header
+    assert [row[0] for row in rows[1:]] == [p.stem for p in paths]
+    probabilities = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
+    if format == "isic":
+        np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-6)
+
+
+def test_predict_errors(tmp_path):
+    image = fx.write_image_files(tmp_path / "images", [(32, 32)])[0]
+    status = run_cli(
+        predict, f"--model_dir={tmp_path}", f"--output={tmp_path / 'p.csv'}", image
+    )
+    assert "No trained model in" in status
+    run_dir = fx.tiny_run(tmp_path / "seed_0")
+    status = run_cli(
+        predict, f"--model_dir={run_dir}", f"--output={tmp_path / 'p.csv'}"
+    )
+    assert "at least one image" in status
+    status = run_cli(
+        predict,
+        f"--model_dir={run_dir}",
+        f"--output={tmp_path / 'p.csv'}",
+        tmp_path / "missing.jpg",
+    )
+    assert "No such file or folder" in status
+    assert (
+        run_cli(predict, "--tta=9", f"--model_dir={run_dir}", "--output=x", image) == 2
+    )
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.slow
+def test_predict_command_line(tmp_path):
+    # The real entry point in a fresh interpreter (absl app.run, exit status).
+    run_dir = fx.tiny_run(tmp_path / "seed_0")
+    image = fx.write_image_files(tmp_path / "images", [(40, 40)])[0]
+    (tmp_path / "images" / "bad.jpg").write_text("x")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.predict",
+            f"--model_dir={run_dir}",
+            f"--output={tmp_path / 'p.csv'}",
+            tmp_path / "images",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "bad.jpg" in result.stderr
+    assert read_rows(tmp_path / "p.csv")[0]["image_id"] == image.stem
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.predict", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "--gradcam_dir" in result.stdout

@@ -1,0 +1,109 @@
+"""Tests of skinkeras.export: the SavedModel (encoded bytes in, probability out) and
+TFLite (float32, dynamic-range int8) agree with the Keras model."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from skinkeras import export, inference
+from tests import deploy_fixtures as fx
+from tests.test_inference import softmax_of, training_path_images
+
+FLOAT_TOLERANCE = 1e-4  # probabilities, float32 exports
+# Dynamic-range int8 (int8 weights, activations quantised on the fly) vs Keras,
+# measured on EfficientNet-B0 + ARL + SE at 64 px with seeded random weights,
+# calibrated BatchNorm and logits scaled to a trained model's range
+# (`deploy_fixtures.effnet_run_dir`), on the 16 images of `test_effnet_arl_se_exports`:
+# max |Δ melanoma probability| 0.146, mean 0.026, same predicted class for 15 of 16
+# (float32: max 1.1e-5). On 64 other random images: max 0.50, mean 0.045, 95 % same
+# class. Other random initialisations gave max 0.10-0.30, mean 0.02-0.05 on the 16.
+# A random network is far more sensitive than a trained one (1e-3 of pixel noise
+# moves its probability by 2e-4): re-measure a trained run with
+# `python -m benchmarks.export --model_dir=RUN --images=FOLDER`.
+INT8_MAX_TOLERANCE = 0.25
+INT8_MEAN_TOLERANCE = 0.05
+
+
+def keras_reference(run, paths):
+    images = training_path_images(
+        paths, image_size=run.image_size, preprocessing=run.preprocessing
+    )
+    return images, softmax_of(run.model, images)
+
+
+def resized_images(paths, size):
+    """What the TFLite input is: decoded, resized + centre-cropped, not preprocessed."""
+    transform = inference.bytes_transform(image_size=size, preprocessing="none")
+    return np.stack([transform(tf.io.read_file(str(p)))[0].numpy() for p in paths])
+
+
+def check_exports(run, paths, tmp_path, *, int8_max, int8_mean):
+    _, expected = keras_reference(run, paths)
+    saved = tf.saved_model.load(str(export.export_saved_model(run, tmp_path / "sm")))
+    encoded = tf.constant([p.read_bytes() for p in paths])
+    outputs = saved.signatures["serving_default"](images=encoded)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), expected, atol=FLOAT_TOLERANCE
+    )
+    np.testing.assert_allclose(
+        outputs["melanoma_probability"].numpy(), expected[:, 1], atol=FLOAT_TOLERANCE
+    )
+
+    resized = resized_images(paths, run.image_size)
+    outputs = saved.signatures["serve_images"](images=tf.constant(resized))
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), expected, atol=FLOAT_TOLERANCE
+    )
+
+    float_path = export.export_tflite(run, tmp_path / "model.tflite")
+    int8_path = export.export_tflite(run, tmp_path / "int8.tflite", quantize="dynamic")
+    lite = export.TFLiteModel(float_path)(resized)
+    np.testing.assert_allclose(lite["probabilities"], expected, atol=FLOAT_TOLERANCE)
+    np.testing.assert_allclose(
+        lite["melanoma_probability"], expected[:, 1], atol=FLOAT_TOLERANCE
+    )
+    lite8 = export.TFLiteModel(int8_path)(resized)
+    int8_error = np.abs(lite8["melanoma_probability"] - expected[:, 1])
+    assert int8_error.max() <= int8_max
+    assert int8_error.mean() <= int8_mean
+    return float_path.stat().st_size, int8_path.stat().st_size, int8_error
+
+
+@pytest.mark.parametrize("preprocessing", ["none", "ben_graham"])
+def test_exports_agree_with_keras(tmp_path, preprocessing):
+    # A tiny model with the study's ARL and SE layers; preprocessing runs inside.
+    run = inference.load_run(fx.tiny_run(tmp_path / "run", preprocessing=preprocessing))
+    paths = fx.write_image_files(tmp_path / "images", [(40, 60), (32, 32), (70, 35)])
+    float_size, int8_size, _ = check_exports(
+        run, paths, tmp_path, int8_max=0.02, int8_mean=0.01
+    )
+    assert 0 < int8_size < 0.6 * float_size
+
+
+def test_ensemble_and_bad_arguments(tmp_path):
+    fx.tiny_run(tmp_path / "run" / "seed_0")
+    fx.tiny_run(tmp_path / "run" / "seed_1", seed=1)
+    with pytest.raises(ValueError, match="choose one with `seed`"):
+        export.export_saved_model(inference.load_run(tmp_path / "run"), tmp_path / "sm")
+    with pytest.raises(ValueError, match="Received: quantize=int4"):
+        export.tflite_bytes(
+            inference.load_run(tmp_path / "run", seed=0), quantize="int4"
+        )
+
+
+@pytest.mark.slow
+def test_effnet_arl_se_exports(tmp_path):
+    run = inference.load_run(fx.effnet_run_dir())
+    paths = fx.write_image_files(
+        tmp_path / "images", [(64 + 7 * i, 96 - 5 * i) for i in range(16)], seed=3
+    )
+    float_size, int8_size, int8_error = check_exports(
+        run, paths, tmp_path, int8_max=INT8_MAX_TOLERANCE, int8_mean=INT8_MEAN_TOLERANCE
+    )
+    # ~5.4 M float32 parameters: ~21 MB; int8 weights: ~4x smaller.
+    assert 19e6 < float_size < 24e6
+    assert int8_size < 0.3 * float_size
+    print(
+        f"float {float_size} B, int8 {int8_size} B, int8 |Δp| max "
+        f"{int8_error.max():.4f} mean {int8_error.mean():.4f}"
+    )
