@@ -1,0 +1,43 @@
+"""Training of the study: one-cycle schedule, callbacks, metrics, `run(config)`.
+
+Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
+Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
+`callbacks`, `metrics`, `distribute` (strategies, global batch), `loop` (run,
+run_seeds), `results` (tables, comparisons, atomic writes).
+
+Attributes are imported on first use, so that reading a config (e.g. for
+`experiments.main --helpfull`) does not import TensorFlow.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "TrainConfig": "config",
+    "OneCycle": "schedules",
+    "one_cycle_momentum": "schedules",
+    "global_batch_size": "distribute",
+    "select_strategy": "distribute",
+    "run": "loop",
+    "run_seeds": "loop",
+    "seed_config": "loop",
+}
+_SUBMODULES = (
+    "callbacks",
+    "config",
+    "distribute",
+    "loop",
+    "metrics",
+    "results",
+    "schedules",
+)
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

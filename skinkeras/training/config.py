@@ -1,0 +1,154 @@
+"""`TrainConfig`: everything one training run needs, as plain JSON-serialisable data.
+
+Field names equal the flag names of ``experiments.main`` (CONTRACT: config.json keys),
+so a run directory's ``config.json`` reads like the command that made it.
+"""
+
+import dataclasses
+import json
+
+MODELS = ("resnet50", "effnet")
+HEADS = ("fastai", "linear")
+LABELS = ("melanoma", "label")
+PREPROCESSING = ("none", "max_rgb", "shades_of_gray", "ben_graham", "lesion_mask")
+MASK_MODES = ("grayscale", "gray128")
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
+# Keys that may differ between the first run and a resumed one (where and how it runs,
+# not what it computes).
+RUNTIME_KEYS = ("model_dir", "data_dir", "seeds", "strategy", "tpu", "jit_compile")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """One configuration of the study's two-stage training (SPEC, training protocol).
+
+    Stage 1 trains the new head for ``head_epochs`` with one-cycle at ``head_lr`` and the
+    backbone frozen (its BatchNorm layers still training when ``train_bn``); stage 2
+    trains everything for ``epochs`` with one-cycle at ``lr``. AdamW with
+    ``weight_decay``, ``beta_2`` and ``epsilon`` (fastai v1 defaults).
+    ``batch_size`` is per replica when ``scale_batch`` (global = batch_size x replicas),
+    else it is the global batch and must divide by the number of replicas.
+    """
+
+    model: str = "effnet"
+    arl: bool = False
+    se: bool | None = None  # None: the model's own default (EfficientNet-B0 has SE)
+    head: str = "fastai"
+    num_classes: int = 2
+    label: str = "melanoma"
+    preprocessing: str = "none"
+    masks_dir: str | None = None
+    mask_mode: str = "grayscale"
+    dataset: str = "isic2017"
+    data_dir: str | None = None
+    image_size: int = 224
+    batch_size: int = 16
+    scale_batch: bool = True
+    head_epochs: int = 4
+    head_lr: float = 3e-3
+    epochs: int = 20
+    lr: float = 3e-4
+    oversample: bool = False
+    augment: bool = False
+    brightness: bool = False
+    weights: str = "imagenet"  # "imagenet", "none" or a path to a weights file
+    seed: int = 0
+    seeds: list[int] | None = None
+    model_dir: str = "runs/default"
+    strategy: str = "auto"
+    tpu: str | None = None
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    train_bn: bool = True
+    weight_decay: float = 0.01
+    beta_2: float = 0.99
+    epsilon: float = 1e-5
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raises ValueError naming the first invalid field."""
+        choices = {
+            "model": MODELS,
+            "head": HEADS,
+            "label": LABELS,
+            "preprocessing": PREPROCESSING,
+            "mask_mode": MASK_MODES,
+            "strategy": STRATEGIES,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(
+                    f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}"
+                )
+        if self.model == "resnet50" and self.se:
+            raise ValueError(
+                "Squeeze & Excitation exists only for --model=effnet; do not pass --se "
+                "with --model=resnet50. Received: se=True"
+            )
+        positive = ("image_size", "batch_size", "num_classes")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"`{name}` must be >= 1. Received: {name}={getattr(self, name)}"
+                )
+        for name in ("head_epochs", "epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"`{name}` must be >= 0. Received: {name}={getattr(self, name)}"
+                )
+        for name in ("head_lr", "lr", "epsilon"):
+            if not getattr(self, name) > 0:
+                raise ValueError(
+                    f"`{name}` must be > 0. Received: {name}={getattr(self, name)}"
+                )
+        if self.weight_decay < 0:
+            raise ValueError(
+                f"`weight_decay` must be >= 0. Received: weight_decay={self.weight_decay}"
+            )
+        if not 0 <= self.beta_2 < 1:
+            raise ValueError(
+                f"`beta_2` must be in [0, 1). Received: beta_2={self.beta_2}"
+            )
+        if self.label == "melanoma" and self.num_classes != 2:
+            raise ValueError(
+                "`num_classes` must be 2 for label='melanoma'. "
+                f"Received: num_classes={self.num_classes}"
+            )
+        if self.preprocessing != "lesion_mask" and self.masks_dir:
+            raise ValueError(
+                "`masks_dir` is used only with preprocessing='lesion_mask'. "
+                f"Received: masks_dir={self.masks_dir!r}"
+            )
+
+    @property
+    def run_name(self):
+        """Short name of the configuration, e.g. ``effnet_se_arl_ben_graham``."""
+        parts = [self.model]
+        if self.model == "effnet" and self.se is not False:
+            parts.append("se")
+        if self.arl:
+            parts.append("arl")
+        parts.append(self.preprocessing)
+        return "_".join(parts)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data):
+        """Builds a config from a dict, ignoring unknown keys (newer writers)."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)

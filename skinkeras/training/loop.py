@@ -1,0 +1,377 @@
+"""`run(config)`: the study's two-stage one-cycle training of one seed, resumable.
+
+SPEC, training protocol. Stage 1 trains the new head for ``head_epochs`` (one-cycle,
+max lr ``head_lr``) with the backbone frozen — its BatchNorm layers still training when
+``train_bn``, as in fastai v1; stage 2 trains the whole model for ``epochs`` (one-cycle,
+max lr ``lr``). Each stage gets a fresh AdamW (weight decay 0.01, beta_2 0.99,
+eps 1e-5 by default) whose ``beta_1`` cycles 0.95 -> 0.85 -> 0.95. The loss is sparse
+categorical cross-entropy of the logits; validation metrics are computed every epoch.
+
+Everything a run writes lives in ``config.model_dir`` (CONTRACT, run directory):
+``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+
+from skinkeras.training import callbacks as callbacks_lib
+from skinkeras.training import distribute, results
+from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
+from skinkeras.training.schedules import BETA_1_MAX, OneCycle
+
+SUMMARY = "summary.json"
+MODEL = "model.keras"
+VAL_METRICS = ("accuracy", "auroc", "sensitivity", "specificity", "loss")
+
+
+class ConfigMismatchError(ValueError):
+    """``model_dir`` already holds a run of a different configuration."""
+
+
+def _models():
+    # Imported lazily: the models package is built by another stream and importing it
+    # pulls in the whole layer registry.
+    import skinkeras.models
+
+    return skinkeras.models
+
+
+def _data():
+    import skinkeras.data
+
+    return skinkeras.data
+
+
+def make_optimizer(config, *, max_lr, total_steps):
+    """AdamW with a one-cycle learning rate and a cyclable ``beta_1`` (SPEC)."""
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=OneCycle(max_lr, total_steps),
+        weight_decay=config.weight_decay,
+        beta_1=BETA_1_MAX,
+        beta_2=config.beta_2,
+        epsilon=config.epsilon,
+    )
+    callbacks_lib.attach_beta_1(optimizer)
+    return optimizer
+
+
+def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
+    """Sets which weights train in ``stage`` (1 or 2) and compiles a fresh optimizer.
+
+    ``run_eagerly`` skips graph tracing (tests of big models on tiny inputs).
+    Returns the stage's number of epochs and its total number of optimizer steps.
+    """
+    models = _models()
+    if stage == 1:
+        models.set_backbone_trainable(model, False, train_bn=config.train_bn)
+        epochs, max_lr = config.head_epochs, config.head_lr
+    else:
+        models.set_backbone_trainable(model, True)
+        epochs, max_lr = config.epochs, config.lr
+    total_steps = max(1, epochs * steps_per_epoch)
+    model.compile(
+        optimizer=make_optimizer(config, max_lr=max_lr, total_steps=total_steps),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile and not run_eagerly,
+        run_eagerly=run_eagerly,
+    )
+    return epochs, total_steps
+
+
+def _check_model_dir(config, model_dir):
+    """Refuses to resume a directory that holds a run of another configuration."""
+    path = model_dir / "config.json"
+    trained = any(model_dir.glob("**/checkpoints/state.json")) or any(
+        model_dir.glob("**/summary.json")
+    )
+    if not (path.exists() and trained):
+        return  # nothing trained yet: a corrected command may start afresh
+    saved = results.read_json(path)
+    ours = config.to_dict()
+    differing = sorted(
+        key
+        for key in ours
+        if key not in RUNTIME_KEYS and key in saved and saved[key] != ours[key]
+    )
+    if differing:
+        details = ", ".join(f"{key}={saved[key]!r}" for key in differing)
+        raise ConfigMismatchError(
+            f"{model_dir} already holds a run with a different configuration "
+            f"({details}); use another --model_dir. "
+            f"Received: model_dir={str(model_dir)!r}"
+        )
+
+
+def _count(dataset):
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
+def _datasets(config, global_batch, sources):
+    """Train (repeated) and validation datasets and the number of training examples."""
+    data = _data()
+    common = dict(
+        dataset=config.dataset,
+        data_dir=config.data_dir,
+        preprocessing=config.preprocessing,
+        image_size=config.image_size,
+        batch_size=global_batch,
+        label=config.label,
+        seed=config.seed,
+        masks_dir=config.masks_dir,
+        mask_mode=config.mask_mode,
+    )
+    if sources is None:
+        # Raises (with the `tfds build` command) when the dataset is not prepared.
+        info = data.dataset_info(
+            config.dataset, data_dir=config.data_dir, label=config.label
+        )
+        num_train = int(info["num_examples"]["train"])
+        train_source = validation_source = None
+    else:
+        train_source, validation_source = sources["train"], sources["validation"]
+        num_train = _count(train_source)
+    train = data.make_dataset(
+        "train",
+        augment=config.augment,
+        brightness=config.brightness,
+        oversample=config.oversample,
+        shuffle=True,
+        source=train_source,
+        drop_remainder=True,
+        repeat=True,
+        **common,
+    )
+    validation = data.make_dataset(
+        "validation",
+        shuffle=False,
+        source=validation_source,
+        drop_remainder=False,
+        **common,
+    )
+    return train, validation, num_train
+
+
+def model_from_config(config):
+    """The untrained model of ``config`` (architecture, head, initial weights)."""
+    se = config.se if config.model == "effnet" else None
+    return _models().build_model(
+        config.model,
+        num_classes=config.num_classes,
+        arl=config.arl,
+        se=se,
+        weights=None if config.weights == "none" else config.weights,
+        input_shape=(config.image_size, config.image_size, 3),
+        head=config.head,
+    )
+
+
+def _best(history, key):
+    values = np.array([record[f"val_{key}"] for record in history], dtype=np.float64)
+    if values.size == 0 or np.all(np.isnan(values)):
+        return float("nan"), None
+    index = int(np.nanargmax(values))
+    return float(values[index]), history[index]["epoch"]
+
+
+def make_summary(config, state, *, model_name):
+    """The run's ``summary.json``: per-run maxima, final values, history, alphas."""
+    history = state.history
+    summary = {"seed": config.seed, "model_name": model_name, "epochs": len(history)}
+    summary["max_accuracy"], summary["best_epoch_accuracy"] = _best(history, "accuracy")
+    summary["max_auroc"], summary["best_epoch_auroc"] = _best(history, "auroc")
+    final = history[-1] if history else {}
+    for key in VAL_METRICS:
+        summary[f"final_{key}"] = final.get(f"val_{key}", float("nan"))
+    summary["final_train_loss"] = final.get("loss", float("nan"))
+    summary["history"] = history
+    summary["alphas"] = state.alphas
+    return summary
+
+
+def _nan_error(nan, checkpoint_dir, state):
+    last = (
+        f"stage {state.stage}, epoch {state.stage_epoch}"
+        if state.epoch
+        else "none (no epoch finished)"
+    )
+    return FloatingPointError(
+        f"Training loss became NaN at stage {nan['stage']}, epoch {nan['stage_epoch']}, "
+        f"batch {nan['batch']}. The last good checkpoint ({last}) is kept in "
+        f"{checkpoint_dir}; lower --lr/--head_lr or check the input data, then run "
+        "the same command again to resume from it."
+    )
+
+
+def _save_model(model, path):
+    """Saves an uncompiled copy: model.keras then loads with only `import skinkeras`."""
+    # from_config, unlike clone_model, does not copy the compile state (whose
+    # OneCycle schedule would need skinkeras.training to load).
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    tmp = path.with_name(f".tmp-{path.name}")
+    clone.save(tmp)
+    tmp.replace(path)
+
+
+def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
+    """Trains one seed of ``config`` in ``config.model_dir``; returns its summary.
+
+    Resumable: every finished epoch is checkpointed (weights, optimizer state,
+    stage/epoch counters) and running again continues from the last one; a finished
+    run (``summary.json`` present) is returned without training.
+
+    Args:
+        config: a `TrainConfig`.
+        strategy: a `tf.distribute.Strategy`; default: `config.strategy` selected by
+            `skinkeras.training.distribute.select_strategy`.
+        sources: optional ``{"train": ds, "validation": ds}`` of example dicts passed
+            to `skinkeras.data.make_dataset` instead of the TFDS dataset (tests,
+            custom data).
+        callbacks: extra Keras callbacks, called after the loop's own in both stages.
+        verbose: Keras ``fit`` verbosity.
+
+    Raises:
+        ValueError: invalid configuration, batch size not divisible by the replicas,
+            or a ``model_dir`` holding another configuration — before any training.
+        FloatingPointError: the loss became NaN (the last good checkpoint is kept).
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"`config` must be a TrainConfig. Received: config={config!r}")
+    config.validate()
+    model_dir = pathlib.Path(config.model_dir)
+    if strategy is None:
+        strategy = distribute.select_strategy(config.strategy, tpu=config.tpu)
+    worker = distribute.worker_subdir(strategy)
+    if worker is not None:
+        model_dir = model_dir / worker
+    summary_path = model_dir / SUMMARY
+    _check_model_dir(config, model_dir)
+    if summary_path.exists():
+        return results.read_json(summary_path)
+
+    global_batch = distribute.global_batch_size(
+        config.batch_size, strategy.num_replicas_in_sync, scale_batch=config.scale_batch
+    )
+    train_ds, validation_ds, num_train = _datasets(config, global_batch, sources)
+    # Every full global batch of the training split (the pipeline drops the rest).
+    steps_per_epoch = max(1, num_train // global_batch)
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(model_dir / "config.json", config.to_json())
+    checkpoint_dir = model_dir / "checkpoints"
+    state = callbacks_lib.load_state(checkpoint_dir)
+
+    policy = (
+        distribute.mixed_precision_policy(strategy) if config.mixed_precision else None
+    )
+    with distribute.dtype_policy(policy), strategy.scope():
+        keras.utils.set_random_seed(config.seed)
+        model = model_from_config(config)
+        arl_layers = _models().arl_layers(model)
+        compiled_stage = None
+        if state is None:
+            state = callbacks_lib.RunState()
+        else:
+            # Rebuild the optimizer of the checkpointed stage so that its moments
+            # and step counter load too.
+            compile_stage(
+                model, config, stage=state.stage, steps_per_epoch=steps_per_epoch
+            )
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(checkpoint_dir / callbacks_lib.CHECKPOINT_WEIGHTS)
+            compiled_stage = state.stage
+
+        sample_images = next(iter(train_ds))[0]
+        for stage in (1, 2):
+            epochs = config.head_epochs if stage == 1 else config.epochs
+            initial_epoch = 0
+            if state.stage > stage:
+                continue
+            if state.stage == stage:
+                initial_epoch = state.stage_epoch
+            if initial_epoch >= epochs:
+                continue
+            if compiled_stage != stage:
+                compile_stage(
+                    model, config, stage=stage, steps_per_epoch=steps_per_epoch
+                )
+                compiled_stage = stage
+            total_steps = max(1, epochs * steps_per_epoch)
+            state.stage, state.stage_epoch = stage, initial_epoch
+            loop_callbacks = [
+                callbacks_lib.OneCycleMomentum(total_steps),
+                callbacks_lib.NanGuard(state),
+                callbacks_lib.EpochRecorder(
+                    state, validation_ds, arl_layers=arl_layers
+                ),
+                callbacks_lib.SummaryWriter(
+                    state, model_dir / "logs", images=sample_images
+                ),
+                callbacks_lib.Checkpoint(state, checkpoint_dir),
+            ]
+            model.fit(
+                train_ds,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=loop_callbacks + list(callbacks),
+                verbose=verbose,
+                shuffle=False,  # the pipeline shuffles
+            )
+            if state.nan is not None:
+                raise _nan_error(state.nan, checkpoint_dir, state)
+
+        summary = make_summary(config, state, model_name=model.name)
+        _save_model(model, model_dir / MODEL)
+    results.atomic_write_json(summary_path, summary)
+    return summary
+
+
+def seed_config(config, seed):
+    """The config of one seed's run: ``seed`` set, ``model_dir/seed_<seed>``."""
+    return config.replace(
+        seed=int(seed), model_dir=str(pathlib.Path(config.model_dir) / f"seed_{seed}")
+    )
+
+
+def run_seeds(config, seeds, *, sources=None, callbacks=(), verbose=0, progress=None):
+    """Runs every seed in ``config.model_dir/seed_<k>`` and writes the tables.
+
+    Finished seeds are skipped (their summary is read back); ``results.md`` and
+    ``results.csv`` are rewritten after each seed, so they always cover the seeds
+    finished so far. Returns the list of summaries in seed order.
+    """
+    seeds = [int(seed) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"`seeds` must be a non-empty list of distinct integers. Received: seeds={seeds}"
+        )
+    config = config.replace(seeds=seeds)
+    # One strategy for all seeds: a multi-worker strategy can exist once per process.
+    strategy = distribute.select_strategy(config.strategy, tpu=config.tpu)
+    model_dir = pathlib.Path(config.model_dir)
+    worker = distribute.worker_subdir(strategy)
+    table_dir = model_dir if worker is None else model_dir / worker
+    _check_model_dir(config, table_dir)
+    table_dir.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(table_dir / "config.json", config.to_json())
+    summaries = []
+    for seed in seeds:
+        summary = run(
+            seed_config(config, seed),
+            strategy=strategy,
+            sources=sources,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        summaries.append(summary)
+        results.write_results(table_dir, summaries, title=config.run_name)
+        if progress is not None:
+            progress(seed, summary)
+    return summaries

@@ -1,0 +1,217 @@
+"""Result files: atomic writes, the study's multi-seed tables, and comparisons.
+
+SPEC: a run's score is the maximum validation accuracy (and separately the maximum
+AUROC) over its epochs; a configuration is reported as mean, std, 25 %, 50 %, 75 % and
+max of those per-run scores over its seeds. The comparison adds what the study lacked:
+Welch's t-test and a bootstrap 95 % interval of the difference of means.
+"""
+
+import csv
+import io
+import json
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+import scipy.stats
+
+SCORES = ("max_accuracy", "max_auroc")
+STATISTICS = ("mean", "std", "25%", "50%", "75%", "max")
+
+
+def atomic_write_text(path, text):
+    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``.
+
+    A reader (or a crash) never sees a half-written file.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path, data):
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def describe(values):
+    """mean, std (sample, ddof=1 as pandas' describe), 25/50/75 % (linear) and max."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {name: float("nan") for name in STATISTICS}
+    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+        "25%": float(q25),
+        "50%": float(q50),
+        "75%": float(q75),
+        "max": float(values.max()),
+    }
+
+
+def seed_table(summaries):
+    """Rows of the multi-seed table: one per score, columns n and STATISTICS."""
+    rows = []
+    for score in SCORES:
+        values = [summary[score] for summary in summaries]
+        rows.append({"score": score, "n": len(values), **describe(values)})
+    return rows
+
+
+def format_markdown(rows, *, title=None):
+    header = ["score", "n", *STATISTICS]
+    lines = [f"# {title}", ""] if title else []
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for row in rows:
+        cells = [row["score"], str(row["n"])]
+        cells += [f"{row[name]:.4f}" for name in STATISTICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["score", "n", *STATISTICS])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def write_results(model_dir, summaries, *, title=None):
+    """Writes ``results.md`` and ``results.csv`` (atomically) into ``model_dir``."""
+    rows = seed_table(summaries)
+    seeds = ", ".join(str(summary.get("seed", "?")) for summary in summaries)
+    text = format_markdown(rows, title=title)
+    text += f"\nPer-run maximum over epochs on the validation split; seeds: {seeds}.\n"
+    atomic_write_text(pathlib.Path(model_dir) / "results.md", text)
+    atomic_write_text(pathlib.Path(model_dir) / "results.csv", format_csv(rows))
+    return rows
+
+
+def load_summaries(model_dir):
+    """The ``summary.json`` of every finished seed under ``model_dir`` (seed order)."""
+    paths = sorted(
+        pathlib.Path(model_dir).glob("seed_*/summary.json"),
+        key=lambda path: int(path.parent.name.split("_", 1)[1]),
+    )
+    return [read_json(path) for path in paths]
+
+
+def welch_t_test(a, b):
+    """Welch's unequal-variance t-test of mean(b) vs mean(a): (t, two-sided p)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size < 2 or b.size < 2:
+        return float("nan"), float("nan")
+    result = scipy.stats.ttest_ind(b, a, equal_var=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def bootstrap_difference(a, b, *, samples=10_000, confidence=0.95, seed=0):
+    """Percentile bootstrap interval of ``mean(b) - mean(a)``.
+
+    Each group is resampled with replacement on its own (the seeds of two
+    configurations are independent runs).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size == 0 or b.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    mean_a = a[rng.integers(0, a.size, size=(samples, a.size))].mean(axis=1)
+    mean_b = b[rng.integers(0, b.size, size=(samples, b.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(mean_b - mean_a, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def compare(groups, *, samples=10_000, seed=0):
+    """Side-by-side rows for several configurations, each compared with the first.
+
+    Args:
+        groups: list of ``(name, summaries)``.
+
+    Returns one dict per (configuration, score) with n, mean, std, median, max and,
+    except for the first configuration, ``diff`` (mean minus the first's mean),
+    ``ci_low``/``ci_high`` (bootstrap 95 %) and Welch's ``t`` and ``p``.
+    """
+    if not groups:
+        raise ValueError("`groups` must not be empty. Received: groups=[]")
+    rows = []
+    for score in SCORES:
+        reference = [summary[score] for summary in groups[0][1]]
+        for index, (name, summaries) in enumerate(groups):
+            values = [summary[score] for summary in summaries]
+            stats = describe(values)
+            row = {
+                "configuration": name,
+                "score": score,
+                "n": len(values),
+                "mean": stats["mean"],
+                "std": stats["std"],
+                "50%": stats["50%"],
+                "max": stats["max"],
+            }
+            if index == 0:
+                row.update(diff=None, ci_low=None, ci_high=None, t=None, p=None)
+            else:
+                low, high = bootstrap_difference(
+                    reference, values, samples=samples, seed=seed
+                )
+                t, p = welch_t_test(reference, values)
+                row.update(
+                    diff=stats["mean"] - float(np.nanmean(reference)),
+                    ci_low=low,
+                    ci_high=high,
+                    t=t,
+                    p=p,
+                )
+            rows.append(row)
+    return rows
+
+
+def format_comparison(rows):
+    """Markdown table of ``compare`` rows, one block per score."""
+
+    def number(value):
+        return "—" if value is None else f"{value:.4f}"
+
+    header = "| configuration | n | mean ± std | median | max | Δ mean vs first | 95 % CI (bootstrap) | Welch p |"
+    lines = []
+    for score in SCORES:
+        lines += [f"### {score}", "", header, "|---|---|---|---|---|---|---|---|"]
+        for row in rows:
+            if row["score"] != score:
+                continue
+            ci = (
+                "—"
+                if row["ci_low"] is None
+                else f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+            )
+            diff = "—" if row["diff"] is None else f"{row['diff']:+.4f}"
+            lines.append(
+                f"| {row['configuration']} | {row['n']} | {row['mean']:.4f} ± "
+                f"{row['std']:.4f} | {row['50%']:.4f} | {row['max']:.4f} | {diff} | "
+                f"{ci} | {number(row['p'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""experiments.main: flags, bad input, the config it builds, the offline demo (slow)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from experiments import main as main_module
+from skinkeras.training import loop
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The README's offline demo command (see /work/notes/training.md).
+DEMO_FLAGS = [
+    "--dataset=synthetic_lesions",
+    "--weights=none",
+    "--model=resnet50",
+    "--image_size=64",
+    "--head_epochs=1",
+    "--epochs=12",
+    "--lr=3e-3",
+    "--oversample",
+]
+
+
+def _cli(*args, timeout=120):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.main", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def parsed():
+    """Parses flags in-process; restores the defaults afterwards."""
+
+    def parse(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["experiments.main", *args])
+        return flags.FLAGS
+
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+def test_helpfull_documents_every_flag_of_the_issue():
+    result = _cli("--helpfull")  # absl exits with 1 after printing help
+    for name in (
+        "model", "arl", "se", "preprocessing", "dataset", "data_dir", "image_size",
+        "batch_size", "head_epochs", "head_lr", "epochs", "lr", "oversample",
+        "augment", "brightness", "weights", "seed", "num_seeds", "seeds",
+        "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile", "train_bn",
+        "weight_decay", "beta_2", "epsilon",
+    ):  # fmt: skip
+        assert f"--{name}:" in result.stdout or f"--[no]{name}:" in result.stdout, name
+    assert "<auto|cpu|gpu|mirrored|tpu|multiworker>" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model=vgg"], "value should be one of <resnet50|effnet>"),
+        (["--strategy=horovod"], "value should be one of <auto|cpu|gpu"),
+        (["--model=resnet50", "--se"], "--se applies only to --model=effnet"),
+        (["--head_epochs=-1"], "--head_epochs=-1"),
+        (["--brightness"], "add --augment"),
+    ],
+)
+def test_bad_flags_fail_before_anything_runs(args, message):
+    result = _cli(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_flags_become_one_config(parsed, monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_run_seeds(config, seeds, **kwargs):
+        seen["config"], seen["seeds"] = config, seeds
+        return []
+
+    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    parsed(
+        "--model=effnet", "--arl", "--nose", "--num_seeds=3", "--seed=5", "--lr=1e-3"
+    )
+    assert main_module.main(["experiments.main"]) == 0
+    config = seen["config"]
+    assert seen["seeds"] == [5, 6, 7] == config.seeds
+    assert (config.model, config.arl, config.se, config.lr) == (
+        "effnet",
+        True,
+        False,
+        1e-3,
+    )
+    assert config.model_dir == "runs/effnet_arl_none"
+    assert (config.head_epochs, config.epochs, config.batch_size) == (4, 20, 16)
+
+
+def test_demo_preset_is_the_readme_command(parsed):
+    parsed("--preset=demo")
+    from_preset = main_module.config_from_flags()
+    parsed(*DEMO_FLAGS)
+    assert main_module.config_from_flags() == from_preset
+
+
+def test_preset_values_yield_to_explicit_flags(parsed):
+    parsed("--preset=exp4_effnet_se_arl", "--epochs=3", "--seeds=1,4")
+    config = main_module.config_from_flags()
+    assert (config.model, config.se, config.arl, config.augment) == (
+        "effnet",
+        True,
+        True,
+        True,
+    )
+    assert config.epochs == 3 and config.seeds == [1, 4]
+
+
+def test_unprepared_isic_dataset_prints_the_tfds_build_command(
+    parsed, tmp_path, capsys
+):
+    parsed(
+        "--dataset=isic2017", f"--data_dir={tmp_path}", f"--model_dir={tmp_path}/run"
+    )
+    assert main_module.main(["experiments.main"]) == 1
+    error = capsys.readouterr().err
+    assert "tfds build isic2017" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.slow
+def test_offline_demo_reaches_auroc_0_8(tmp_path):
+    """The README's main command: synthetic lesions, no network, 2 CPU cores."""
+    result = _cli(
+        *DEMO_FLAGS,
+        f"--data_dir={tmp_path / 'tfds'}",
+        f"--model_dir={tmp_path / 'run'}",
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "seed_0" / "summary.json").read_text())
+    assert summary["max_auroc"] >= 0.8, summary["history"]
+    assert (tmp_path / "run" / "results.md").exists()

@@ -1,0 +1,60 @@
+"""TrainConfig: JSON round trip, contract keys, validation."""
+
+import json
+
+import pytest
+
+from skinkeras.training import TrainConfig
+
+CONTRACT_KEYS = """model arl se head num_classes label preprocessing masks_dir mask_mode
+dataset data_dir image_size batch_size head_epochs head_lr epochs lr oversample augment
+brightness weights seed seeds model_dir strategy tpu mixed_precision jit_compile train_bn
+weight_decay beta_2 epsilon""".split()
+
+
+def test_defaults_are_the_study_protocol():
+    config = TrainConfig()
+    assert (config.image_size, config.batch_size) == (224, 16)
+    assert (config.head_epochs, config.head_lr, config.epochs, config.lr) == (
+        4,
+        3e-3,
+        20,
+        3e-4,
+    )
+    assert (config.weight_decay, config.beta_2, config.epsilon) == (0.01, 0.99, 1e-5)
+    assert config.train_bn
+
+
+def test_json_round_trip_has_contract_keys_and_tolerates_extra_keys():
+    config = TrainConfig(model="resnet50", arl=True, seeds=[0, 1], model_dir="x")
+    data = json.loads(config.to_json())
+    assert set(CONTRACT_KEYS) <= set(data)
+    assert TrainConfig.from_json(config.to_json()) == config
+    data["written_by_a_newer_version"] = 1
+    assert TrainConfig.from_dict(data) == config
+
+
+INVALID = [
+    ({"model": "vgg"}, "model"),
+    ({"model": "resnet50", "se": True}, "se=True"),
+    ({"head_epochs": -1}, "head_epochs=-1"),
+    ({"epochs": -2}, "epochs=-2"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"lr": 0.0}, "lr=0.0"),
+    ({"strategy": "horovod"}, "strategy"),
+    ({"label": "melanoma", "num_classes": 3}, "num_classes=3"),
+]
+
+
+def test_invalid_values_are_rejected_with_the_value():
+    for kwargs, match in INVALID:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**kwargs)
+
+
+def test_run_name():
+    assert TrainConfig(model="effnet", arl=True).run_name == "effnet_se_arl_none"
+    assert TrainConfig(model="effnet", se=False).run_name == "effnet_none"
+    assert TrainConfig(model="resnet50", preprocessing="ben_graham").run_name == (
+        "resnet50_ben_graham"
+    )
