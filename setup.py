@@ -17,7 +17,9 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["skinkeras*", "experiments*", "tfds_isic*"]),
+    packages=setuptools.find_packages(
+        include=["skinkeras*", "experiments*", "tfds_isic*"]
+    ),
     # TFDS reads README.md, CITATIONS.bib, TAGS.txt, checksums.tsv and dummy_data/
     # from beside each builder, so they ship as package data.
     package_data={

@@ -73,4 +73,5 @@ __all__ = [
     "resnet50",
     "set_backbone_trainable",
     "transfer_weights",
+    "unet",
 ]

@@ -22,6 +22,7 @@ DEMO_FLAGS = [
     "--epochs=12",
     "--lr=3e-3",
     "--oversample",
+    "--augment",
 ]
 
 
