@@ -1,6 +1,6 @@
 """`TrainConfig`: everything one training run needs, as plain JSON-serialisable data.
 
-Field names equal the flag names of ``experiments.main`` (CONTRACT: config.json keys),
+Field names equal the flag names of ``experiments.main`` (README, "Flags"),
 so a run directory's ``config.json`` reads like the command that made it.
 """
 

@@ -7,7 +7,7 @@ max lr ``lr``). Each stage gets a fresh AdamW (weight decay 0.01, beta_2 0.99,
 eps 1e-5 by default) whose ``beta_1`` cycles 0.95 -> 0.85 -> 0.95. The loss is sparse
 categorical cross-entropy of the logits; validation metrics are computed every epoch.
 
-Everything a run writes lives in ``config.model_dir`` (CONTRACT, run directory):
+Everything a run writes lives in ``config.model_dir`` (README, "Run directory"):
 ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
 """
 
@@ -31,7 +31,7 @@ class ConfigMismatchError(ValueError):
 
 
 def _models():
-    # Imported lazily: the models package is built by another stream and importing it
+    # Imported lazily: importing the models package
     # pulls in the whole layer registry.
     import skinkeras.models
 
