@@ -12,7 +12,7 @@ from experiments import main as main_module
 from skinkeras.training import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The README's offline demo command (see /work/notes/training.md).
+# The README's offline demo command (`--preset=demo`).
 DEMO_FLAGS = [
     "--dataset=synthetic_lesions",
     "--weights=none",
