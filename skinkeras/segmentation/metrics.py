@@ -105,6 +105,19 @@ class IoU(_OverlapMetric):
         return _iou(self.intersection, self.pred_sum, self.true_sum)
 
 
+def _binary_mask_and_probabilities(y_true, y_pred):
+    """float32 0/1 mask, float32 probabilities, and the per-image reduction axes."""
+    y_true = ops.cast(ops.cast(y_true, "float32") > 0.5, "float32")
+    y_pred = ops.cast(y_pred, "float32")
+    return y_true, y_pred, tuple(range(1, len(y_pred.shape)))
+
+
+def _soft_dice_loss(y_true, y_pred, axes, smooth):
+    intersection = ops.sum(y_true * y_pred, axis=axes)
+    total = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
+    return 1.0 - (2.0 * intersection + smooth) / (total + smooth)
+
+
 @keras.saving.register_keras_serializable(package="skinkeras")
 class DiceLoss(keras.losses.Loss):
     """1 - soft Dice of each image: (B, H, W, 1) probabilities → (B,) losses."""
@@ -114,12 +127,8 @@ class DiceLoss(keras.losses.Loss):
         self.smooth = smooth
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(ops.cast(y_true, "float32") > 0.5, "float32")
-        y_pred = ops.cast(y_pred, "float32")
-        axes = tuple(range(1, len(y_pred.shape)))
-        intersection = ops.sum(y_true * y_pred, axis=axes)
-        total = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
-        return 1.0 - (2.0 * intersection + self.smooth) / (total + self.smooth)
+        y_true, y_pred, axes = _binary_mask_and_probabilities(y_true, y_pred)
+        return _soft_dice_loss(y_true, y_pred, axes, self.smooth)
 
     def get_config(self):
         return {**super().get_config(), "smooth": self.smooth}
@@ -134,16 +143,13 @@ class BCEDiceLoss(keras.losses.Loss):
         self.smooth = smooth
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(ops.cast(y_true, "float32") > 0.5, "float32")
-        y_pred = ops.cast(y_pred, "float32")
-        axes = tuple(range(1, len(y_pred.shape)))
+        y_true, y_pred, axes = _binary_mask_and_probabilities(y_true, y_pred)
         eps = keras.backend.epsilon()
         p = ops.clip(y_pred, eps, 1.0 - eps)
         bce = -ops.mean(
             y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=axes
         )
-        dice = DiceLoss(smooth=self.smooth).call(y_true, y_pred)
-        return bce + dice
+        return bce + _soft_dice_loss(y_true, y_pred, axes, self.smooth)
 
     def get_config(self):
         return {**super().get_config(), "smooth": self.smooth}
