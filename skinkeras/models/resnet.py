@@ -3,8 +3,9 @@
 The graph is keras.applications' ResNet50 layer for layer, with the same layer
 names (the names are the weight contract: ImageNet weights are copied by name).
 With `arl=True` each of the 16 bottlenecks' residual `Add` (`conv{S}_block{B}_add`)
-is replaced by an `AttentionResidual` named `conv{S}_block{B}_arl`; the block's
-ReLU (`conv{S}_block{B}_out`) follows it as before.
+is replaced by an `AttentionResidual` named `conv{S}_block{B}_arl` that also applies
+the block's ReLU (one fused pass instead of two); `conv{S}_block{B}_out` is then an
+identity that keeps the block output's keras.applications name.
 """
 
 import keras
@@ -56,10 +57,12 @@ def bottleneck_block(x, *, filters, stride, conv_shortcut, arl, name):
     x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_3_bn")(x)
 
     if arl:
-        # SPEC, ARL: y = x + F(x) + alpha * softmax_spatial(F(x)) * x, before the ReLU.
-        x = AttentionResidual(name=f"{name}_arl")([shortcut, x])
-    else:
-        x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
+        # SPEC, ARL: y = x + F(x) + alpha * softmax_spatial(F(x)) * x, before the
+        # ReLU, which runs inside the layer's fused pass; `{name}_out` stays (an
+        # identity) so the block's output keeps keras.applications' name.
+        x = AttentionResidual(activation="relu", name=f"{name}_arl")([shortcut, x])
+        return keras.layers.Activation("linear", name=f"{name}_out")(x)
+    x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 

@@ -30,6 +30,15 @@ def test_matches_numpy_reference():
     )
 
 
+def test_relu_activation_matches_numpy_reference():
+    shortcut, residual = _inputs(8)
+    layer = AttentionResidual(alpha_initializer=0.37, activation="relu")
+    out = keras.ops.convert_to_numpy(layer([shortcut, residual]))
+    expected = np.maximum(numpy_arl(shortcut, residual, 0.37), 0.0)
+    assert (expected == 0).mean() > 0.2  # the ReLU does cut
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_alpha_zero_is_the_plain_residual_sum():
     shortcut, residual = _inputs(1)
     out = keras.ops.convert_to_numpy(AttentionResidual()([shortcut, residual]))
@@ -77,21 +86,25 @@ def _numeric_gradient(fn, value, eps=1e-6):
     return grad
 
 
-def test_gradients_match_finite_differences():
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_gradients_match_finite_differences(activation):
     """The layer writes its gradient out (custom gradient): check all three."""
     import tensorflow as tf
 
     shortcut, residual = _inputs(5, shape=(2, 3, 4, 2))
     weights = np.random.default_rng(6).normal(size=shortcut.shape)
     alpha = 0.7
-    layer = AttentionResidual(alpha_initializer=alpha)
+    layer = AttentionResidual(alpha_initializer=alpha, activation=activation)
+    act = (lambda z: np.maximum(z, 0.0)) if activation else (lambda z: z)
+    # Central differences are only valid away from ReLU's kink.
+    assert np.abs(numpy_arl(shortcut, residual, alpha)).min() > 1e-3
     x, f = tf.Variable(shortcut), tf.Variable(residual)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer([x, f]) * weights.astype("float32"))
     dx, df, da = tape.gradient(loss, [x, f, layer.alpha])
 
     def loss_of(x_=shortcut, f_=residual, a_=alpha):
-        return float(np.sum(numpy_arl(x_, f_, a_) * weights))
+        return float(np.sum(act(numpy_arl(x_, f_, a_)) * weights))
 
     np.testing.assert_allclose(
         dx, _numeric_gradient(lambda v: loss_of(x_=v), shortcut), rtol=1e-4, atol=1e-6
@@ -114,6 +127,9 @@ def test_config_round_trip():
         keras.ops.convert_to_numpy(clone([shortcut, residual])),
         keras.ops.convert_to_numpy(layer([shortcut, residual])),
     )
+    relu = AttentionResidual(activation="relu").get_config()
+    assert relu["activation"] == "relu"
+    assert AttentionResidual.from_config(relu).activation == "relu"
     ones = AttentionResidual(alpha_initializer="ones")
     clone = AttentionResidual.from_config(ones.get_config())
     clone.build([(None, 2, 2, 1)] * 2)
@@ -127,6 +143,8 @@ def test_rejects_mismatched_inputs():
         )
     with pytest.raises(ValueError, match="list"):
         AttentionResidual().build((None, 4, 4, 8))
+    with pytest.raises(ValueError, match="Received: activation='gelu'"):
+        AttentionResidual(activation="gelu")
 
 
 def test_mixed_float16_computes_in_float32():

@@ -1,15 +1,11 @@
 """The layers use keras.ops only, so they also run under Keras' torch backend."""
 
 import importlib.util
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.layers.helpers import run_python
 
 SCRIPT = textwrap.dedent(
     """
@@ -30,6 +26,9 @@ SCRIPT = textwrap.dedent(
     np.testing.assert_allclose(
         c(skl.AttentionResidual(alpha_initializer=0.4)([x, f])),
         numpy_arl(x, f, 0.4), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        c(skl.AttentionResidual(alpha_initializer=0.4, activation="relu")([x, f])),
+        np.maximum(numpy_arl(x, f, 0.4), 0), rtol=1e-5, atol=1e-5)
     se = skl.SqueezeExcite(4)
     se.build(x.shape)
     w1, b1, w2, b2 = se.get_weights()
@@ -58,16 +57,4 @@ SCRIPT = textwrap.dedent(
     importlib.util.find_spec("torch") is None, reason="torch is not installed"
 )
 def test_layers_under_torch_backend():
-    env = dict(os.environ)
-    env["KERAS_BACKEND"] = "torch"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "TORCH_OK" in result.stdout
+    assert "TORCH_OK" in run_python(SCRIPT, KERAS_BACKEND="torch")

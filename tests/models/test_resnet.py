@@ -61,9 +61,12 @@ def test_arl_adds_16_alphas_in_place_of_the_adds(applications):
     assert sorted(set(_names(model)) - {"caffe_preprocess"} - set(expected)) == sorted(
         set(_names(applications)) - adds
     )
-    # The block's ReLU follows ARL (SPEC: activation after the sum).
+    # The block's ReLU follows ARL's sum (SPEC), fused into the ARL layer; the
+    # block output keeps its name as an identity after it.
     out = model.get_layer("conv3_block2_out")
     assert out._inbound_nodes[0].parent_nodes[0].operation.name == "conv3_block2_arl"
+    assert out.activation is keras.activations.linear
+    assert all(layer.activation == "relu" for layer in arl_layers(model))
 
 
 def test_feature_maps_equal_keras_applications(applications):

@@ -1,0 +1,78 @@
+"""ARL's pieces run as XLA-fused loops on TensorFlow, with the same numbers unfused."""
+
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from skinkeras.layers import AttentionResidual, _fusion, arl
+from tests.layers.helpers import run_python
+
+# Output and all three gradients of ARL (both activations), as one flat array.
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    from skinkeras.layers import AttentionResidual
+
+    rng = np.random.default_rng(0)
+    x = tf.Variable(rng.normal(size=(2, 7, 5, 6)).astype("float32"))
+    f = tf.Variable(rng.normal(0, 2, size=(2, 7, 5, 6)).astype("float32"))
+    w = rng.normal(size=(2, 7, 5, 6)).astype("float32")
+    parts = []
+    for activation in (None, "relu"):
+        layer = AttentionResidual(alpha_initializer=0.6, activation=activation)
+        with tf.GradientTape() as tape:
+            y = layer([x, f])
+            loss = tf.reduce_sum(y * w)
+        grads = tape.gradient(loss, [x, f, layer.alpha])
+        parts += [y.numpy().ravel()] + [np.ravel(g.numpy()) for g in grads]
+    np.save(sys.argv[1], np.concatenate(parts))
+    """
+)
+
+
+def _run(tmp_path, fusion):
+    out = tmp_path / f"fusion_{fusion}.npy"
+    run_python(SCRIPT, out, SKINKERAS_XLA_FUSION=fusion, KERAS_BACKEND="tensorflow")
+    return np.load(out)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TF only")
+def test_pieces_are_xla_compiled_on_tensorflow():
+    assert _fusion.fusion_enabled()
+    for piece in (arl._spatial_max, arl._shifted_exp, arl._softmax_scale):
+        assert piece._jit_compile is True
+
+
+def test_fused_and_unfused_give_the_same_numbers(tmp_path):
+    fused, unfused = _run(tmp_path, "1"), _run(tmp_path, "0")
+    assert fused.shape == unfused.shape == (2 * (3 * 2 * 7 * 5 * 6 + 1),)
+    np.testing.assert_allclose(fused, unfused, rtol=1e-5, atol=1e-6)
+
+
+def test_switch_values(monkeypatch):
+    monkeypatch.setenv("SKINKERAS_XLA_FUSION", "off")
+    assert not _fusion.fusion_enabled()
+    assert _fusion.xla_fused(np.sum) is np.sum
+    monkeypatch.setenv("SKINKERAS_XLA_FUSION", "maybe")
+    with pytest.raises(ValueError, match="Received: SKINKERAS_XLA_FUSION='maybe'"):
+        _fusion.fusion_enabled()
+
+
+def test_layer_in_a_compiled_model_matches_eager():
+    """Inside Keras' traced train/predict functions the fused pieces still agree."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 6, 6, 8)).astype("float32")
+    f = rng.normal(size=(4, 6, 6, 8)).astype("float32")
+    a, b = keras.Input((6, 6, 8)), keras.Input((6, 6, 8))
+    layer = AttentionResidual(alpha_initializer=0.3, activation="relu")
+    model = keras.Model([a, b], layer([a, b]))
+    np.testing.assert_allclose(
+        model.predict([x, f], verbose=0),
+        keras.ops.convert_to_numpy(layer([x, f])),
+        rtol=1e-6,
+        atol=1e-6,
+    )
