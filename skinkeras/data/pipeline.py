@@ -333,20 +333,24 @@ def make_dataset(
     ds = ds.batch(
         batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE
     )
-    ds = ds.map(_to_float, num_parallel_calls=AUTOTUNE)
     if augment:
         # One fresh stateless seed per batch, re-randomised on every iteration (epoch)
-        # yet reproducible from `seed`.
+        # yet reproducible from `seed`. Augmentation reads the uint8 batch and
+        # returns float32 (the cast is fused into its XLA computation).
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         seeds = seeds.batch(2, drop_remainder=True)
         ds = tf.data.Dataset.zip(ds, seeds)
         ds = ds.map(
             lambda batch, seed_pair: (
-                augment_images(batch[0], seed_pair, brightness=brightness),
+                augment_images(
+                    batch[0], seed_pair, brightness=brightness, dtype="float32"
+                ),
                 batch[1],
             ),
             num_parallel_calls=AUTOTUNE,
         )
+    else:
+        ds = ds.map(_to_float, num_parallel_calls=AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
     ds = ds.with_options(options)

@@ -72,11 +72,20 @@ def resize_and_center_crop(image, size=224):
     """
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         raise ValueError(f"`size` must be a positive int. Received: size={size!r}")
-    image = _as_float_image(image)
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank not in (3, 4):
+        raise ValueError(
+            "Expected an image (H, W, C) or a batch (B, H, W, C). "
+            f"Received: image.shape={image.shape}"
+        )
+    if image.dtype not in (tf.uint8, tf.float32):
+        image = tf.cast(image, tf.float32)
     shape = tf.shape(image)
     height, width = shape[-3], shape[-2]
     # Cropping the central square first and scaling it to size × size is the same
-    # geometry as scaling then cropping, with fewer output pixels to filter.
+    # geometry as scaling then cropping, with fewer output pixels to filter. The
+    # crop stays in the input's dtype (uint8 from a decoder: a quarter of the bytes
+    # to copy); both resize methods read uint8 and return float32, same numbers.
     side = tf.minimum(height, width)
     square = tf.image.crop_to_bounding_box(
         image, (height - side) // 2, (width - side) // 2, side, side

@@ -165,6 +165,16 @@ def test_direct_call_equals_dataset_map():
         )
 
 
+def test_output_dtype_float_from_uint8_equals_augmenting_floats():
+    """`make_dataset` augments its cached uint8 batches straight to float32."""
+    batch = np.stack([random_image(20, 28, seed=s) for s in range(3)])
+    for brightness in (False, True):
+        direct = augment(batch, SEED, brightness=brightness, dtype="float32")
+        assert direct.dtype == tf.float32
+        expected = augment(batch.astype(np.float32), SEED, brightness=brightness)
+        np.testing.assert_array_equal(direct.numpy(), expected.numpy())
+
+
 def test_bad_arguments_raise():
     image = random_image(8, 8)
     with pytest.raises(ValueError, match=r"Received: zoom=-0.1"):
@@ -175,3 +185,5 @@ def test_bad_arguments_raise():
         augment(image, SEED, brightness=1.5)
     with pytest.raises(ValueError, match=r"Received: image.shape="):
         augment(image[..., 0], SEED)
+    with pytest.raises(ValueError, match=r"Received: dtype='pixels'"):
+        augment(image, SEED, dtype="pixels")
