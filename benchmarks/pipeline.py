@@ -31,17 +31,24 @@ from tqdm import tqdm
 from skinkeras.data import PREPROCESSING_NAMES, make_dataset
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer(
-    "num_images", 2000, "Images per pipeline measurement (ISIC 2017 train: 2000)."
-)
-flags.DEFINE_integer("image_size", 224, "Output side of the pipeline.")
-flags.DEFINE_integer("batch_size", 16, "Batch size (pipeline and model).")
-flags.DEFINE_integer(
-    "model_steps", 4, "Timed EfficientNet-B0 training steps (after 1 warm-up)."
-)
-flags.DEFINE_list("preprocessing", list(PREPROCESSING_NAMES), "Preprocessings to time.")
-flags.DEFINE_integer("seed", 0, "Seed of the synthetic images.")
-flags.DEFINE_integer("repeats", 2, "Measurements per route; the best is reported.")
+
+
+def define_flags():
+    """The command-line flags (defined when run as a script, so that importing the
+    module next to `experiments.main`, e.g. in tests, defines no clashing flags)."""
+    flags.DEFINE_integer(
+        "num_images", 2000, "Images per pipeline measurement (ISIC 2017 train: 2000)."
+    )
+    flags.DEFINE_integer("image_size", 224, "Output side of the pipeline.")
+    flags.DEFINE_integer("batch_size", 16, "Batch size (pipeline and model).")
+    flags.DEFINE_integer(
+        "model_steps", 4, "Timed EfficientNet-B0 training steps (after 1 warm-up)."
+    )
+    flags.DEFINE_list(
+        "preprocessing", list(PREPROCESSING_NAMES), "Preprocessings to time."
+    )
+    flags.DEFINE_integer("seed", 0, "Seed of the synthetic images.")
+    flags.DEFINE_integer("repeats", 2, "Measurements per route; the best is reported.")
 
 
 def synthetic_jpegs(n, seed, height=256, width=341):
@@ -245,4 +252,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
