@@ -76,3 +76,43 @@ def test_layer_in_a_compiled_model_matches_eager():
         rtol=1e-6,
         atol=1e-6,
     )
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from skinkeras.layers import AttentionResidual
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 6, 6, 4)).astype("float32")
+    f = rng.normal(size=(8, 6, 6, 4)).astype("float32")
+    t = rng.normal(size=(8, 6, 6, 4)).astype("float32")
+
+    def alpha_after_one_step(strategy):
+        with strategy.scope():
+            a, b = keras.Input((6, 6, 4)), keras.Input((6, 6, 4))
+            layer = AttentionResidual(alpha_initializer=0.2, activation="relu")
+            model = keras.Model([a, b], layer([a, b]))
+            model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        model.fit([x, f], t, batch_size=8, epochs=1, verbose=0)
+        return float(layer.alpha.numpy())
+
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert mirrored.num_replicas_in_sync == 2
+    one, two = alpha_after_one_step(tf.distribute.get_strategy()), alpha_after_one_step(mirrored)
+    assert one != 0.2 and abs(one - two) < 1e-5, (one, two)
+    print("MIRRORED_OK")
+    """
+)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TF only")
+def test_fused_layer_trains_the_same_under_mirrored_strategy():
+    """Two replicas (as on two GPUs) give the single-device step: the XLA pieces run
+    inside each replica and their gradients are all-reduced like any other."""
+    assert "MIRRORED_OK" in run_python(MIRRORED_SCRIPT, KERAS_BACKEND="tensorflow")
