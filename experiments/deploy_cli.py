@@ -11,13 +11,24 @@ import sys
 from absl import app, flags
 
 
+def define_run_flags(flag_values, *, seed_help):
+    """`--model_dir` (a run: one seed dir or a multi-seed dir) and `--seed`."""
+    flags.DEFINE_string(
+        "model_dir",
+        None,
+        "Run directory: a seed dir or a multi-seed dir.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer("seed", None, seed_help, flag_values=flag_values)
+
+
 def parse(flag_values, argv):
     """Parses `argv` into `flag_values`; returns the positional arguments.
 
     `--help` prints the script's flags; a bad flag prints the error and exits 2.
     """
     if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[1:]):
-        print(flag_values.main_module_help() or flag_values.get_help())
+        print(flag_values.get_help())
         sys.exit(0)
     flag_values.unparse_flags()  # back to the defaults (tests parse repeatedly)
     try:

@@ -26,14 +26,8 @@ from experiments import deploy_cli
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FLAGS = flags.FlagValues()
-flags.DEFINE_string(
-    "model_dir",
-    None,
-    "Run directory: a seed dir or a multi-seed dir.",
-    flag_values=FLAGS,
-)
-flags.DEFINE_integer(
-    "seed", None, "With a multi-seed --model_dir: export seed_<k>.", flag_values=FLAGS
+deploy_cli.define_run_flags(
+    FLAGS, seed_help="With a multi-seed --model_dir: export seed_<k>."
 )
 flags.DEFINE_enum(
     "format",

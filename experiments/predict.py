@@ -28,16 +28,10 @@ from experiments import deploy_cli
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FLAGS = flags.FlagValues()
-flags.DEFINE_string(
-    "model_dir",
-    None,
-    "Run directory: a seed dir or a multi-seed dir.",
-    flag_values=FLAGS,
+deploy_cli.define_run_flags(
+    FLAGS, seed_help="With a multi-seed --model_dir: use seed_<k> only."
 )
 flags.DEFINE_string("output", None, "CSV file to write.", flag_values=FLAGS)
-flags.DEFINE_integer(
-    "seed", None, "With a multi-seed --model_dir: use seed_<k> only.", flag_values=FLAGS
-)
 flags.DEFINE_enum(
     "format",
     "default",

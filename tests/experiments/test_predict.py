@@ -181,3 +181,4 @@ def test_predict_command_line(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0 and "--gradcam_dir" in result.stdout
+    assert "--model_dir" in result.stdout and "--seed" in result.stdout
