@@ -10,9 +10,9 @@ from skinkeras.layers._fusion import xla_fused
 
 ACTIVATIONS = (None, "relu")
 
-# The pieces of ARL's forward and backward pass. Each is one fused XLA loop on
-# the TensorFlow backend (see `_fusion`): 7 passes over the feature map, forward
-# and backward, instead of about 16 (one per op, unfused). XLA's CPU
+# The pieces of ARL's forward and backward pass. Each is one XLA computation on
+# the TensorFlow backend (see `_fusion`): six calls, forward and backward,
+# instead of about 16 ops (one pass each, unfused). XLA's CPU
 # reductions are slow when an element-wise product is fused into them, so the
 # spatial sums run on materialised maps (`e`, `g * x * e`). With `relu=True`
 # the block's ReLU runs in the same loops (forward: on the sum; backward: the
@@ -20,12 +20,8 @@ ACTIVATIONS = (None, "relu")
 
 
 @xla_fused
-def _spatial_max(residual):
-    return ops.max(residual, axis=(1, 2), keepdims=True)  # (B, 1, 1, C)
-
-
-@xla_fused
-def _shifted_exp(residual, shift):
+def _shifted_exp(residual):
+    shift = ops.max(residual, axis=(1, 2), keepdims=True)  # (B, 1, 1, C)
     return ops.exp(residual - shift)  # (B, H, W, C)
 
 
@@ -82,7 +78,7 @@ def _make_attention_residual(relu):
 
     @ops.custom_gradient
     def attention_residual(shortcut, residual, alpha):
-        e = _shifted_exp(residual, _spatial_max(residual))
+        e = _shifted_exp(residual)
         inv_sum, scale = _softmax_scale(e, alpha)  # (B, 1, 1, C): 1 / sum_ij(e), c
         y = combine(shortcut, residual, e, scale)
 

@@ -43,7 +43,7 @@ def _run(tmp_path, fusion):
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TF only")
 def test_pieces_are_xla_compiled_on_tensorflow():
     assert _fusion.fusion_enabled()
-    for piece in (arl._spatial_max, arl._shifted_exp, arl._softmax_scale):
+    for piece in (arl._shifted_exp, arl._softmax_scale, arl._attention_gradient):
         assert piece._jit_compile is True
 
 
