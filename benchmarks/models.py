@@ -14,9 +14,12 @@ ResNet50 gets caffe-style input made outside the model.
 
 Timing: after `--warmup` untimed calls per model (tracing), `--repeats` rounds;
 each round times one `train_on_batch` and one `predict_on_batch` of every model in
-turn, so that load from other processes spreads over all models alike. The table
-gives the median and the minimum over rounds and each model's ratio to the
-keras.applications model of its family, all measured in this one run.
+turn (every other round in reverse order), so that load from other processes and
+the order spread over all models alike. The table gives the median and the minimum
+over rounds and each model's ratio to the keras.applications model of its family.
+A second table gives ARL's cost: for each ARL model, the median over rounds of its
+time divided by the time of the same model without ARL in the same round. All
+figures come from this one run.
 """
 
 import argparse
@@ -42,6 +45,23 @@ VARIANTS = (
     ("effnet_b0 ARL", "effnet", {"se": False, "arl": True}),
     ("effnet_b0 SE + ARL", "effnet", {"se": True, "arl": True}),
 )
+
+# (ARL model, the same model without ARL)
+ARL_PAIRS = (
+    ("resnet50 + ARL", "resnet50"),
+    ("effnet_b0 ARL", "effnet_b0 none"),
+    ("effnet_b0 SE + ARL", "effnet_b0 SE"),
+)
+
+
+def paired_ratio(times, baseline_times):
+    """Median over rounds of `times[r] / baseline_times[r]` (same-round pairs)."""
+    if len(times) != len(baseline_times) or not times:
+        raise ValueError(
+            "paired_ratio needs one time per round for both models. "
+            f"Received: {len(times)} and {len(baseline_times)} times"
+        )
+    return statistics.median(t / b for t, b in zip(times, baseline_times, strict=True))
 
 
 def build(family, kwargs, *, image_size, num_classes, jit_compile):
@@ -112,7 +132,8 @@ def main():
     times = {label: {"train": [], "infer": []} for label in models}
     load_start = os.getloadavg()[0]
     for r in range(args.repeats):
-        for label, (model, x) in models.items():
+        order = list(models.items())
+        for label, (model, x) in order if r % 2 == 0 else reversed(order):
             start = time.perf_counter()
             model.train_on_batch(x, labels)
             times[label]["train"].append(time.perf_counter() - start)
@@ -147,6 +168,20 @@ def main():
             cells.append(f"{med / ref[k][0]:.3f} ({low / ref[k][1]:.3f})")
         params = models[label][0].count_params()
         print(f"| {label} | {params:,} | " + " | ".join(cells) + " |")
+
+    pairs = [(a, b) for a, b in ARL_PAIRS if a in times and b in times]
+    if pairs:
+        print()
+        print("ARL's cost: median over rounds of the same-round time ratio")
+        print()
+        print("| ARL model | compared with | train step | inference |")
+        print("|---|---|---:|---:|")
+        for arl_label, plain_label in pairs:
+            cells = [
+                f"{paired_ratio(times[arl_label][k], times[plain_label][k]) - 1:+.1%}"
+                for k in ("train", "infer")
+            ]
+            print(f"| {arl_label} | {plain_label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The pipeline benchmark's routes produce what they time, and timing leaves gc on."""
+"""The benchmarks: pipeline routes produce what they time, gc stays on; model-benchmark ratios."""
 
 import gc
 
@@ -41,3 +41,45 @@ def test_opencv_route_yields_augmented_224_batches(name):
     images = batches[0][0].numpy()
     assert images.shape == (2, 224, 224, 3) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 255
+
+
+def test_paired_ratio_is_the_median_of_same_round_ratios():
+    from benchmarks.models import paired_ratio
+
+    arl = [1.1, 3.0, 2.4, 1.0, 5.0]
+    plain = [1.0, 2.0, 2.0, 1.0, 4.0]
+    expected = np.median(np.array(arl) / np.array(plain))
+    assert paired_ratio(arl, plain) == pytest.approx(expected)
+    assert paired_ratio(arl, plain) == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="one time per round"):
+        paired_ratio([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="one time per round"):
+        paired_ratio([], [])
+
+
+@pytest.mark.slow
+def test_models_benchmark_prints_both_tables(monkeypatch, capsys):
+    from benchmarks import models as bench_models
+
+    argv = [
+        "models",
+        "--models=resnet50",
+        "--image_size=32",
+        "--repeats=2",
+        "--warmup=1",
+    ]
+    monkeypatch.setattr("sys.argv", argv)
+    bench_models.main()
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    labels = [row.split(" | ")[0][2:] for row in rows]
+    assert labels == [
+        "model",
+        "ResNet50 (keras.applications)",
+        "resnet50",
+        "resnet50 + ARL",
+        "ARL model",
+        "resnet50 + ARL",
+    ]
+    cost = rows[-1].split(" | ")
+    assert cost[1] == "resnet50" and cost[2].endswith("%") and cost[3].endswith("% |")
