@@ -6,7 +6,9 @@ Shared by `isic2017` and `isic2018_task1`:
 - `check_md5`: compares with the published MD5s and names the corrupt file;
   `TFDS_ISIC_SKIP_MD5=1` turns the check off (re-packed or subset archives);
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
-  memory at a time, with checks of the top folder;
+  memory at a time, with checks of the top folder and of one file per image id;
+- `rows_by_id`, `check_same_ids`: one CSV row per id, and the same ids in images and
+  labels (`IntegrityError`s name the file and the ids at fault);
 - `decode_resized`, `check_decodable`, `encode_jpeg`, `encode_png`: OpenCV image
   work done once at build time (large JPEGs decoded at a DCT-reduced scale).
 
@@ -14,6 +16,7 @@ File access goes through `epath` (the TFDS test harness forbids `os` file calls 
 builder modules, and `epath` also reads GCS paths).
 """
 
+import collections
 import csv
 import dataclasses
 import hashlib
@@ -30,6 +33,14 @@ from etils import epath
 SKIP_MD5_ENV = "TFDS_ISIC_SKIP_MD5"
 JPEG_QUALITY = 95
 _MAX_LISTED = 10
+
+
+class IntegrityError(ValueError):
+    """An archive or CSV contradicts itself: an id twice, a label that is no label.
+
+    Raised instead of letting one of two candidates win silently; the message names
+    the file and the image ids at fault.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +91,14 @@ def listing(items):
     if len(items) > _MAX_LISTED:
         text += f" and {len(items) - _MAX_LISTED} more"
     return text
+
+
+def _repeated(pairs):
+    """{key: [values]} of the keys that come with more than one value in `pairs`."""
+    groups = collections.defaultdict(list)
+    for key, value in pairs:
+        groups[key].append(value)
+    return {key: values for key, values in groups.items() if len(values) > 1}
 
 
 def _manual_dir(dl_manager):
@@ -197,18 +216,38 @@ class ZipArchive:
                 f"{listing(found) if found else 'an empty archive'}."
             )
 
-    def files_matching(self, pattern):
-        """{match.group(1): member} for members whose base name matches `pattern`."""
+    def files_matching(self, pattern, *, what):
+        """{match.group(1): member} for members whose base name matches `pattern`.
+
+        Raises `IntegrityError` naming the ids with more than one member: the same
+        name twice, in two folders, or with another extension (`ISIC_0000001.jpg`
+        and `ISIC_0000001.png`). Which one is the id's `what` ("image", "mask")
+        would be a guess (zipfile silently reads the last of two equal names).
+        """
         regex = re.compile(pattern)
-        found = {}
+        ids = {}  # {stem: id} of the members that match
         for member in self.members:
             match = regex.fullmatch(member.rsplit("/", 1)[-1])
             if match:
-                found[match.group(1)] = member
-        return found
+                ids[_stem(member)] = match.group(1)
+        found = [(ids[_stem(m)], m) for m in self.members if _stem(m) in ids]
+        repeated = _repeated(found)
+        if repeated:
+            raise IntegrityError(
+                f"{self.name} ({self.path}) holds more than one file for one image "
+                f"id; expected one {what} per id, as in the official archive. "
+                "Received: "
+                + listing(f"{i} ({' and '.join(m)})" for i, m in repeated.items())
+            )
+        return dict(found)
 
     def read(self, member):
         return self._zip.read(member)
+
+
+def _stem(member):
+    """Base name without its extension: `a/ISIC_0000001.jpg` -> `ISIC_0000001`."""
+    return member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def read_csv(data, *, name, columns):
@@ -224,8 +263,24 @@ def read_csv(data, *, name, columns):
     return list(reader)
 
 
+def rows_by_id(rows, *, name, key="image_id"):
+    """{row[key]: row}; raises `IntegrityError` naming the ids of more than one row.
+
+    Two rows for one image, even with the same labels, mean an edited or merged
+    file: which row holds would be a guess.
+    """
+    repeated = _repeated((row[key], row) for row in rows)
+    if repeated:
+        raise IntegrityError(
+            f"{name} holds more than one row for one {key}; expected one row per "
+            "image, as in the official file. Received: "
+            + listing(f"{i} ({len(r)} rows)" for i, r in repeated.items())
+        )
+    return {row[key]: row for row in rows}
+
+
 def check_same_ids(images, labels, *, images_name, labels_name):
-    """Raises `ValueError` naming ids that have an image but no label, or vice versa."""
+    """Raises `IntegrityError` naming ids with an image but no label, or vice versa."""
     no_label = set(images) - set(labels)
     no_image = set(labels) - set(images)
     if no_label or no_image:
@@ -238,7 +293,7 @@ def check_same_ids(images, labels, *, images_name, labels_name):
             lines.append(
                 f"  labels without an image in {images_name}: {listing(no_image)}"
             )
-        raise ValueError("\n".join(lines))
+        raise IntegrityError("\n".join(lines))
 
 
 _REDUCED_COLOR = {

@@ -9,6 +9,7 @@ Used by the tests (in temporary directories), for the memory measurement of a
 import csv
 import io
 import pathlib
+import warnings
 import zipfile
 
 import cv2
@@ -57,9 +58,14 @@ def _csv(header, rows):
     return out.getvalue().encode()
 
 
-def write_zip(path, members):
-    """Writes {member name: bytes} (in order) with fixed timestamps."""
-    with zipfile.ZipFile(path, "w") as archive:
+def write_zip(path, members, *, mode="w"):
+    """Writes {member name: bytes} (in order) with fixed timestamps.
+
+    `mode="a"` appends to an existing zip, also names it already holds (a zip may
+    hold one name twice; the tests of the duplicate checks write such zips).
+    """
+    with zipfile.ZipFile(path, mode) as archive, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=_DATE)
             stored = name.endswith((".jpg", ".png"))

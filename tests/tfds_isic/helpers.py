@@ -1,6 +1,7 @@
 """Building the ISIC datasets in tests: offline, from a manual dir, one call."""
 
 import contextlib
+import csv
 import os
 import zipfile
 from unittest import mock
@@ -69,3 +70,16 @@ def rewrite_zip(path, transform):
         if item is not None:
             out[item[0]] = item[1]
     fake_isic.write_zip(path, out)
+
+
+def rewrite_csv(path, transform):
+    """Rewrites a CSV, each data row (a list) replaced by the rows `transform` returns.
+
+    `[]` drops the row, `[row, row]` repeats it; the header stays.
+    """
+    with open(path, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(new for row in rows for new in transform(row))

@@ -1,5 +1,6 @@
 """isic2017: builder harness over dummy_data, labels and resizing against the source
-files, manual_dir vs. download, MD5 check and bad-input errors."""
+files, manual_dir vs. download, MD5 check, bad-input errors and the integrity checks
+(one image per id, one 0/1 label row per id)."""
 
 import os
 import zipfile
@@ -13,7 +14,13 @@ from etils import epath
 
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_isic
-from tests.tfds_isic.helpers import build, examples, offline, rewrite_zip
+from tests.tfds_isic.helpers import (
+    build,
+    examples,
+    offline,
+    rewrite_csv,
+    rewrite_zip,
+)
 from tfds_isic import archives
 from tfds_isic.isic2017 import isic2017_dataset_builder as builder_lib
 
@@ -213,3 +220,88 @@ def test_labels_csv_without_the_expected_columns(tmp_path):
     csv_path.write_text("image_id,melanoma\nISIC_0000000,0.0\n")
     with pytest.raises(ValueError, match="lacks the column.s. seborrheic_keratosis"):
         build("isic2017/256", tmp_path / "data", tmp_path / "manual")
+
+
+def _build_error(tmp_path):
+    """The `IntegrityError` of building isic2017/256 from `tmp_path / "manual"`."""
+    with pytest.raises(archives.IntegrityError) as error:
+        build("isic2017/256", tmp_path / "data", tmp_path / "manual")
+    return str(error.value)
+
+
+def test_second_file_for_one_image_id_names_archive_and_ids(tmp_path):
+    fake_isic.write_isic2017(tmp_path / "manual")  # Training: ISIC_0000000..4
+    top = "ISIC-2017_Training_Data"
+    image = fake_isic.jpeg(np.zeros((48, 64, 3), np.uint8))
+    second = [
+        f"{top}/ISIC_0000001.jpg",  # the same name twice: zipfile reads the last
+        f"{top}/copy/ISIC_0000002.jpg",  # another folder
+        f"{top}/ISIC_0000003.png",  # another extension
+    ]
+    fake_isic.write_zip(
+        tmp_path / "manual" / f"{top}.zip", dict.fromkeys(second, image), mode="a"
+    )
+    message = _build_error(tmp_path)
+    assert f"{top}.zip" in message
+    assert f"ISIC_0000001 ({top}/ISIC_0000001.jpg and {top}/ISIC_0000001.jpg)" in (
+        message
+    )
+    assert f"ISIC_0000002 ({top}/ISIC_0000002.jpg and {top}/copy/" in message
+    assert f"ISIC_0000003 ({top}/ISIC_0000003.jpg and {top}/ISIC_0000003.png)" in (
+        message
+    )
+    # The superpixel PNGs of each id are no second image.
+    assert "ISIC_0000000" not in message and "superpixels" not in message
+
+
+def test_second_label_row_for_one_image_id_names_csv_and_ids(tmp_path):
+    fake_isic.write_isic2017(tmp_path / "manual")
+    name = "ISIC-2017_Validation_Part3_GroundTruth.csv"
+    # ISIC_0100001 (melanoma) repeated as it is, ISIC_0100002 (SK) as melanoma.
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: {
+            "ISIC_0100001": [row, row],
+            "ISIC_0100002": [row, [row[0], "1.0", "0.0"]],
+        }.get(row[0], [row]),
+    )
+    message = _build_error(tmp_path)
+    assert name in message
+    assert "Received: ISIC_0100001 (2 rows), ISIC_0100002 (2 rows)" in message
+    assert "ISIC_0100000" not in message
+
+
+def test_labels_other_than_0_or_1_name_csv_and_ids(tmp_path):
+    fake_isic.write_isic2017(tmp_path / "manual")
+    name = "ISIC-2017_Training_Part3_GroundTruth.csv"
+    # (melanoma, seborrheic_keratosis): 0.9 and 2.0 used to make a nevus.
+    bad = {
+        "ISIC_0000000": ["0.9", "0.0"],
+        "ISIC_0000001": ["0.0", "2.0"],
+        "ISIC_0000002": ["-1", "0.0"],
+        "ISIC_0000003": ["", "0.0"],
+        "ISIC_0000004": ["0.0", "abc"],
+    }
+    rewrite_csv(tmp_path / "manual" / name, lambda row: [[row[0], *bad[row[0]]]])
+    message = _build_error(tmp_path)
+    assert name in message
+    assert message.endswith(
+        "Received: ISIC_0000000 melanoma='0.9', "
+        "ISIC_0000001 seborrheic_keratosis='2.0', ISIC_0000002 melanoma='-1', "
+        "ISIC_0000003 melanoma='', ISIC_0000004 seborrheic_keratosis='abc'"
+    )
+
+
+def test_melanoma_and_keratosis_together_name_csv_and_ids(tmp_path):
+    fake_isic.write_isic2017(tmp_path / "manual")
+    name = "ISIC-2017_Test_v2_Part3_GroundTruth.csv"
+    both = {"ISIC_0200000", "ISIC_0200002"}
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: [[row[0], "1.0", "1.0"] if row[0] in both else row],
+    )
+    message = _build_error(tmp_path)
+    assert name in message
+    assert message.endswith(
+        "Received: melanoma=1 and seborrheic_keratosis=1 for ISIC_0200000, ISIC_0200002"
+    )

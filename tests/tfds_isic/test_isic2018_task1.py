@@ -1,5 +1,5 @@
 """isic2018_task1: builder harness over dummy_data, masks against the source PNGs,
-manual_dir and bad-input errors."""
+manual_dir, bad-input errors and the one-mask-per-image check."""
 
 import cv2
 import numpy as np
@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_isic
 from tests.tfds_isic.helpers import build, examples, rewrite_zip
+from tfds_isic import archives
 from tfds_isic.isic2018_task1 import isic2018_task1_dataset_builder as builder_lib
 
 BUCKET = "https://isic-challenge-data.s3.amazonaws.com/2018/"
@@ -88,3 +89,23 @@ def test_missing_archive_is_listed_with_its_url(tmp_path):
     name = "ISIC2018_Task1_Test_GroundTruth.zip"
     with pytest.raises(FileNotFoundError, match=f"{name}  \\({BUCKET}{name}\\)"):
         build("isic2018_task1/256", tmp_path / "data", tmp_path / "manual")
+
+
+def test_second_mask_for_one_image_names_archive_and_ids(tmp_path):
+    fake_isic.write_isic2018(tmp_path / "manual")  # Validation: ISIC_0100000..1
+    top = "ISIC2018_Task1_Validation_GroundTruth"
+    mask = fake_isic.png(np.zeros((48, 64), np.uint8))
+    second = {
+        f"{top}/ISIC_0100000_segmentation.png": mask,  # zipfile would read this one
+        f"{top}/masks/ISIC_0100001_segmentation.png": mask,
+    }
+    fake_isic.write_zip(tmp_path / "manual" / f"{top}.zip", second, mode="a")
+    with pytest.raises(archives.IntegrityError) as error:
+        build("isic2018_task1/256", tmp_path / "data", tmp_path / "manual")
+    message = str(error.value)
+    assert f"{top}.zip" in message and "one mask per id" in message
+    assert (
+        f"Received: ISIC_0100000 ({top}/ISIC_0100000_segmentation.png and "
+        f"{top}/ISIC_0100000_segmentation.png), ISIC_0100001 ("
+    ) in message
+    assert f"{top}/masks/ISIC_0100001_segmentation.png" in message

@@ -18,6 +18,8 @@ _MD5 = {
     "ISIC-2017_Test_v2_Part3_GroundTruth.csv": "9e957b72a0c4f9e0d924889fd03b36ed",
 }
 _LABELS = ["nevus", "melanoma", "seborrheic_keratosis"]
+# Ground-truth CSV columns holding 0/1; nevus = both 0.
+_FLAG_COLUMNS = ("melanoma", "seborrheic_keratosis")
 _IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # not the `ISIC_<id>_superpixels.png` files
 
 
@@ -93,7 +95,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         shorter_side = self.builder_config.shorter_side
         with archives.ZipArchive(data_zip, name=top_folder + ".zip") as archive:
             archive.check_top_folder(top_folder)
-            images = archive.files_matching(_IMAGE_PATTERN)
+            images = archive.files_matching(_IMAGE_PATTERN, what="image")
             archives.check_same_ids(
                 images, labels, images_name=archive.name, labels_name=labels_name
             )
@@ -121,26 +123,54 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
 
 def _read_labels(data, *, name):
-    """{image_id: label name} from a Part 3 ground-truth CSV (0.0/1.0 columns)."""
-    columns = ["image_id", "melanoma", "seborrheic_keratosis"]
-    rows = archives.read_csv(data, name=name, columns=columns)
-    labels = {}
-    for row in rows:
-        image_id = row["image_id"]
-        try:
-            melanoma = float(row["melanoma"]) == 1.0
-            keratosis = float(row["seborrheic_keratosis"]) == 1.0
-        except ValueError as e:
-            raise ValueError(
-                f"{name}: row {image_id} holds a non-numeric label; expected 0.0/1.0. "
-                f"Received: {row}"
-            ) from e
-        if melanoma and keratosis:
-            raise ValueError(f"{name}: {image_id} is labelled both melanoma and SK.")
-        labels[image_id] = (
+    """{image_id: label name} from a Part 3 ground-truth CSV (0.0/1.0 columns).
+
+    Raises `archives.IntegrityError` naming the ids of repeated rows, of values
+    other than 0 or 1 (a 0.9 or a 2.0 is no nevus) and of images marked both
+    melanoma and seborrheic keratosis.
+    """
+    rows = archives.rows_by_id(
+        archives.read_csv(data, name=name, columns=["image_id", *_FLAG_COLUMNS]),
+        name=name,
+    )
+    flags = {i: [_flag(row[c]) for c in _FLAG_COLUMNS] for i, row in rows.items()}
+    not_flags = [
+        f"{image_id} {column}={rows[image_id][column]!r}"
+        for image_id, values in flags.items()
+        for column, value in zip(_FLAG_COLUMNS, values, strict=True)
+        if value is None
+    ]
+    if not_flags:
+        raise archives.IntegrityError(
+            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
+            f"Received: {archives.listing(not_flags)}"
+        )
+    both = [
+        image_id
+        for image_id, (melanoma, keratosis) in flags.items()
+        if melanoma and keratosis
+    ]
+    if both:
+        raise archives.IntegrityError(
+            f"{name}: an image is melanoma, seborrheic keratosis or neither (nevus), "
+            "never both. Received: melanoma=1 and seborrheic_keratosis=1 for "
+            f"{archives.listing(both)}"
+        )
+    return {
+        image_id: (
             "melanoma" if melanoma else "seborrheic_keratosis" if keratosis else "nevus"
         )
-    return labels
+        for image_id, (melanoma, keratosis) in flags.items()
+    }
+
+
+def _flag(value):
+    """True for 1, False for 0 ("1.0", "0", ...), None for any other value."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):  # None: a short row
+        return None
+    return {0.0: False, 1.0: True}.get(number)
 
 
 def _read_metadata(archive, top_folder):

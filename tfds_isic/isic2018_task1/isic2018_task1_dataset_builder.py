@@ -87,8 +87,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             inputs.check_top_folder(_input_name(part))
             truths.check_top_folder(_truth_name(part))
             # LICENSE.txt and ATTRIBUTION.txt match neither pattern.
-            images = inputs.files_matching(_IMAGE_PATTERN)
-            masks = truths.files_matching(_MASK_PATTERN)
+            images = inputs.files_matching(_IMAGE_PATTERN, what="image")
+            masks = truths.files_matching(_MASK_PATTERN, what="mask")
             archives.check_same_ids(
                 images, masks, images_name=inputs.name, labels_name=truths.name
             )
