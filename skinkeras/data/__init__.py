@@ -3,11 +3,12 @@
 Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
 `color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`;
-`decode_image` for encoded bytes; `augment` (seeded, stateless); `oversample`;
+`decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
+stateless) and `augment_parameters`; `oversample`;
 `make_dataset` and `dataset_info`.
 """
 
-from skinkeras.data.augment import augment
+from skinkeras.data.augment import augment, augment_parameters
 from skinkeras.data.io import decode_image
 from skinkeras.data.pipeline import DatasetNotPreparedError, dataset_info, make_dataset
 from skinkeras.data.preprocessing import (
@@ -27,6 +28,7 @@ __all__ = [
     "DatasetNotPreparedError",
     "apply_lesion_mask",
     "augment",
+    "augment_parameters",
     "ben_graham",
     "color_constancy",
     "dataset_info",
