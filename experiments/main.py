@@ -112,18 +112,28 @@ flags.DEFINE_boolean(
 )
 flags.DEFINE_boolean(
     "oversample",
-    False,
-    "Balance the classes of the training stream by oversampling (epoch length unchanged).",
+    True,
+    "Balance the classes as fastai v1's OverSamplingCallback: each epoch draws num_classes x (largest class count) training images with replacement (ISIC 2017: 3252). --nooversample: a plain shuffle of the split.",
 )
 flags.DEFINE_boolean(
     "augment",
-    False,
-    "Random rotation (+-180 deg) and zoom (up to 30 %) of training images.",
+    True,
+    "Augment training images as fastai v1's get_transforms with the thesis's ranges: rotation +-180 deg and zoom up to 30 %, each with p=0.75. --noaugment turns it off.",
 )
 flags.DEFINE_boolean(
-    "brightness",
+    "lighting",
     False,
-    "Also random brightness changes (experiment 2); needs --augment.",
+    "Also brightness and contrast changes (fastai max_lighting=0.2, each p=0.75; the thesis's experiment 2). Needs --augment.",
+)
+flags.DEFINE_boolean(
+    "flip",
+    False,
+    "Also a random left-right flip (p=0.5): a fastai get_transforms default that the thesis does not mention, so off. Needs --augment.",
+)
+flags.DEFINE_boolean(
+    "warp",
+    False,
+    "Also a symmetric perspective warp (fastai max_warp=0.2, p=0.75): a get_transforms default that the thesis does not mention, so off. Needs --augment.",
 )
 # Training protocol.
 flags.DEFINE_integer(
@@ -155,7 +165,12 @@ flags.DEFINE_boolean(
     True,
     "Stage 1: the frozen backbone's BatchNorm layers keep training (fastai's freeze); --notrain_bn freezes them too.",
 )
-flags.DEFINE_float("weight_decay", 0.01, "AdamW decoupled weight decay.", lower_bound=0)
+flags.DEFINE_float(
+    "weight_decay",
+    0.01,
+    "AdamW decoupled weight decay, on every weight including BatchNorm and biases (fastai v1: wd=1e-2, bn_wd=True).",
+    lower_bound=0,
+)
 flags.DEFINE_float(
     "beta_2",
     0.99,
@@ -163,10 +178,18 @@ flags.DEFINE_float(
     lower_bound=0,
     upper_bound=1,
 )
-flags.DEFINE_float("epsilon", 1e-5, "AdamW epsilon.", lower_bound=0)
+flags.DEFINE_float(
+    "epsilon",
+    1e-8,
+    "AdamW epsilon (fastai v1's AdamW is torch Adam, whose eps is 1e-8).",
+    lower_bound=0,
+)
 # Seeds and output.
 flags.DEFINE_integer(
-    "seed", 0, "First seed (model initialisation, shuffling, augmentation)."
+    "seed",
+    0,
+    "First seed. A seed fixes everything random in its run: new layers' initial weights, each epoch's images and order, augmentation and dropout.",
+    lower_bound=0,
 )
 flags.DEFINE_integer(
     "num_seeds",
@@ -207,6 +230,11 @@ flags.DEFINE_boolean(
     "Mixed precision: mixed_float16 on GPU (with loss scaling), mixed_bfloat16 on TPU/CPU.",
 )
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_boolean(
+    "deterministic",
+    False,
+    "tf.config.experimental.enable_op_determinism() for the run: bit-identical reruns on GPU/TPU, at a cost in speed (deterministic kernels; ops without one raise). CPU runs are deterministic without it.",
+)
 
 
 @flags.multi_flags_validator(
@@ -218,11 +246,13 @@ def _check_se(values):
 
 
 @flags.multi_flags_validator(
-    ["brightness", "augment"],
-    message="--brightness is part of augmentation; add --augment.",
+    ["lighting", "flip", "warp", "augment"],
+    message="--lighting, --flip and --warp are part of augmentation; remove --noaugment.",
 )
-def _check_brightness(values):
-    return not (values["brightness"] and not values["augment"])
+def _check_augmentation(values):
+    return values["augment"] or not (
+        values["lighting"] or values["flip"] or values["warp"]
+    )
 
 
 def _value(name):
@@ -248,9 +278,9 @@ def config_from_flags():
     names = [
         "model", "arl", "se", "head", "label", "preprocessing", "masks_dir", "mask_mode",
         "dataset", "data_dir", "image_size", "batch_size", "scale_batch", "head_epochs",
-        "head_lr", "epochs", "lr", "oversample", "augment", "brightness", "weights",
-        "seed", "strategy", "tpu", "mixed_precision", "jit_compile", "train_bn",
-        "weight_decay", "beta_2", "epsilon",
+        "head_lr", "epochs", "lr", "oversample", "augment", "lighting", "flip",
+        "warp", "weights", "seed", "strategy", "tpu", "mixed_precision", "jit_compile",
+        "deterministic", "train_bn", "weight_decay", "beta_2", "epsilon",
     ]  # fmt: skip
     values = {name: _value(name) for name in names}
     values["num_classes"] = 2 if values["label"] == "melanoma" else 3

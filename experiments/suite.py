@@ -5,7 +5,10 @@ r"""Runs every configuration of one of the study's experiments, then compares th
 Each configuration is a preset of `experiments.configs` (the same ones
 ``experiments.main --preset=...`` trains) run with `skinkeras.training.run_seeds`
 into ``MODEL_DIR/<preset>/seed_<k>``: running the command again resumes an
-interrupted seed and skips finished ones. Then ``MODEL_DIR/comparison.md`` gets
+interrupted seed and skips finished ones. Experiment 1's baseline is the same
+configuration as experiment 3's ResNet-50 baseline (thesis tables 4.1 and 4.4), so it
+runs once, in ``MODEL_DIR/exp3_resnet50``, for whichever experiment comes first. Then
+``MODEL_DIR/comparison_exp<N>.md`` gets
 the study's numbers (SPEC, "The study's results") beside ours and the significance
 of each configuration's difference from the experiment's first one (Welch's t-test
 and a bootstrap interval, from `experiments.summarize`).
@@ -26,7 +29,7 @@ import pathlib
 from absl import flags
 
 from experiments import deploy_cli
-from experiments.configs import PRESETS
+from experiments.configs import PRESETS, run_preset
 
 # The configurations of each experiment, the first one being the reference.
 EXPERIMENTS = {
@@ -71,6 +74,7 @@ PASS_THROUGH = {
     "strategy": str,
     "mixed_precision": bool,
     "jit_compile": bool,
+    "deterministic": bool,
 }
 # Only the lesion-masked configurations take these.
 MASK_FLAGS = ("masks_dir", "mask_mode")
@@ -128,6 +132,12 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("mixed_precision", None, "Mixed precision.", flag_values=FLAGS)
 flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step.", flag_values=FLAGS)
+flags.DEFINE_bool(
+    "deterministic",
+    None,
+    "TensorFlow op determinism (see experiments.main).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string(
     "masks_dir",
     None,
@@ -150,7 +160,8 @@ def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None)
     Args:
         experiment: 1..4.
         model_dir: the suite directory; each configuration runs in
-            ``model_dir/<preset>``.
+            ``model_dir/<preset>`` (a shared preset in its target's directory,
+            `experiments.configs.SHARED_RUNS`).
         overrides: TrainConfig fields set in every configuration.
         mask_overrides: ``masks_dir`` / ``mask_mode`` for lesion-masked ones.
     """
@@ -165,7 +176,7 @@ def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None)
         values = {**PRESETS[name], **(overrides or {})}
         if values.get("preprocessing") == "lesion_mask":
             values.update(mask_overrides or {})
-        values["model_dir"] = str(pathlib.Path(model_dir) / name)
+        values["model_dir"] = str(pathlib.Path(model_dir) / run_preset(name))
         configs.append((name, TrainConfig(**values)))
     return configs
 
@@ -220,6 +231,11 @@ def comparison_markdown(experiment, directories, names):
     return "\n".join(lines)
 
 
+def comparison_path(model_dir, experiment):
+    """``MODEL_DIR/comparison_exp<N>.md``: one file per experiment of a shared suite."""
+    return pathlib.Path(model_dir) / f"comparison_exp{experiment}.md"
+
+
 def run_suite(
     experiment,
     model_dir,
@@ -231,7 +247,7 @@ def run_suite(
     verbose=0,
     progress=print,
 ):
-    """Runs (or resumes) every configuration, writes ``comparison.md``; returns its text.
+    """Runs (or resumes) every configuration, writes `comparison_path`; returns its text.
 
     ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests).
     """
@@ -249,7 +265,7 @@ def run_suite(
         [config.model_dir for _, config in configs],
         [name for name, _ in configs],
     )
-    results.atomic_write_text(pathlib.Path(model_dir) / "comparison.md", text + "\n")
+    results.atomic_write_text(comparison_path(model_dir, experiment), text + "\n")
     return text
 
 
@@ -286,7 +302,7 @@ def main(argv):
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print(text)
-    print(f"Wrote {pathlib.Path(FLAGS.model_dir) / 'comparison.md'}")
+    print(f"Wrote {comparison_path(FLAGS.model_dir, experiment)}")
     return 0
 
 

@@ -4,13 +4,19 @@ Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
 `color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`;
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
-stateless) and `augment_parameters`; `oversample`;
-`make_dataset` and `dataset_info`.
+stateless) and `augment_parameters`; `make_dataset`, `make_training_stream` (seeded
+epochs, fastai v1's shuffling and oversampling, `sampling`) and `dataset_info`.
 """
 
 from skinkeras.data.augment import augment, augment_parameters
 from skinkeras.data.io import decode_image
-from skinkeras.data.pipeline import DatasetNotPreparedError, dataset_info, make_dataset
+from skinkeras.data.pipeline import (
+    DatasetNotPreparedError,
+    TrainingStream,
+    dataset_info,
+    make_dataset,
+    make_training_stream,
+)
 from skinkeras.data.preprocessing import (
     PREPROCESSING_NAMES,
     apply_lesion_mask,
@@ -21,11 +27,11 @@ from skinkeras.data.preprocessing import (
     resize_and_center_crop,
     shades_of_gray_illuminant,
 )
-from skinkeras.data.sampling import oversample
 
 __all__ = [
     "PREPROCESSING_NAMES",
     "DatasetNotPreparedError",
+    "TrainingStream",
     "apply_lesion_mask",
     "augment",
     "augment_parameters",
@@ -34,8 +40,8 @@ __all__ = [
     "dataset_info",
     "decode_image",
     "make_dataset",
+    "make_training_stream",
     "max_rgb_illuminant",
-    "oversample",
     "preprocess",
     "resize_and_center_crop",
     "shades_of_gray_illuminant",

@@ -3,42 +3,58 @@
 One documented order (STYLE: Data):
 
     load (TFDS or `source=`) → decode → resize + centre crop → deterministic
-    preprocessing (colour constancy / Ben Graham / lesion mask) → cache → shuffle
-    (or class-balanced oversampling) → batch → augment (train only) → prefetch
+    preprocessing (colour constancy / Ben Graham / lesion mask) → cache →
+    per epoch: draw the examples (permutation or class-balanced oversampling) →
+    batch → augment (train only) → prefetch
+
+Training epochs follow fastai v1's training loader (README, "The study's protocol"):
+each epoch draws a random permutation of the split, or with ``oversample`` fastai's
+`OverSamplingCallback` draw of ``num_classes × largest class count`` examples with
+replacement (`skinkeras.data.sampling`), and drops the last partial batch. Which
+examples epoch *e* of stage *s* visits, in which order, and how each batch is
+augmented are a pure function of ``(seed, s, e)``: stateless random ops keyed by
+`sampling.epoch_key`, no global random state. A dataset therefore gives the same
+batches every time it is iterated, and `TrainingStream.epochs(start=e)` gives exactly
+the epochs an uninterrupted run would have reached at *e*: resuming is exact.
+
+The deterministic part runs once per example. For training, its results are held in
+memory as one uint8 tensor (ISIC 2017 train at 224 px: 0.3 GB instead of 1.2 GB of
+float32; rounding moves a pixel by at most 0.5 of 255) from which each batch is
+gathered by index, so no shuffle buffer is needed; evaluation streams through a
+uint8 cache in the split's order.
 
 Augmentation comes after batching only as an implementation detail: it is vectorised
-over the batch, each image still gets its own random rotation / zoom / brightness
-(from one stateless seed per batch), so the result is the per-image augment → batch
-of the study, at a fraction of the per-image op overhead.
+over the batch, each image still gets its own random parameters (from one stateless
+key per batch), so the result is the per-image augment → batch of fastai.
 
 Input normalisation convention: the pipeline yields RGB float32 pixels in 0..255 and
 never normalises. Each model applies its own input normalisation as its first layers
 (ResNet-50: caffe-style BGR mean subtraction; EfficientNet-B0: its stem rescaling /
 normalization), so the model is the one place where pixels are normalised, and the
 same dataset feeds both models.
-
-The deterministic part runs once per example: its result is cached in memory as uint8
-(a quarter of float32's memory — ISIC 2017 train at 224 px is 0.3 GB instead of
-1.2 GB; rounding moves a pixel by at most 0.5 of 255), so later epochs only shuffle,
-batch and augment.
 """
 
+import dataclasses
 import re
 
 import tensorflow as tf
 
 from skinkeras.data import preprocessing as pp
+from skinkeras.data import sampling
 from skinkeras.data.augment import augment as augment_images
 from skinkeras.data.io import decode_image, ensure_rgb
-from skinkeras.data.sampling import class_counts
-from skinkeras.data.sampling import oversample as oversample_dataset
 
-__all__ = ["DatasetNotPreparedError", "dataset_info", "make_dataset"]
+__all__ = [
+    "DatasetNotPreparedError",
+    "TrainingStream",
+    "dataset_info",
+    "make_dataset",
+    "make_training_stream",
+]
 
 AUTOTUNE = tf.data.AUTOTUNE
 PREPROCESSING_CHOICES = (*pp.PREPROCESSING_NAMES, "lesion_mask")
 LABELS = {"melanoma": 2, "label": 3}  # SPEC: binary task; the 3-class label is kept
-_MAX_SHUFFLE_BUFFER = 10_000
 
 
 class DatasetNotPreparedError(FileNotFoundError):
@@ -179,67 +195,162 @@ def _to_float(image, label):
     return tf.cast(image, tf.float32), label
 
 
-def make_dataset(
-    split,
-    *,
-    dataset="isic2017",
-    data_dir=None,
-    preprocessing="none",
-    image_size=224,
-    batch_size=16,
-    augment=False,
-    brightness=False,
-    oversample=False,
-    label="melanoma",
-    seed=0,
-    shuffle=None,
-    source=None,
-    masks_dir=None,
-    mask_mode="grayscale",
-    drop_remainder=None,
-    repeat=False,
-):
-    """Batched `(image, label)` pairs for one split, in the module's documented order.
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """fastai v1 `get_transforms` settings of the training batches (README, protocol).
 
-    Args:
-        split: TFDS split ("train", "validation", "test", slices like "train[:10%]").
-        dataset: TFDS name ("isic2017", "isic2017/256", "synthetic_lesions"...). Unused
-            when `source` is given. Synthetic datasets are built on first use; others
-            raise `DatasetNotPreparedError` with the `tfds build` command to run.
-        data_dir: TFDS data directory (None: TFDS' default).
-        preprocessing: "none", "max_rgb", "shades_of_gray", "ben_graham" or
-            "lesion_mask" (colour inside the lesion, `mask_mode` outside).
-        image_size: side S of the square images (shorter side scaled, centre crop).
-        batch_size: examples per batch.
-        augment: random rotation ±180° and zoom-in up to 30 % (SPEC: training only).
-        brightness: also random brightness (experiment 2); needs `augment`.
-        oversample: balance the classes by sampling (epoch length unchanged).
-        label: the label feature, "melanoma" (2 classes) or "label" (3 classes).
-        seed: seeds shuffling, oversampling and augmentation; same seed, same batches.
-        shuffle: shuffle the examples; None = only for the "train" split.
-        source: a `tf.data.Dataset` of dicts used instead of TFDS: `image` (uint8
-            (H, W, 3|1|4) or encoded bytes), the `label` key, `image_id` (names bad
-            images; needed with `masks_dir`) and optionally `mask`.
-        masks_dir: for "lesion_mask" without a `mask` feature: PNG masks
-            `masks_dir/<split>/<image_id>.png` (0/255 uint8, any size).
-        mask_mode: "grayscale" or "gray128" (outside of the lesion).
-        drop_remainder: drop a last partial batch; None = only when shuffling, so the
-            training batch dimension is static and evaluation sees every example.
-        repeat: repeat forever (each pass reshuffled and re-augmented).
-
-    Returns:
-        `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
+    The study's (thesis §4.1.2–4.4.2): rotation ±180° and zoom up to 30 %, each with
+    p = 0.75; ``lighting`` (experiment 2) brightness and contrast, max_lighting 0.2,
+    each with p = 0.75. ``flip`` and ``warp`` are `get_transforms` defaults that the
+    thesis does not mention: off unless asked for.
     """
-    _check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
-    if brightness and not augment:
-        raise ValueError(
-            "`brightness` is part of augmentation; pass augment=True. "
-            f"Received: brightness={brightness!r}, augment={augment!r}"
-        )
-    shuffle = (_base_split(split) == "train") if shuffle is None else bool(shuffle)
-    drop_remainder = shuffle if drop_remainder is None else bool(drop_remainder)
 
-    num_examples = None
+    lighting: bool = False
+    flip: bool = False
+    warp: bool = False
+
+    def __call__(self, images, key):
+        return augment_images(
+            images,
+            key,
+            lighting=self.lighting,
+            flip=self.flip,
+            warp=self.warp,
+            dtype="float32",
+        )
+
+
+def _augmented(ds, key, augmentation):
+    """uint8 batches → float32; batch ``b`` augmented with `fold_in(key, b)`."""
+    if augmentation is None:
+        return ds.map(_to_float, num_parallel_calls=AUTOTUNE)
+    return ds.enumerate().map(
+        lambda b, batch: (
+            augmentation(
+                batch[0], tf.random.experimental.stateless_fold_in(key, b)
+            ),
+            batch[1],
+        ),
+        num_parallel_calls=AUTOTUNE,
+    )
+
+
+def _finish(ds):
+    options = tf.data.Options()
+    options.deterministic = True
+    return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+class TrainingStream:
+    """A split held in memory and served as seeded training epochs (fastai v1's loader).
+
+    Build it with `make_training_stream`. ``epochs(stage=s, start=a, stop=b)`` yields
+    the batches of epochs ``a .. b-1`` of stage ``s``, each epoch exactly
+    `steps_per_epoch` batches (drop_remainder) or the epoch's examples in batches;
+    epoch ``e`` is a pure function of ``(seed, s, e)`` (module docstring).
+
+    Attributes:
+        num_examples: examples in the split.
+        counts: examples per class.
+        epoch_size: examples one epoch draws (`sampling.epoch_size`).
+        steps_per_epoch: batches per epoch.
+    """
+
+    def __init__(
+        self,
+        examples,
+        counts,
+        *,
+        batch_size,
+        seed,
+        oversample,
+        shuffle,
+        augmentation,
+        drop_remainder,
+    ):
+        self._examples = examples  # one element: (uint8 (n, S, S, 3), int32 (n,))
+        self.counts = counts
+        self.num_examples = int(counts.sum())
+        self.batch_size = batch_size
+        self.seed = seed
+        self.oversample = oversample
+        self.shuffle = shuffle
+        self.augmentation = augmentation
+        self.drop_remainder = drop_remainder
+        self.epoch_size = sampling.epoch_size(counts, oversample=oversample)
+        if drop_remainder:
+            self.steps_per_epoch = self.epoch_size // batch_size
+            if self.steps_per_epoch == 0:
+                raise ValueError(
+                    f"An epoch draws {self.epoch_size} examples, fewer than one batch "
+                    f"(the last partial batch is dropped, as in fastai). Lower "
+                    f"`batch_size`. Received: batch_size={batch_size}"
+                )
+        else:
+            self.steps_per_epoch = -(-self.epoch_size // batch_size)
+
+    def _epoch(self, stage, epoch):
+        key = sampling.epoch_key(self.seed, stage, epoch)
+        sample_key, augment_key = tf.unstack(
+            tf.random.experimental.stateless_split(key, 2)
+        )
+        batch = self.batch_size
+
+        def batches(images, labels):
+            indices = sampling.epoch_indices(
+                labels,
+                sample_key,
+                num_classes=self.counts.size,
+                oversample=self.oversample,
+                shuffle=self.shuffle,
+            )
+            if self.drop_remainder:
+                steps = self.steps_per_epoch
+                indices = tf.reshape(indices[: steps * batch], [steps, batch])
+                ds = tf.data.Dataset.from_tensor_slices(indices)
+            else:
+                ds = tf.data.Dataset.from_tensor_slices(indices).batch(batch)
+            return ds.map(
+                lambda index: (tf.gather(images, index), tf.gather(labels, index)),
+                num_parallel_calls=AUTOTUNE,
+            )
+
+        ds = self._examples.flat_map(batches)
+        return _augmented(ds, augment_key, self.augmentation)
+
+    def epochs(self, *, stage=0, start=0, stop=None):
+        """Batches of epochs ``start .. stop - 1`` of ``stage`` (``stop=None``: forever)."""
+        for name, value in (("stage", stage), ("start", start)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"`{name}` must be an int >= 0. Received: {name}={value!r}"
+                )
+        if stop is not None and (not isinstance(stop, int) or stop < start):
+            raise ValueError(
+                f"`stop` must be None or an int >= start ({start}). Received: stop={stop!r}"
+            )
+        epochs = tf.data.Dataset.range(start, stop if stop is not None else 2**62)
+        ds = epochs.flat_map(lambda epoch: self._epoch(stage, epoch))
+        if stop is not None and self.drop_remainder:
+            ds = ds.apply(
+                tf.data.experimental.assert_cardinality(
+                    (stop - start) * self.steps_per_epoch
+                )
+            )
+        return _finish(ds)
+
+
+def _check_augment(augment, lighting, flip, warp):
+    for name, value in (("lighting", lighting), ("flip", flip), ("warp", warp)):
+        if value and not augment:
+            raise ValueError(
+                f"`{name}` is part of augmentation; pass augment=True. "
+                f"Received: {name}={value!r}, augment={augment!r}"
+            )
+
+
+def _raw_examples(split, *, dataset, data_dir, label, source):
+    """The split's example dicts, their number of classes and (if known) size."""
     if source is None:
         import tensorflow_datasets as tfds
 
@@ -250,33 +361,29 @@ def make_dataset(
                 f"Dataset {dataset!r} has no feature {label!r} (features: "
                 f"{sorted(features.keys())}). Received: label={label!r}"
             )
-        num_classes = int(features[label].num_classes)
         # Images stay encoded until `load` (decode_image names a bad file); that also
-        # keeps the label-counting pass of oversampling cheap.
+        # keeps the label pass of training streams cheap.
         decoders = {
             key: tfds.decode.SkipDecoding()
             for key, feature in features.items()
             if isinstance(feature, tfds.features.Image)
         }
         raw = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
-        num_examples = int(builder.info.splits[split].num_examples)
-    else:
-        if not isinstance(source, tf.data.Dataset):
-            raise ValueError(
-                f"`source` must be a tf.data.Dataset. Received: source={type(source)}"
-            )
-        spec = source.element_spec
-        if not isinstance(spec, dict) or "image" not in spec or label not in spec:
-            raise ValueError(
-                f"`source` must yield dicts with 'image' and {label!r}. "
-                f"Received: source.element_spec={spec}"
-            )
-        raw = source
-        num_classes = LABELS.get(label)
-        cardinality = int(raw.cardinality())
-        if cardinality >= 0:
-            num_examples = cardinality
+        return raw, int(features[label].num_classes)
+    if not isinstance(source, tf.data.Dataset):
+        raise ValueError(
+            f"`source` must be a tf.data.Dataset. Received: source={type(source)}"
+        )
+    spec = source.element_spec
+    if not isinstance(spec, dict) or "image" not in spec or label not in spec:
+        raise ValueError(
+            f"`source` must yield dicts with 'image' and {label!r}. "
+            f"Received: source.element_spec={spec}"
+        )
+    return source, LABELS.get(label)
 
+
+def _loader(raw, *, split, image_size, preprocessing, label, masks_dir, mask_mode):
     has_mask = "mask" in raw.element_spec
     if preprocessing == "lesion_mask" and not has_mask:
         if masks_dir is None:
@@ -290,7 +397,7 @@ def make_dataset(
                 "`masks_dir` masks are found by `image_id`, which the examples lack. "
                 f"Received: features={sorted(raw.element_spec)}"
             )
-    load = _example_fn(
+    return _example_fn(
         image_size=image_size,
         preprocessing=preprocessing,
         label=label,
@@ -300,58 +407,182 @@ def make_dataset(
         has_mask=has_mask,
     )
 
-    def deterministic_part(ds):
-        return ds.map(load, num_parallel_calls=AUTOTUNE).cache()
 
-    if oversample:
-        if num_classes is None:
-            raise ValueError(
-                f"`oversample` needs the number of classes of label {label!r}; use "
-                f"label='melanoma' or 'label'. Received: label={label!r}"
-            )
-        counts = class_counts(raw, num_classes=num_classes, label_key_or_fn=label)
-        num_examples = int(counts.sum())
-        # Filter the raw examples per class, then decode + cache each class once.
-        ds = oversample_dataset(
-            raw,
-            num_classes=num_classes,
-            label_key_or_fn=label,
-            seed=seed,
-            num_samples=num_examples,
-            counts=counts,
-            shuffle_buffer=_MAX_SHUFFLE_BUFFER,
-            class_stream_fn=deterministic_part,
+def make_training_stream(
+    split,
+    *,
+    dataset="isic2017",
+    data_dir=None,
+    preprocessing="none",
+    image_size=224,
+    batch_size=16,
+    augment=False,
+    lighting=False,
+    flip=False,
+    warp=False,
+    oversample=False,
+    shuffle=True,
+    label="melanoma",
+    seed=0,
+    source=None,
+    masks_dir=None,
+    mask_mode="grayscale",
+    drop_remainder=True,
+):
+    """A `TrainingStream` of one split: seeded epochs as fastai v1's training loader.
+
+    The arguments are `make_dataset`'s. Reads the split's labels once (to size the
+    epochs) and decodes + preprocesses every image once, on the first epoch.
+    """
+    _check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
+    _check_augment(augment, lighting, flip, warp)
+    raw, num_classes = _raw_examples(
+        split, dataset=dataset, data_dir=data_dir, label=label, source=source
+    )
+    if num_classes is None:
+        raise ValueError(
+            f"Training streams need the number of classes of label {label!r}; use "
+            f"label='melanoma' or 'label'. Received: label={label!r}"
         )
-    else:
-        ds = deterministic_part(raw)
-        if shuffle:
-            buffer = min(num_examples or _MAX_SHUFFLE_BUFFER, _MAX_SHUFFLE_BUFFER)
-            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    labels = sampling.labels_of(raw, label_key_or_fn=label)
+    if labels.size == 0:
+        raise ValueError(f"Split {split!r} has no examples. Received: split={split!r}")
+    counts = sampling.counts_of(labels, num_classes=num_classes)
+    load = _loader(
+        raw,
+        split=split,
+        image_size=image_size,
+        preprocessing=preprocessing,
+        label=label,
+        masks_dir=masks_dir,
+        mask_mode=mask_mode,
+    )
+    # The whole split as one cached element, gathered from by index every epoch.
+    examples = raw.map(load, num_parallel_calls=AUTOTUNE).batch(labels.size).cache()
+    return TrainingStream(
+        examples,
+        counts,
+        batch_size=batch_size,
+        seed=seed,
+        oversample=oversample,
+        shuffle=shuffle,
+        augmentation=Augmentation(lighting, flip, warp) if augment else None,
+        drop_remainder=drop_remainder,
+    )
+
+
+def make_dataset(
+    split,
+    *,
+    dataset="isic2017",
+    data_dir=None,
+    preprocessing="none",
+    image_size=224,
+    batch_size=16,
+    augment=False,
+    lighting=False,
+    flip=False,
+    warp=False,
+    oversample=False,
+    label="melanoma",
+    seed=0,
+    shuffle=None,
+    source=None,
+    masks_dir=None,
+    mask_mode="grayscale",
+    drop_remainder=None,
+    stage=0,
+    epoch=0,
+    repeat=False,
+):
+    """Batched `(image, label)` pairs for one split, in the module's documented order.
+
+    A training dataset (``shuffle``, ``oversample`` or ``augment``) is epoch
+    ``epoch`` of ``stage`` (and the following ones with ``repeat``), a pure function
+    of ``(seed, stage, epoch)``: iterating it twice gives the same batches.
+
+    Args:
+        split: TFDS split ("train", "validation", "test", slices like "train[:10%]").
+        dataset: TFDS name ("isic2017", "isic2017/256", "synthetic_lesions"...). Unused
+            when `source` is given. Synthetic datasets are built on first use; others
+            raise `DatasetNotPreparedError` with the `tfds build` command to run.
+        data_dir: TFDS data directory (None: TFDS' default).
+        preprocessing: "none", "max_rgb", "shades_of_gray", "ben_graham" or
+            "lesion_mask" (colour inside the lesion, `mask_mode` outside).
+        image_size: side S of the square images (shorter side scaled, centre crop).
+        batch_size: examples per batch.
+        augment: fastai v1 `get_transforms` with the thesis's ranges: rotation ±180°
+            and zoom up to 30 %, each with p = 0.75 (SPEC: training only).
+        lighting: also brightness and contrast (max_lighting 0.2, each p = 0.75;
+            experiment 2); needs `augment`.
+        flip: also a left-right flip with p = 0.5 (a fastai default the thesis does
+            not mention); needs `augment`.
+        warp: also a symmetric perspective warp (max_warp 0.2, p = 0.75; a fastai
+            default the thesis does not mention); needs `augment`.
+        oversample: fastai v1's `OverSamplingCallback`: each epoch draws
+            ``num_classes × largest class count`` examples with replacement,
+            balanced across classes.
+        label: the label feature, "melanoma" (2 classes) or "label" (3 classes).
+        seed: seeds the epochs' draws and augmentation (with `stage`, `epoch`).
+        shuffle: a random permutation each epoch; None = only for the "train" split.
+        source: a `tf.data.Dataset` of dicts used instead of TFDS: `image` (uint8
+            (H, W, 3|1|4) or encoded bytes), the `label` key, `image_id` (names bad
+            images; needed with `masks_dir`) and optionally `mask`.
+        masks_dir: for "lesion_mask" without a `mask` feature: PNG masks
+            `masks_dir/<split>/<image_id>.png` (0/255 uint8, any size).
+        mask_mode: "grayscale" or "gray128" (outside of the lesion).
+        drop_remainder: drop a last partial batch; None = only when shuffling, so the
+            training batch dimension is static and evaluation sees every example.
+        stage: training stage (1 or 2 in `skinkeras.training`; any int >= 0).
+        epoch: the (0-based) epoch of `stage` the dataset starts at.
+        repeat: continue with the following epochs forever.
+
+    Returns:
+        `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
+    """
+    _check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
+    _check_augment(augment, lighting, flip, warp)
+    shuffle = (_base_split(split) == "train") if shuffle is None else bool(shuffle)
+    drop_remainder = shuffle if drop_remainder is None else bool(drop_remainder)
+    if shuffle or oversample or augment:
+        stream = make_training_stream(
+            split,
+            dataset=dataset,
+            data_dir=data_dir,
+            preprocessing=preprocessing,
+            image_size=image_size,
+            batch_size=batch_size,
+            augment=augment,
+            lighting=lighting,
+            flip=flip,
+            warp=warp,
+            oversample=oversample,
+            shuffle=shuffle,
+            label=label,
+            seed=seed,
+            source=source,
+            masks_dir=masks_dir,
+            mask_mode=mask_mode,
+            drop_remainder=drop_remainder,
+        )
+        return stream.epochs(
+            stage=stage, start=epoch, stop=None if repeat else epoch + 1
+        )
+
+    raw, _ = _raw_examples(
+        split, dataset=dataset, data_dir=data_dir, label=label, source=source
+    )
+    load = _loader(
+        raw,
+        split=split,
+        image_size=image_size,
+        preprocessing=preprocessing,
+        label=label,
+        masks_dir=masks_dir,
+        mask_mode=mask_mode,
+    )
+    ds = raw.map(load, num_parallel_calls=AUTOTUNE).cache()
     if repeat:
         ds = ds.repeat()
-
-    ds = ds.batch(
-        batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE
-    )
-    if augment:
-        # One fresh stateless seed per batch, re-randomised on every iteration (epoch)
-        # yet reproducible from `seed`. Augmentation reads the uint8 batch and
-        # returns float32 (the cast is fused into its XLA computation).
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        seeds = seeds.batch(2, drop_remainder=True)
-        ds = tf.data.Dataset.zip(ds, seeds)
-        ds = ds.map(
-            lambda batch, seed_pair: (
-                augment_images(
-                    batch[0], seed_pair, brightness=brightness, dtype="float32"
-                ),
-                batch[1],
-            ),
-            num_parallel_calls=AUTOTUNE,
-        )
-    else:
-        ds = ds.map(_to_float, num_parallel_calls=AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = True
-    ds = ds.with_options(options)
-    return ds.prefetch(AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return _finish(ds.map(_to_float, num_parallel_calls=AUTOTUNE))

@@ -1,16 +1,31 @@
-"""Class-balancing oversampling of a labelled `tf.data.Dataset`, by sampling.
+"""Which training examples an epoch visits, and in which order: a pure function of seeds.
 
-SPEC: oversampling of minority classes to balance the training stream (experiments
-2–4). As fastai's `OverSamplingCallback`, examples are drawn with probability inversely
-proportional to their class frequency; nothing is duplicated on disk. Implementation:
-one filtered, shuffled, repeated stream per class, mixed with equal weights by
-`tf.data.Dataset.sample_from_datasets`.
+fastai v1's training loader, which the study's protocol follows (SPEC, training
+protocol; README, "The study's protocol"), draws each epoch either
+
+- a random permutation of the split (`DataLoader(shuffle=True)`), or, with
+  oversampling, `num_classes × largest class count` examples **with replacement**,
+  each with probability proportional to one over its class's count
+  (fastai/callbacks/oversampling.py, `OverSamplingCallback`: a
+  `WeightedRandomSampler(weights=(1/label_counts)[labels],
+  num_samples=int(data.c * max(label_counts)))`), so that every class is drawn
+  equally often in expectation;
+
+and drops the last partial batch (`drop_last=True`).
+
+Here the draw of epoch ``e`` comes from stateless random ops fed by
+`epoch_key(seed, stage, e)`: the same (seed, stage, epoch) always gives the same
+examples in the same order, whatever ran before in the process, so a run resumed at
+an epoch boundary continues exactly as if it had never stopped.
 """
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["class_counts", "oversample"]
+__all__ = ["class_counts", "epoch_indices", "epoch_key", "epoch_size"]
+
+# Tags that keep the streams derived from one seed apart (data vs. e.g. dropout).
+DATA_STREAM = 0x5EED_DA7A
 
 
 def _label_fn(label_key_or_fn):
@@ -30,89 +45,85 @@ def _call(fn, element):
     return fn(*element) if isinstance(element, tuple) else fn(element)
 
 
-def class_counts(dataset, *, num_classes, label_key_or_fn):
-    """Number of examples per class (one pass over the labels only)."""
+def labels_of(dataset, *, label_key_or_fn):
+    """The integer label of every example, in dataset order (one pass, labels only)."""
     label_fn = _label_fn(label_key_or_fn)
     labels = dataset.map(
         lambda *e: tf.cast(_call(label_fn, e if len(e) > 1 else e[0]), tf.int64)
     )
-    counts = labels.reduce(
-        tf.zeros([num_classes], tf.int64),
-        lambda acc, y: acc + tf.one_hot(y, num_classes, dtype=tf.int64),
-    )
-    return np.asarray(counts)
+    return np.fromiter(labels.as_numpy_iterator(), dtype=np.int64)
 
 
-def oversample(
-    dataset,
-    *,
-    num_classes,
-    label_key_or_fn,
-    seed,
-    num_samples=None,
-    shuffle_buffer=10_000,
-    counts=None,
-    class_stream_fn=None,
-):
-    """Resamples `dataset` so every class is drawn equally often.
+def class_counts(dataset, *, num_classes, label_key_or_fn):
+    """Number of examples per class (one pass over the labels only).
+
+    Raises:
+        ValueError: a label outside ``[0, num_classes)``.
+    """
+    labels = labels_of(dataset, label_key_or_fn=label_key_or_fn)
+    return counts_of(labels, num_classes=num_classes)
+
+
+def counts_of(labels, *, num_classes):
+    """``np.bincount`` of ``labels`` after checking that they lie in [0, num_classes)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(
+            f"Labels must lie in [0, {num_classes}). "
+            f"Received: labels {sorted(set(bad.tolist()))[:10]}"
+        )
+    return np.bincount(labels, minlength=num_classes)
+
+
+def epoch_size(counts, *, oversample):
+    """Examples one epoch draws: the split's size, or fastai v1's oversampled length.
+
+    ``oversample``: ``num_classes × max(counts)`` (`OverSamplingCallback`'s
+    ``total_len_oversample``, with ``data.c`` the number of classes); ISIC 2017
+    train, melanoma vs. rest (374 / 1626): 2 × 1626 = 3252.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim != 1 or counts.size == 0 or counts.sum() == 0:
+        raise ValueError(f"`counts` must list examples per class. Received: {counts}")
+    return int(counts.size * counts.max()) if oversample else int(counts.sum())
+
+
+def epoch_key(seed, stage, epoch):
+    """The stateless RNG key (int32, shape (2,)) of one epoch of one training stage.
+
+    ``seed``, ``stage`` and ``epoch`` may be Python ints or int tensors (``epoch`` is
+    a tensor inside `tf.data`). Folding them in one after the other gives unrelated
+    streams for neighbouring values.
+    """
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(DATA_STREAM, tf.int64)])
+    key = tf.random.experimental.stateless_fold_in(key, tf.cast(stage, tf.int64))
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(epoch, tf.int64))
+
+
+def epoch_indices(labels, key, *, num_classes, oversample, shuffle=True):
+    """The indices (int32) of the examples an epoch visits, in order.
 
     Args:
-        dataset: a finite `tf.data.Dataset` of dicts (or tuples) with integer labels
-            in [0, num_classes). Put it behind `.cache()`: each class stream reads it.
-        num_classes: number of classes.
-        label_key_or_fn: dict key of the label, tuple index, or element → label.
-        seed: int seed (shuffles and class choice); each iteration re-randomises.
-        num_samples: examples per iteration (e.g. the dataset's size, fastai's epoch
-            length); None gives an infinite stream.
-        shuffle_buffer: shuffle buffer of each class stream.
-        counts: examples per class if known (skips the counting pass).
-        class_stream_fn: optional `Dataset → Dataset` applied to each class's filtered
-            stream before its shuffle, e.g. `lambda ds: ds.map(decode).cache()`, so
-            each example is decoded and cached once (a shared cache upstream of the
-            filters would be filled by every class stream on the first pass).
-
-    Returns:
-        A `tf.data.Dataset` with the same element structure.
+        labels: int tensor (n,) of the split's labels, in [0, num_classes).
+        key: stateless RNG key of shape (2,), e.g. `epoch_key(...)`.
+        num_classes: number of classes (fastai's ``data.c``).
+        oversample: draw ``num_classes × max class count`` indices with replacement,
+            index ``i`` with probability ∝ ``1 / count[labels[i]]`` (fastai v1's
+            `OverSamplingCallback`). Classes without examples are never drawn, as
+            in fastai (its weights exist only for present labels).
+        shuffle: without oversampling, a random permutation (else ``0..n-1``).
     """
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 1
-    ):
-        raise ValueError(
-            f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}"
+    labels = tf.cast(labels, tf.int32)
+    n = tf.shape(labels)[0]
+    if oversample:
+        counts = tf.math.bincount(
+            labels, minlength=num_classes, maxlength=num_classes, dtype=tf.int32
         )
-    label_fn = _label_fn(label_key_or_fn)
-    if counts is None:
-        counts = class_counts(
-            dataset, num_classes=num_classes, label_key_or_fn=label_key_or_fn
-        )
-    present = [c for c in range(num_classes) if counts[c] > 0]
-    if not present:
-        raise ValueError(f"`dataset` has no examples. Received: counts={list(counts)}")
-
-    streams = []
-    for offset, c in enumerate(present):
-        # A class with no examples would make filter().repeat() spin forever: skipped.
-        stream = dataset.filter(
-            lambda *e, c=c: tf.equal(
-                tf.cast(_call(label_fn, e if len(e) > 1 else e[0]), tf.int64), c
-            )
-        )
-        if class_stream_fn is not None:
-            stream = class_stream_fn(stream)
-        stream = stream.shuffle(
-            min(shuffle_buffer, int(counts[c])),
-            seed=seed + 1 + offset,
-            reshuffle_each_iteration=True,
-        ).repeat()
-        streams.append(stream)
-    mixed = tf.data.Dataset.sample_from_datasets(
-        streams,
-        weights=[1.0 / len(streams)] * len(streams),
-        seed=seed,
-        rerandomize_each_iteration=True,
-    )
-    if num_samples is not None:
-        mixed = mixed.take(num_samples)
-    return mixed
+        size = num_classes * tf.reduce_max(counts)
+        weights = 1.0 / tf.cast(tf.gather(counts, labels), tf.float32)
+        logits = tf.math.log(weights)[tf.newaxis]
+        return tf.random.stateless_categorical(logits, size, key, dtype=tf.int32)[0]
+    if shuffle:
+        return tf.random.experimental.stateless_shuffle(tf.range(n), key)
+    return tf.range(n)

@@ -32,7 +32,7 @@ class LayerGroupAdamW(keras.optimizers.Adam):
         lr_multipliers: dict of variable-path prefix → learning-rate factor.
         weight_decay: decoupled weight decay (fastai / SPEC: 0.01), scaled like the
             learning rate; 0 or None disables it.
-        beta_1, beta_2, epsilon: Adam's (fastai defaults: 0.9, 0.99, 1e-5).
+        beta_1, beta_2, epsilon: Adam's (fastai v1 AdamW: 0.9, 0.99 and torch's 1e-8).
         **kwargs: other `keras.optimizers.Optimizer` arguments.
     """
 
@@ -44,7 +44,7 @@ class LayerGroupAdamW(keras.optimizers.Adam):
         weight_decay=0.01,
         beta_1=0.9,
         beta_2=0.99,
-        epsilon=1e-5,
+        epsilon=1e-8,
         name="layer_group_adamw",
         **kwargs,
     ):

@@ -4,7 +4,7 @@ SPEC, Lesion segmentation: batch 8; stage 1 trains the decoder for 2 epochs (enc
 frozen, its BatchNorm layers still training as in fastai), stage 2 the whole network
 for 10 epochs; each stage a one-cycle schedule with max lr 3e-4 for the decoder and
 a tenth of it (3e-5) for the encoder (`LayerGroupAdamW`), AdamW as fastai v1
-(weight decay 0.01, beta_2 0.99, eps 1e-5), Adam's beta_1 cycled 0.95 → 0.85 → 0.95.
+(weight decay 0.01, beta_2 0.99, eps 1e-8: fastai v1), Adam's beta_1 cycled 0.95 → 0.85 → 0.95.
 The study reached a validation Dice of 0.89.
 
 Writes into ``config.model_dir``: ``config.json``, ``summary.json`` (validation Dice
@@ -68,7 +68,7 @@ class SegmentConfig:
     train_bn: bool = True
     weight_decay: float = 0.01
     beta_2: float = 0.99
-    epsilon: float = 1e-5
+    epsilon: float = 1e-8
     threshold: float = 0.5
     seed: int = 0
     model_dir: str = "runs/segmenter"

@@ -1,8 +1,8 @@
 """Keras callbacks of the training loop.
 
-One-cycle momentum, NaN guard, per-epoch validation metrics, TensorBoard summaries
-and the resume checkpoint. They share one `RunState` so that every callback sees the
-same epoch record, in the order the loop lists them.
+One-cycle momentum, per-epoch random streams, NaN guard, per-epoch validation
+metrics, TensorBoard summaries and the resume checkpoint. They share one `RunState`
+so that every callback sees the same epoch record, in the order the loop lists them.
 """
 
 import math
@@ -116,6 +116,50 @@ def attach_beta_1(optimizer, value=schedules.BETA_1_MAX):
     return optimizer.beta_1
 
 
+# Tags the dropout streams apart from the data streams derived from the same seed.
+DROPOUT_STREAM = 0xD209_0D7
+
+
+def seed_generators(model):
+    """Every `keras.random.SeedGenerator` of the model's layers (dropout), in order."""
+    return [
+        generator
+        for layer in model._flatten_layers(include_self=False)
+        for generator in getattr(layer, "_seed_generators", ())
+    ]
+
+
+def epoch_seed_state(seed, stage, epoch, index):
+    """The state a seed generator starts epoch ``epoch`` of ``stage`` with."""
+    sequence = np.random.SeedSequence([seed, DROPOUT_STREAM, stage, epoch, index])
+    return [int(sequence.generate_state(1, dtype=np.uint32)[0]), 0]
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Starts every epoch's dropout masks from ``(seed, stage, epoch)``.
+
+    Keras' dropout draws from a per-layer `SeedGenerator` whose state advances with
+    every batch and is not saved with the weights, so a resumed run would restart it.
+    Setting each generator's state at the start of every epoch makes the masks of
+    epoch *e* a pure function of (seed, stage, e), like the data (README,
+    "Reproducibility").
+    """
+
+    def __init__(self, seed, stage):
+        super().__init__()
+        self.seed = int(seed)
+        self.stage = int(stage)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for index, generator in enumerate(seed_generators(self.model)):
+            state = epoch_seed_state(self.seed, self.stage, epoch, index)
+            generator.state.assign(
+                np.asarray(state, dtype=keras.backend.standardize_dtype(
+                    generator.state.dtype
+                ))
+            )
+
+
 class NanGuard(keras.callbacks.Callback):
     """Stops training at the first batch whose loss is NaN or infinite.
 
@@ -148,12 +192,13 @@ class EpochRecorder(keras.callbacks.Callback):
     Runs the model over the (unshuffled) validation dataset once per epoch and adds
     ``val_loss``, ``val_accuracy``, ``val_auroc``, ``val_sensitivity`` and
     ``val_specificity`` (see `skinkeras.training.metrics`) to the epoch's logs and
-    to ``state.record``.
+    to ``state.record``, with ``steps``, the number of batches the epoch trained.
     """
 
-    def __init__(self, state, validation_data, *, arl_layers=()):
+    def __init__(self, state, validation_data, *, steps_per_epoch, arl_layers=()):
         super().__init__()
         self.state = state
+        self.steps_per_epoch = int(steps_per_epoch)
         self.images = validation_data.map(lambda image, label: image)
         self.labels = np.concatenate(
             [np.asarray(label) for _, label in validation_data.as_numpy_iterator()]
@@ -173,6 +218,7 @@ class EpochRecorder(keras.callbacks.Callback):
             "epoch": self.state.epoch + 1,
             "stage": self.state.stage,
             "stage_epoch": epoch + 1,
+            "steps": self.steps_per_epoch,
             "loss": float(logs.get("loss", float("nan"))),
             "accuracy": float(logs.get("accuracy", float("nan"))),
             "lr": current_learning_rate(self.model.optimizer),
@@ -235,8 +281,9 @@ class SummaryWriter(keras.callbacks.Callback):
     Scalars (step = epoch over both stages): ``train/loss``, ``train/accuracy``,
     ``validation/{loss,accuracy,auroc,sensitivity,specificity}``,
     ``optimizer/learning_rate``, ``optimizer/beta_1``, ``arl_alpha/<layer name>``.
-    Images: ``inputs/train`` at step 0, the preprocessed training batch (0..255
-    pixels shown as 0..1).
+    Images: ``inputs/train`` at step 0, the run's first training batch (0..255 pixels
+    shown as 0..1), written after the first epoch: ``images`` is a function that
+    returns it, called then, when the data pipeline has cached the split.
     """
 
     def __init__(self, state, log_dir, *, images=None, max_images=4):
@@ -249,21 +296,24 @@ class SummaryWriter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.writer = tf.summary.create_file_writer(self.log_dir)
-        if self.images is not None and self.state.epoch == 0:
-            with self.writer.as_default():
-                write_images(
-                    "inputs/train",
-                    tf.clip_by_value(tf.cast(self.images, tf.float32) / 255.0, 0, 1),
-                    step=0,
-                    max_outputs=self.max_images,
-                )
-            self.writer.flush()
+
+    def _write_images(self):
+        images = self.images()
+        with self.writer.as_default():
+            write_images(
+                "inputs/train",
+                tf.clip_by_value(tf.cast(images, tf.float32) / 255.0, 0, 1),
+                step=0,
+                max_outputs=self.max_images,
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         record = self.state.record
         if self.state.nan is not None or record is None:
             return
         step = record["epoch"]
+        if self.images is not None and step == 1:
+            self._write_images()
         scalars = {
             "train/loss": record["loss"],
             "train/accuracy": record["accuracy"],

@@ -15,19 +15,34 @@ MASK_MODES = ("grayscale", "gray128")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
 # Keys that may differ between the first run and a resumed one (where and how it runs,
 # not what it computes).
-RUNTIME_KEYS = ("model_dir", "data_dir", "seeds", "strategy", "tpu", "jit_compile")
+RUNTIME_KEYS = (
+    "model_dir",
+    "data_dir",
+    "seeds",
+    "strategy",
+    "tpu",
+    "jit_compile",
+    "deterministic",
+)
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """One configuration of the study's two-stage training (SPEC, training protocol).
 
+    The defaults are the study's protocol; where the thesis is silent they are fastai
+    v1.0.61's, the framework its protocol matches (README, "The study's protocol",
+    maps each default to its thesis section or fastai function).
+
     Stage 1 trains the new head for ``head_epochs`` with one-cycle at ``head_lr`` and the
     backbone frozen (its BatchNorm layers still training when ``train_bn``); stage 2
     trains everything for ``epochs`` with one-cycle at ``lr``. AdamW with
-    ``weight_decay``, ``beta_2`` and ``epsilon`` (fastai v1 defaults).
-    ``batch_size`` is per replica when ``scale_batch`` (global = batch_size x replicas),
-    else it is the global batch and must divide by the number of replicas.
+    ``weight_decay``, ``beta_2`` and ``epsilon``. Training epochs are drawn as
+    fastai's loader does (``oversample``) and augmented as its `get_transforms`
+    (``augment``, ``lighting``, ``flip``, ``warp``). ``batch_size`` is per replica when
+    ``scale_batch`` (global = batch_size x replicas), else it is the global batch and
+    must divide by the number of replicas. ``deterministic`` turns on TensorFlow's op
+    determinism (GPU/TPU; CPU runs are deterministic without it).
     """
 
     model: str = "effnet"
@@ -48,9 +63,12 @@ class TrainConfig:
     head_lr: float = 3e-3
     epochs: int = 20
     lr: float = 3e-4
-    oversample: bool = False
-    augment: bool = False
-    brightness: bool = False
+    # Thesis §4.1.2–4.4.2: every experiment oversamples and augments (rotation, zoom).
+    oversample: bool = True
+    augment: bool = True
+    lighting: bool = False  # thesis §4.2.2 (experiment 2 only): "luminosidad"
+    flip: bool = False  # fastai get_transforms' do_flip; the thesis does not mention it
+    warp: bool = False  # fastai get_transforms' max_warp=0.2; not in the thesis
     weights: str = "imagenet"  # "imagenet", "none" or a path to a weights file
     seed: int = 0
     seeds: list[int] | None = None
@@ -59,10 +77,13 @@ class TrainConfig:
     tpu: str | None = None
     mixed_precision: bool = False
     jit_compile: bool = False
+    deterministic: bool = False
+    # fastai v1: cnn_learner's train_bn=True; Learner's wd=1e-2, true_wd, bn_wd=True;
+    # AdamW = partial(torch.optim.Adam, betas=(0.9, 0.99)), whose eps is 1e-8.
     train_bn: bool = True
     weight_decay: float = 0.01
     beta_2: float = 0.99
-    epsilon: float = 1e-5
+    epsilon: float = 1e-8
 
     def __post_init__(self):
         self.validate()
@@ -87,6 +108,12 @@ class TrainConfig:
             raise ValueError(
                 "Squeeze & Excitation exists only for --model=effnet; do not pass --se "
                 "with --model=resnet50. Received: se=True"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"`seed` must be an int. Received: seed={self.seed!r}")
+        if not 0 <= self.seed < 2**31:
+            raise ValueError(
+                f"`seed` must be in [0, 2**31). Received: seed={self.seed}"
             )
         positive = ("image_size", "batch_size", "num_classes")
         for name in positive:
@@ -117,6 +144,12 @@ class TrainConfig:
                 "`num_classes` must be 2 for label='melanoma'. "
                 f"Received: num_classes={self.num_classes}"
             )
+        for name in ("lighting", "flip", "warp"):
+            if getattr(self, name) and not self.augment:
+                raise ValueError(
+                    f"`{name}` is part of augmentation; it needs augment=True. "
+                    f"Received: {name}=True, augment=False"
+                )
         if self.preprocessing != "lesion_mask" and self.masks_dir:
             raise ValueError(
                 "`masks_dir` is used only with preprocessing='lesion_mask'. "

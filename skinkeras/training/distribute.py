@@ -113,3 +113,33 @@ def worker_subdir(strategy):
         if "chief" not in resolver.cluster_spec().as_dict():
             return None
     return f"workers/{task_type}_{task_id}"
+
+
+class op_determinism:  # noqa: N801 - used like a function: `with op_determinism(on):`
+    """`tf.config.experimental.enable_op_determinism()` for the block (``--deterministic``).
+
+    Makes GPU/TPU kernels whose results depend on thread scheduling (atomic adds in
+    convolution and reduction gradients, scatter ops) use deterministic algorithms,
+    and refuses ops that have none. It is process-wide; the previous setting is
+    restored afterwards. On CPU, TensorFlow's kernels give the same numbers run after
+    run without it (README, "Reproducibility").
+    """
+
+    def __init__(self, enabled):
+        self.enabled = bool(enabled)
+        self.previous = None
+
+    def __enter__(self):
+        from tensorflow.python.framework import config as tf_config
+
+        self.previous = tf_config.is_op_determinism_enabled()
+        if self.enabled:
+            tf.config.experimental.enable_op_determinism()
+        return self
+
+    def __exit__(self, *exc):
+        from tensorflow.python.framework import config as tf_config
+
+        if self.enabled and not self.previous:
+            tf_config.disable_op_determinism()
+        return False

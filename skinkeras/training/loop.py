@@ -1,11 +1,18 @@
 """`run(config)`: the study's two-stage one-cycle training of one seed, resumable.
 
-SPEC, training protocol. Stage 1 trains the new head for ``head_epochs`` (one-cycle,
-max lr ``head_lr``) with the backbone frozen — its BatchNorm layers still training when
-``train_bn``, as in fastai v1; stage 2 trains the whole model for ``epochs`` (one-cycle,
-max lr ``lr``). Each stage gets a fresh AdamW (weight decay 0.01, beta_2 0.99,
-eps 1e-5 by default) whose ``beta_1`` cycles 0.95 -> 0.85 -> 0.95. The loss is sparse
-categorical cross-entropy of the logits; validation metrics are computed every epoch.
+SPEC, training protocol (fastai v1.0.61's `cnn_learner` + `fit_one_cycle`). Stage 1
+trains the new head for ``head_epochs`` (one-cycle, max lr ``head_lr``) with the
+backbone frozen — its BatchNorm layers still training when ``train_bn``; stage 2 trains
+the whole model for ``epochs`` (one-cycle, max lr ``lr``). Each stage gets a fresh
+AdamW (decoupled weight decay 0.01 on every weight, beta_2 0.99, eps 1e-8 by default)
+whose ``beta_1`` cycles 0.95 -> 0.85 -> 0.95. The loss is sparse categorical
+cross-entropy of the logits; validation metrics are computed every epoch.
+
+Reproducibility (README, "Reproducibility"): `keras.utils.set_random_seed(seed)` runs
+before anything is built (new layers' initial weights), and every per-epoch stream —
+which examples, their order, augmentation, dropout — derives from (seed, stage,
+epoch) alone, so the same configuration and seed give the same numbers, in any
+process, resumed or not.
 
 Everything a run writes lives in ``config.model_dir`` (README, "Run directory"):
 ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
@@ -45,7 +52,14 @@ def _data():
 
 
 def make_optimizer(config, *, max_lr, total_steps):
-    """AdamW with a one-cycle learning rate and a cyclable ``beta_1`` (SPEC)."""
+    """fastai v1's optimizer: AdamW, one-cycle learning rate, cyclable ``beta_1``.
+
+    fastai v1 (basic_train.Learner): ``opt_func=AdamW`` = torch Adam with
+    ``betas=(0.9, 0.99)`` and its default eps 1e-8; ``true_wd=True``: the weights are
+    multiplied by ``1 - wd * lr`` before each step (Keras' AdamW does the same);
+    ``bn_wd=True``: BatchNorm and bias weights are decayed too (Keras' AdamW decays
+    every trainable weight unless told otherwise).
+    """
     optimizer = keras.optimizers.AdamW(
         learning_rate=OneCycle(max_lr, total_steps),
         weight_decay=config.weight_decay,
@@ -105,15 +119,8 @@ def _check_model_dir(config, model_dir):
         )
 
 
-def _count(dataset):
-    cardinality = int(dataset.cardinality())
-    if cardinality >= 0:
-        return cardinality
-    return int(dataset.reduce(0, lambda count, _: count + 1))
-
-
 def _datasets(config, global_batch, sources):
-    """Train (repeated) and validation datasets and the number of training examples."""
+    """The training stream (seeded epochs) and the validation dataset."""
     data = _data()
     common = dict(
         dataset=config.dataset,
@@ -126,35 +133,27 @@ def _datasets(config, global_batch, sources):
         masks_dir=config.masks_dir,
         mask_mode=config.mask_mode,
     )
-    if sources is None:
-        # Raises (with the `tfds build` command) when the dataset is not prepared.
-        info = data.dataset_info(
-            config.dataset, data_dir=config.data_dir, label=config.label
-        )
-        num_train = int(info["num_examples"]["train"])
-        train_source = validation_source = None
-    else:
-        train_source, validation_source = sources["train"], sources["validation"]
-        num_train = _count(train_source)
-    train = data.make_dataset(
+    sources = sources or {}
+    # Raises (with the `tfds build` command) when the dataset is not prepared.
+    train = data.make_training_stream(
         "train",
         augment=config.augment,
-        brightness=config.brightness,
+        lighting=config.lighting,
+        flip=config.flip,
+        warp=config.warp,
         oversample=config.oversample,
-        shuffle=True,
-        source=train_source,
-        drop_remainder=True,
-        repeat=True,
+        source=sources.get("train"),
+        drop_remainder=True,  # fastai v1's training loader: drop_last=True
         **common,
     )
     validation = data.make_dataset(
         "validation",
         shuffle=False,
-        source=validation_source,
+        source=sources.get("validation"),
         drop_remainder=False,
         **common,
     )
-    return train, validation, num_train
+    return train, validation
 
 
 def model_from_config(config):
@@ -255,12 +254,14 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
     if summary_path.exists():
         return results.read_json(summary_path)
 
+    # Before anything is built: the new layers' initial weights (and any Python /
+    # NumPy draw) come from the seed, whatever ran before in this process.
+    keras.utils.set_random_seed(config.seed)
     global_batch = distribute.global_batch_size(
         config.batch_size, strategy.num_replicas_in_sync, scale_batch=config.scale_batch
     )
-    train_ds, validation_ds, num_train = _datasets(config, global_batch, sources)
-    # Every full global batch of the training split (the pipeline drops the rest).
-    steps_per_epoch = max(1, num_train // global_batch)
+    train_stream, validation_ds = _datasets(config, global_batch, sources)
+    steps_per_epoch = train_stream.steps_per_epoch
 
     model_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(model_dir / "config.json", config.to_json())
@@ -270,8 +271,18 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
     policy = (
         distribute.mixed_precision_policy(strategy) if config.mixed_precision else None
     )
-    with distribute.dtype_policy(policy), strategy.scope():
-        keras.utils.set_random_seed(config.seed)
+    first_stage = 1 if config.head_epochs > 0 else 2
+
+    def first_batch():
+        # The run's first training batch, for TensorBoard (after epoch 1: cached).
+        dataset = train_stream.epochs(stage=first_stage, start=0, stop=1)
+        return next(iter(dataset))[0]
+
+    with (
+        distribute.op_determinism(config.deterministic),
+        distribute.dtype_policy(policy),
+        strategy.scope(),
+    ):
         model = model_from_config(config)
         arl_layers = _models().arl_layers(model)
         compiled_stage = None
@@ -287,7 +298,6 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
             model.load_weights(checkpoint_dir / callbacks_lib.CHECKPOINT_WEIGHTS)
             compiled_stage = state.stage
 
-        sample_images = next(iter(train_ds))[0]
         for stage in (1, 2):
             epochs = config.head_epochs if stage == 1 else config.epochs
             initial_epoch = 0
@@ -304,14 +314,24 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
                 compiled_stage = stage
             total_steps = max(1, epochs * steps_per_epoch)
             state.stage, state.stage_epoch = stage, initial_epoch
+            # Epochs initial_epoch .. epochs - 1 of this stage, each a pure function
+            # of (seed, stage, epoch): a resumed stage sees what it would have seen.
+            train_ds = train_stream.epochs(stage=stage, start=initial_epoch, stop=epochs)
+            # The callbacks share `state`; the order matters: EpochRecorder writes
+            # the epoch's record, SummaryWriter and Checkpoint read it, and
+            # Checkpoint (last) appends it to the history and saves.
             loop_callbacks = [
                 callbacks_lib.OneCycleMomentum(total_steps),
+                callbacks_lib.EpochSeeds(config.seed, stage),
                 callbacks_lib.NanGuard(state),
                 callbacks_lib.EpochRecorder(
-                    state, validation_ds, arl_layers=arl_layers
+                    state,
+                    validation_ds,
+                    steps_per_epoch=steps_per_epoch,
+                    arl_layers=arl_layers,
                 ),
                 callbacks_lib.SummaryWriter(
-                    state, model_dir / "logs", images=sample_images
+                    state, model_dir / "logs", images=first_batch
                 ),
                 callbacks_lib.Checkpoint(state, checkpoint_dir),
             ]
@@ -322,7 +342,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
                 steps_per_epoch=steps_per_epoch,
                 callbacks=loop_callbacks + list(callbacks),
                 verbose=verbose,
-                shuffle=False,  # the pipeline shuffles
+                shuffle=False,  # the pipeline draws each epoch's order
             )
             if state.nan is not None:
                 raise _nan_error(state.nan, checkpoint_dir, state)

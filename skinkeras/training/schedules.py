@@ -1,13 +1,17 @@
-"""One-cycle learning rate and momentum (Smith 2018, as in fastai v1).
+"""One-cycle learning rate and momentum (Smith 2018), as fastai v1's `fit_one_cycle`.
 
-SPEC, training protocol: the learning rate warms up from ``max_lr / 25`` to ``max_lr``
-over the first 25 % of the steps, then anneals towards ~0; Adam's ``beta_1`` moves the
-opposite way, 0.95 -> 0.85 -> 0.95. Both phases use fastai v1's cosine interpolation
+SPEC, training protocol; fastai 1.0.61 `train.fit_one_cycle` (``pct_start=0.3``,
+``div_factor=25.``, ``moms=(0.95, 0.85)``) and `callbacks/one_cycle.OneCycleScheduler`
+(``final_div = div_factor * 1e4``; ``a1 = int(n * pct_start)`` warm-up steps of the
+``n`` batches, both phases `annealing_cos`): the learning rate warms up from
+``max_lr / 25`` to ``max_lr`` over the first 30 % of the steps, then anneals to
+``max_lr / (25 · 10⁴)``; Adam's ``beta_1`` moves the opposite way, 0.95 -> 0.85 ->
+0.95. fastai v1's cosine interpolation is
 
-    cos_anneal(start, end, pct) = end + (start - end) / 2 * (1 + cos(pi * pct))
+    annealing_cos(start, end, pct) = end + (start - end) / 2 * (1 + cos(pi * pct))
 
-and the final learning rate is ``max_lr / (div_factor * final_div_factor)``
-(fastai v1: ``final_div = div_factor * 1e4``).
+and batch ``t`` (0-based) trains with the value at ``t`` (fastai sets the start value
+before the first batch and steps the schedulers after each batch).
 """
 
 import math
@@ -15,8 +19,9 @@ import math
 import keras
 from keras import ops
 
-# SPEC: warm-up over the first 25 % of the steps, from max_lr / 25.
-PCT_START = 0.25
+# fastai v1 `fit_one_cycle` defaults: warm-up over the first 30 % of the steps, from
+# max_lr / 25, down to max_lr / (25 * 1e4) (`OneCycleScheduler`: final_div = div * 1e4).
+PCT_START = 0.3
 DIV_FACTOR = 25.0
 FINAL_DIV_FACTOR = 1e4
 # SPEC: Adam beta_1 cycles 0.95 -> 0.85 -> 0.95.
@@ -25,8 +30,10 @@ BETA_1_MIN = 0.85
 
 
 def _warmup_steps(total_steps, pct_start):
-    # At least one warm-up and one annealing step, so neither phase divides by zero.
-    return min(max(1, int(round(total_steps * pct_start))), max(1, total_steps - 1))
+    # fastai v1: a1 = int(n * pct_start) (rounded down). At least one warm-up and one
+    # annealing step, so neither phase divides by zero (only runs of < 4 steps differ:
+    # fastai's Scheduler clamps n_iter to 1 the same way).
+    return min(max(1, int(total_steps * pct_start)), max(1, total_steps - 1))
 
 
 def _check(total_steps, pct_start):
@@ -62,7 +69,7 @@ def one_cycle_momentum(
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
     """One-cycle learning rate schedule (Smith 2018; fastai v1's ``fit_one_cycle``).
 
-    Step ``t`` of ``T = total_steps``, ``W = round(pct_start * T)`` warm-up steps:
+    Step ``t`` of ``T = total_steps``, ``W = int(pct_start * T)`` warm-up steps:
 
         t <= W: lr = cos_anneal(max_lr / div_factor, max_lr, t / W)
         t >  W: lr = cos_anneal(max_lr, max_lr / (div_factor * final_div_factor),
@@ -73,7 +80,7 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
     Args:
         max_lr: peak learning rate (SPEC: 3e-3 for the head, 3e-4 for the whole model).
         total_steps: number of optimizer steps of the whole cycle.
-        pct_start: fraction of the steps spent warming up (SPEC: 0.25).
+        pct_start: fraction of the steps spent warming up (fastai v1: 0.3).
         div_factor: the cycle starts at ``max_lr / div_factor`` (SPEC: 25).
         final_div_factor: the cycle ends at ``max_lr / (div_factor * final_div_factor)``.
     """

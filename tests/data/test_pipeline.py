@@ -11,6 +11,7 @@ from skinkeras.data import (
     ben_graham,
     dataset_info,
     make_dataset,
+    make_training_stream,
     resize_and_center_crop,
 )
 from tests.data.images import random_image, structured_image
@@ -75,53 +76,90 @@ def test_evaluation_pipeline_order_values_and_shapes():
 def test_training_pipeline_is_seeded_shuffled_augmented_and_static():
     images, labels = small_source(20)
 
-    def epochs(seed, n=2, **kwargs):
+    def epoch(seed, epoch=0, stage=0, **kwargs):
         ds = make_dataset(
             "train",
             source=source_of(images, labels),
             image_size=SIZE,
             batch_size=8,
             augment=True,
-            brightness=True,
+            lighting=True,
             seed=seed,
+            stage=stage,
+            epoch=epoch,
             **kwargs,
         )
         assert ds.element_spec[0].shape.as_list() == [8, SIZE, SIZE, 3]
-        return [collect(ds) for _ in range(n)]
+        return collect(ds)
 
-    (x0, y0), (x1, y1) = epochs(seed=0)
-    (x0b, y0b), _ = epochs(seed=0)
-    ((x2, _),) = epochs(seed=1, n=1)
-    np.testing.assert_array_equal(x0, x0b)  # same seed, same batches
+    x0, y0 = epoch(seed=0)
+    tf.random.set_seed(77)  # the process's global random state plays no part
+    x0b, y0b = epoch(seed=0)
+    x1, _ = epoch(seed=0, epoch=1)
+    xs, _ = epoch(seed=0, stage=1)
+    x2, _ = epoch(seed=1)
+    np.testing.assert_array_equal(x0, x0b)  # same (seed, stage, epoch), same batches
     np.testing.assert_array_equal(y0, y0b)
-    assert not np.array_equal(x0, x1)  # the next epoch is re-augmented
+    assert not np.array_equal(x0, x1)  # the next epoch is re-drawn and re-augmented
+    assert not np.array_equal(x0, xs)  # another stage, other draws
     assert not np.array_equal(x0, x2)  # another seed, other augmentations
     assert len(y0) == 16 and x0.dtype == np.float32  # drop_remainder on train
     assert 0.0 <= x0.min() and x0.max() <= 255.0
-    # Shuffled: not the source order.
+    # Shuffled: a permutation of the split, not the source order.
     assert not np.array_equal(y0, np.asarray(labels[:16]))
-    # repeat=True keeps going past one epoch.
+    # repeat=True goes on with epochs 1, 2, ... exactly as datasets started there.
     ds = make_dataset(
         "train",
         source=source_of(images, labels),
         image_size=SIZE,
         batch_size=8,
+        augment=True,
+        lighting=True,
+        seed=0,
         repeat=True,
     )
-    assert len(list(ds.take(5))) == 5
+    x_repeat = np.concatenate([x.numpy() for x, _ in ds.take(6)])
+    np.testing.assert_array_equal(x_repeat[:16], x0)
+    np.testing.assert_array_equal(x_repeat[16:32], x1)
+
+
+def test_training_epochs_resume_exactly_and_decode_once():
+    images, labels = small_source(20)
+    stream = make_training_stream(
+        "train",
+        source=source_of(images, labels),
+        image_size=SIZE,
+        batch_size=8,
+        augment=True,
+        oversample=True,
+        seed=5,
+    )
+    assert (stream.epoch_size, stream.steps_per_epoch) == (2 * 15, 3)
+    whole = [collect(stream.epochs(stage=2, start=e, stop=e + 1)) for e in range(3)]
+    ds = stream.epochs(stage=2, start=0, stop=3)
+    assert int(ds.cardinality()) == 9
+    resumed = stream.epochs(stage=2, start=1, stop=3)
+    x, y = collect(resumed)
+    np.testing.assert_array_equal(x, np.concatenate([w[0] for w in whole[1:]]))
+    np.testing.assert_array_equal(y, np.concatenate([w[1] for w in whole[1:]]))
 
 
 def test_oversampling_balances_the_training_stream():
     images, labels = small_source(40, positives_every=8)  # 5 positives of 40
-    ds = make_dataset(
-        "train",
-        source=source_of(images, labels),
-        image_size=16,
-        batch_size=10,
-        oversample=True,
-    )
-    y = np.concatenate([collect(ds)[1] for _ in range(5)])
-    assert len(y) == 200  # epoch length unchanged (40 per epoch)
+    ys = []
+    for epoch in range(5):
+        ds = make_dataset(
+            "train",
+            source=source_of(images, labels),
+            image_size=16,
+            batch_size=10,
+            oversample=True,
+            epoch=epoch,
+        )
+        ys.append(collect(ds)[1])
+    # fastai v1's OverSamplingCallback: 2 classes x 35 negatives = 70 per epoch.
+    assert [len(y) for y in ys] == [70] * 5
+    y = np.concatenate(ys)
     assert abs(y.mean() - 0.5) < 0.1
 
 
@@ -201,7 +239,8 @@ def test_bad_arguments_raise():
         r"Received: batch_size=-1": {"batch_size": -1},
         r"Received: mask_mode='black'": {"mask_mode": "black"},
         r"Received: masks_dir=None": {"preprocessing": "lesion_mask"},
-        r"Received: brightness=True": {"brightness": True},
+        r"Received: lighting=True, augment=False": {"lighting": True},
+        r"Received: warp=True, augment=False": {"warp": True},
         r"Received: source=": {"source": [1, 2]},
         r"Received: source.element_spec=": {"label": "diagnosis"},
     }
@@ -216,7 +255,6 @@ def test_bad_arguments_raise():
 
 @pytest.fixture(scope="module")
 def synthetic_dir(tmp_path_factory):
-    pytest.importorskip("tfds_isic.synthetic_lesions")
     return str(tmp_path_factory.mktemp("tfds"))
 
 
@@ -258,12 +296,6 @@ def test_synthetic_lesions_is_built_on_first_use(synthetic_dir):
 
 
 def test_unprepared_isic_dataset_names_the_tfds_build_command(tmp_path):
-    import tensorflow_datasets as tfds
-
-    import tfds_isic  # noqa: F401
-
-    if "isic2017" not in tfds.list_builders():
-        pytest.skip("tfds_isic does not register isic2017 yet")
     with pytest.raises(DatasetNotPreparedError) as error:
         make_dataset("train", dataset="isic2017/256", data_dir=str(tmp_path))
     expected = f"tfds build isic2017/256 --imports=tfds_isic --manual_dir=DIR --data_dir={tmp_path}"

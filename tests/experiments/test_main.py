@@ -21,8 +21,6 @@ DEMO_FLAGS = [
     "--head_epochs=1",
     "--epochs=12",
     "--lr=3e-3",
-    "--oversample",
-    "--augment",
 ]
 
 
@@ -56,9 +54,9 @@ def test_helpfull_documents_every_flag_of_the_issue():
     for name in (
         "model", "arl", "se", "preprocessing", "dataset", "data_dir", "image_size",
         "batch_size", "head_epochs", "head_lr", "epochs", "lr", "oversample",
-        "augment", "brightness", "weights", "seed", "num_seeds", "seeds",
-        "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile", "train_bn",
-        "weight_decay", "beta_2", "epsilon",
+        "augment", "lighting", "flip", "warp", "weights", "seed", "num_seeds",
+        "seeds", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile",
+        "deterministic", "train_bn", "weight_decay", "beta_2", "epsilon",
     ):  # fmt: skip
         assert f"--{name}:" in result.stdout or f"--[no]{name}:" in result.stdout, name
     assert "<auto|cpu|gpu|mirrored|tpu|multiworker>" in result.stdout
@@ -71,7 +69,9 @@ def test_helpfull_documents_every_flag_of_the_issue():
         (["--strategy=horovod"], "value should be one of <auto|cpu|gpu"),
         (["--model=resnet50", "--se"], "--se applies only to --model=effnet"),
         (["--head_epochs=-1"], "--head_epochs=-1"),
-        (["--brightness"], "add --augment"),
+        (["--noaugment", "--lighting"], "remove --noaugment"),
+        (["--noaugment", "--warp"], "remove --noaugment"),
+        (["--seed=-1"], "--seed=-1"),
     ],
 )
 def test_bad_flags_fail_before_anything_runs(args, message):
@@ -102,6 +102,13 @@ def test_flags_become_one_config(parsed, monkeypatch, tmp_path):
     )
     assert config.model_dir == "runs/effnet_arl_none"
     assert (config.head_epochs, config.epochs, config.batch_size) == (4, 20, 16)
+    # The study's protocol by default (README, "The study's protocol").
+    assert config.augment and config.oversample and not config.lighting
+    assert (config.epsilon, config.weight_decay, config.deterministic) == (
+        1e-8,
+        0.01,
+        False,
+    )
 
 
 def test_demo_preset_is_the_readme_command(parsed):

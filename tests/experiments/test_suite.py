@@ -16,7 +16,11 @@ def test_every_experiment_has_its_configurations_and_study_numbers(tmp_path):
         assert len(configs) == count
         for name, config in configs:
             assert name in PRESETS and name in suite.STUDY
-            assert config.model_dir == str(tmp_path / name)
+            # Every experiment of the thesis augments and oversamples (§4.1.2-4.4.2).
+            assert config.augment and config.oversample, name
+            assert config.lighting == (experiment == 2), name
+            shared = "exp3_resnet50" if name == "exp1_resnet50" else name
+            assert config.model_dir == str(tmp_path / shared)
     exp4 = dict(suite.suite_configs(4, tmp_path))
     assert [(c.se, c.arl) for c in exp4.values()] == [
         (True, False),
@@ -25,7 +29,7 @@ def test_every_experiment_has_its_configurations_and_study_numbers(tmp_path):
         (True, True),
     ]
     exp2 = dict(suite.suite_configs(2, tmp_path))
-    assert all(c.augment and c.brightness and c.oversample for c in exp2.values())
+    assert all(c.augment and c.lighting and c.oversample for c in exp2.values())
     assert [c.preprocessing for c in exp2.values()] == [
         "none",
         "max_rgb",
@@ -111,8 +115,32 @@ def test_main_runs_each_configuration(tmp_path, monkeypatch, capsys):
     assert suite.main(["suite"]) == 0
     assert [c[1] for c in calls] == [[3, 4]] * 4
     assert {c[2] for c in calls} == {"synthetic_lesions"}
-    assert "exp4_effnet_se_arl" in (tmp_path / "comparison.md").read_text()
-    assert "comparison.md" in capsys.readouterr().out
+    assert "exp4_effnet_se_arl" in (tmp_path / "comparison_exp4.md").read_text()
+    assert "comparison_exp4.md" in capsys.readouterr().out
+
+
+def test_experiment_1_and_3_share_one_baseline_run(tmp_path, monkeypatch):
+    """Thesis tables 4.1 and 4.4 have the same baseline row: one set of runs."""
+    import skinkeras.training
+
+    trained = []
+
+    def fake_run_seeds(config, seeds, *, sources=None, verbose=0):
+        run_dir = pathlib.Path(config.model_dir)
+        if (run_dir / "seed_0" / "summary.json").exists():
+            return  # finished seeds are skipped, as run_seeds does
+        trained.append(run_dir.name)
+        _write_summaries(run_dir, [0.8 + 0.01 * s for s in seeds], 0.02)
+
+    monkeypatch.setattr(skinkeras.training, "run_seeds", fake_run_seeds)
+    for experiment in (1, 3):
+        suite.run_suite(experiment, tmp_path, seeds=[0, 1], progress=None)
+    assert trained == ["exp3_resnet50", "exp1_resnet50_lesion_mask", "exp3_resnet50_arl"]
+    (exp1_baseline, _), (exp3_baseline, _) = (
+        suite.suite_configs(1, tmp_path)[0],
+        suite.suite_configs(3, tmp_path)[0],
+    )
+    assert PRESETS[exp1_baseline] == PRESETS[exp3_baseline]
 
 
 @pytest.mark.slow
@@ -146,7 +174,7 @@ def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path):
     for name in suite.EXPERIMENTS[4]:
         assert (tmp_path / "exp4" / name / "seed_1" / "summary.json").is_file()
         assert f"| {name} | 2 |" in text
-    assert (tmp_path / "exp4" / "comparison.md").is_file()
+    assert (tmp_path / "exp4" / "comparison_exp4.md").is_file()
     # Finished runs are skipped: a second call trains nothing and gives the same table.
     assert (
         suite.run_suite(

@@ -8,7 +8,7 @@ from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training.callbacks import attach_beta_1
 
 
-def _numpy_adamw(w, grads, lr, wd, beta_1=0.9, beta_2=0.99, eps=1e-5):
+def _numpy_adamw(w, grads, lr, wd, beta_1=0.9, beta_2=0.99, eps=1e-8):
     m = np.zeros_like(w)
     v = np.zeros_like(w)
     for t, g in enumerate(grads, start=1):
@@ -100,7 +100,7 @@ def test_beta_1_can_be_cycled():
     m = 0.85 * (0.05 * g) + 0.15 * 2 * g
     v = 0.99 * (0.01 * g * g) + 0.01 * 4 * g * g
     alpha = 1e-2 * np.sqrt(1 - 0.99**2) / (1 - 0.85**2)
-    want = want - alpha * m / (np.sqrt(v) + 1e-5)
+    want = want - alpha * m / (np.sqrt(v) + 1e-8)
     np.testing.assert_allclose(decoder.numpy(), want, rtol=1e-6)
 
 

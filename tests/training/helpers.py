@@ -1,5 +1,7 @@
 """A tiny stand-in model and in-memory datasets for fast tests of the loop."""
 
+import json
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,6 +21,7 @@ def tiny_model(config):
     residual = keras.layers.Conv2D(4, 3, padding="same", name="conv2")(shortcut)
     x = AttentionResidual(name="block1_arl")([shortcut, residual])
     x = keras.layers.GlobalAveragePooling2D(name="head_avg_pool")(x)
+    x = keras.layers.Dropout(0.5, name="head_dropout")(x)  # a random stream per step
     outputs = keras.layers.Dense(config.num_classes, name="head_logits")(x)
     return keras.Model(inputs, outputs, name="tiny")
 
@@ -55,3 +58,9 @@ def config(tmp_path, **overrides):
     )
     values.update(overrides)
     return TrainConfig(**values)
+
+
+def floats_of(summary):
+    """Every number of a summary's history and alphas, in order (for exact equality)."""
+    data = {"history": summary["history"], "alphas": summary["alphas"]}
+    return json.dumps(data, sort_keys=True)

@@ -8,12 +8,14 @@ from skinkeras.training import TrainConfig
 
 CONTRACT_KEYS = """model arl se head num_classes label preprocessing masks_dir mask_mode
 dataset data_dir image_size batch_size head_epochs head_lr epochs lr oversample augment
-brightness weights seed seeds model_dir strategy tpu mixed_precision jit_compile train_bn
-weight_decay beta_2 epsilon""".split()
+lighting flip warp weights seed seeds model_dir strategy tpu mixed_precision jit_compile
+deterministic train_bn weight_decay beta_2 epsilon""".split()
 
 
 def test_defaults_are_the_study_protocol():
     config = TrainConfig()
+    # Thesis §4.1.2-4.4.2: 224 px, batch 16, 4 epochs at 3e-3 then 20 at 3e-4,
+    # rotation and zoom augmentation, oversampling; no lighting outside experiment 2.
     assert (config.image_size, config.batch_size) == (224, 16)
     assert (config.head_epochs, config.head_lr, config.epochs, config.lr) == (
         4,
@@ -21,8 +23,12 @@ def test_defaults_are_the_study_protocol():
         20,
         3e-4,
     )
-    assert (config.weight_decay, config.beta_2, config.epsilon) == (0.01, 0.99, 1e-5)
-    assert config.train_bn
+    assert config.augment and config.oversample
+    assert not (config.lighting or config.flip or config.warp)
+    # fastai v1.0.61: Learner(wd=1e-2, bn_wd=True, train_bn=True),
+    # AdamW = partial(torch.optim.Adam, betas=(0.9, 0.99)) with torch's eps=1e-8.
+    assert (config.weight_decay, config.beta_2, config.epsilon) == (0.01, 0.99, 1e-8)
+    assert config.train_bn and not config.deterministic
 
 
 def test_json_round_trip_has_contract_keys_and_tolerates_extra_keys():
@@ -43,6 +49,11 @@ INVALID = [
     ({"lr": 0.0}, "lr=0.0"),
     ({"strategy": "horovod"}, "strategy"),
     ({"label": "melanoma", "num_classes": 3}, "num_classes=3"),
+    ({"seed": -1}, "seed=-1"),
+    ({"seed": 2**31}, "seed=2147483648"),
+    ({"seed": 1.5}, "seed=1.5"),
+    ({"augment": False, "lighting": True}, "lighting=True, augment=False"),
+    ({"augment": False, "flip": True}, "flip=True, augment=False"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""One-cycle learning rate and beta_1 against the SPEC formula, computed in numpy."""
+"""One-cycle learning rate and beta_1 against fastai v1.0.61's scheduler, in numpy."""
 
 import keras
 import numpy as np
@@ -8,36 +8,62 @@ from skinkeras.training import OneCycle, one_cycle_momentum
 from skinkeras.training.callbacks import OneCycleMomentum, attach_beta_1
 
 
+def _annealing_cos(start, end, pct):
+    return end + (start - end) / 2 * (np.cos(np.pi * pct) + 1)
+
+
+def fastai_one_cycle(total, max_lr, *, moms=(0.95, 0.85), div=25.0, pct_start=0.3):
+    """(lr, mom) of each batch, by stepping fastai v1.0.61's `OneCycleScheduler`.
+
+    An independent transcription of fastai/callbacks/one_cycle.py and
+    fastai/callback.py `Scheduler`: ``a1 = int(n * pct_start)``, two `annealing_cos`
+    phases, start values set on_train_begin, each scheduler stepped
+    (``n += 1; func(start, end, n / n_iter)``) on_batch_end.
+    """
+    a1 = int(total * pct_start)
+    a2 = total - a1
+    final_div = div * 1e4
+    phases = [
+        [(max_lr / div, max_lr), (moms[0], moms[1]), max(1, a1), 0],
+        [(max_lr, max_lr / final_div), (moms[1], moms[0]), max(1, a2), 0],
+    ]
+    lrs, moms_out = [], []
+    lr, mom, index = max_lr / div, moms[0], 0
+    for _ in range(total):
+        lrs.append(lr)
+        moms_out.append(mom)
+        phase = phases[index]
+        phase[3] += 1
+        lr = _annealing_cos(*phase[0], phase[3] / phase[2])
+        mom = _annealing_cos(*phase[1], phase[3] / phase[2])
+        if phase[3] >= phase[2]:
+            index += 1
+        if index >= len(phases):
+            break
+    return np.array(lrs), np.array(moms_out)
+
+
 def reference_lr(step, total, max_lr):
-    """SPEC: warm up from max/25 to max over the first 25 % (cosine, fastai v1),
-    then cosine annealing to max / (25 * 1e4)."""
-    warmup = max(1, round(0.25 * total))
-    low, final = max_lr / 25.0, max_lr / 25.0 / 1e4
-    step = np.minimum(step, total)
-    pct_up = step / warmup
-    pct_down = (step - warmup) / (total - warmup)
-    up = max_lr + (low - max_lr) / 2 * (1 + np.cos(np.pi * pct_up))
-    down = final + (max_lr - final) / 2 * (1 + np.cos(np.pi * pct_down))
-    return np.where(step <= warmup, up, down)
+    """The learning rate fastai v1 trains batch ``step`` with (last value past the end)."""
+    lrs, _ = fastai_one_cycle(total, max_lr)
+    lrs = np.append(lrs, max_lr / 25.0 / 1e4)
+    return lrs[np.minimum(step, total)]
 
 
 def reference_beta_1(step, total):
-    warmup = max(1, round(0.25 * total))
-    pct_up = step / warmup
-    pct_down = (step - warmup) / (total - warmup)
-    up = 0.85 + (0.95 - 0.85) / 2 * (1 + np.cos(np.pi * pct_up))
-    down = 0.95 + (0.85 - 0.95) / 2 * (1 + np.cos(np.pi * pct_down))
-    return np.where(step <= warmup, up, down)
+    _, moms = fastai_one_cycle(total, 1.0)
+    moms = np.append(moms, 0.95)
+    return moms[np.minimum(step, total)]
 
 
-def test_learning_rate_matches_spec_formula():
+def test_learning_rate_matches_fastai_v1():
     for total in (8, 100, 1250):
         schedule = OneCycle(3e-3, total)
         steps = np.arange(total + 1)
         got = np.asarray(schedule(steps), dtype=np.float64)  # float32 inside
         expected = reference_lr(steps, total, 3e-3)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=3e-3 * 1e-6)
-        warmup = round(0.25 * total)
+        warmup = int(0.3 * total)  # fastai v1: a1 = int(n * pct_start)
         assert got[0] == pytest.approx(3e-3 / 25, rel=1e-5)
         assert got[warmup] == pytest.approx(3e-3, rel=1e-5)
         assert got.argmax() == warmup
@@ -49,7 +75,7 @@ def test_learning_rate_past_the_end_stays_final():
     assert float(schedule(50)) == pytest.approx(float(schedule(10)))
 
 
-def test_beta_1_matches_spec_formula():
+def test_beta_1_matches_fastai_v1():
     for total in (8, 100):
         steps = np.arange(total + 1)
         got = np.array([one_cycle_momentum(step, total) for step in steps])
