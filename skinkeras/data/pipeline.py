@@ -226,9 +226,7 @@ def _augmented(ds, key, augmentation):
         return ds.map(_to_float, num_parallel_calls=AUTOTUNE)
     return ds.enumerate().map(
         lambda b, batch: (
-            augmentation(
-                batch[0], tf.random.experimental.stateless_fold_in(key, b)
-            ),
+            augmentation(batch[0], tf.random.experimental.stateless_fold_in(key, b)),
             batch[1],
         ),
         num_parallel_calls=AUTOTUNE,

@@ -154,9 +154,9 @@ class EpochSeeds(keras.callbacks.Callback):
         for index, generator in enumerate(seed_generators(self.model)):
             state = epoch_seed_state(self.seed, self.stage, epoch, index)
             generator.state.assign(
-                np.asarray(state, dtype=keras.backend.standardize_dtype(
-                    generator.state.dtype
-                ))
+                np.asarray(
+                    state, dtype=keras.backend.standardize_dtype(generator.state.dtype)
+                )
             )
 
 

@@ -316,7 +316,9 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
             state.stage, state.stage_epoch = stage, initial_epoch
             # Epochs initial_epoch .. epochs - 1 of this stage, each a pure function
             # of (seed, stage, epoch): a resumed stage sees what it would have seen.
-            train_ds = train_stream.epochs(stage=stage, start=initial_epoch, stop=epochs)
+            train_ds = train_stream.epochs(
+                stage=stage, start=initial_epoch, stop=epochs
+            )
             # The callbacks share `state`; the order matters: EpochRecorder writes
             # the epoch's record, SummaryWriter and Checkpoint read it, and
             # Checkpoint (last) appends it to the history and saves.

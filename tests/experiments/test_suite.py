@@ -135,7 +135,11 @@ def test_experiment_1_and_3_share_one_baseline_run(tmp_path, monkeypatch):
     monkeypatch.setattr(skinkeras.training, "run_seeds", fake_run_seeds)
     for experiment in (1, 3):
         suite.run_suite(experiment, tmp_path, seeds=[0, 1], progress=None)
-    assert trained == ["exp3_resnet50", "exp1_resnet50_lesion_mask", "exp3_resnet50_arl"]
+    assert trained == [
+        "exp3_resnet50",
+        "exp1_resnet50_lesion_mask",
+        "exp3_resnet50_arl",
+    ]
     (exp1_baseline, _), (exp3_baseline, _) = (
         suite.suite_configs(1, tmp_path)[0],
         suite.suite_configs(3, tmp_path)[0],

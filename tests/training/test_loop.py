@@ -208,7 +208,9 @@ def test_a_seed_gives_the_same_numbers_whatever_ran_before(tiny, tmp_path):
     """`--seeds=1` and `--seeds=0,1` in one process: seed 1's numbers are equal."""
     config = helpers.config(tmp_path, arl=True)
     alone = loop.run_seeds(
-        config.replace(model_dir=str(tmp_path / "alone")), [1], sources=helpers.sources()
+        config.replace(model_dir=str(tmp_path / "alone")),
+        [1],
+        sources=helpers.sources(),
     )
     # Disturb every global random state between the runs, too.
     keras.utils.set_random_seed(12345)
