@@ -40,7 +40,9 @@ def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", *
         "lr": 3e-4,
         "oversample": False,
         "augment": False,
-        "brightness": False,
+        "lighting": False,
+        "flip": False,
+        "warp": False,
         "weights": None,
         "seed": 0,
         "seeds": [0],
@@ -49,10 +51,11 @@ def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", *
         "tpu": None,
         "mixed_precision": False,
         "jit_compile": False,
+        "deterministic": False,
         "train_bn": True,
         "weight_decay": 0.01,
         "beta_2": 0.99,
-        "epsilon": 1e-5,
+        "epsilon": 1e-8,
     }
     config.update(extra)
     return config

@@ -272,3 +272,28 @@ def test_mixed_precision_and_jit_compile_run(tiny, tmp_path):
     summary = loop.run(config, sources=helpers.sources())
     assert np.isfinite(summary["final_loss"])
     assert keras.config.dtype_policy().name == "float32"  # restored afterwards
+
+
+class _DeterminismProbe(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        from tensorflow.python.framework import config as tf_config
+
+        self.seen.append(tf_config.is_op_determinism_enabled())
+
+
+def test_deterministic_turns_on_op_determinism_for_the_run_only(tiny, tmp_path):
+    from tensorflow.python.framework import config as tf_config
+
+    probe = _DeterminismProbe()
+    config = helpers.config(tmp_path, head_epochs=0, epochs=1, deterministic=True)
+    loop.run(config, sources=helpers.sources(), callbacks=[probe])
+    assert probe.seen and all(probe.seen)
+    assert not tf_config.is_op_determinism_enabled()  # restored afterwards
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["deterministic"] is True
+    # A runtime setting: the run may be resumed without it.
+    assert loop.run(config.replace(deterministic=False), sources=helpers.sources())
