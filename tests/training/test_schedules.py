@@ -56,8 +56,14 @@ def reference_beta_1(step, total):
     return moms[np.minimum(step, total)]
 
 
+# Step counts whose warm-up 0.3 n has a fractional part >= 0.5 (12: 3.6; 812, the
+# study's head stage, 4 epochs of 203 oversampled batches: 243.6), where int() and
+# round() differ, next to ones where they agree.
+TOTALS = (8, 12, 100, 812, 1250)
+
+
 def test_learning_rate_matches_fastai_v1():
-    for total in (8, 100, 1250):
+    for total in TOTALS:
         schedule = OneCycle(3e-3, total)
         steps = np.arange(total + 1)
         got = np.asarray(schedule(steps), dtype=np.float64)  # float32 inside
@@ -76,7 +82,7 @@ def test_learning_rate_past_the_end_stays_final():
 
 
 def test_beta_1_matches_fastai_v1():
-    for total in (8, 100):
+    for total in TOTALS[:3]:
         steps = np.arange(total + 1)
         got = np.array([one_cycle_momentum(step, total) for step in steps])
         np.testing.assert_allclose(got, reference_beta_1(steps, total), rtol=1e-12)
