@@ -136,6 +136,10 @@ def test_training_epochs_resume_exactly_and_decode_once():
     )
     assert (stream.epoch_size, stream.steps_per_epoch) == (2 * 15, 3)
     whole = [collect(stream.epochs(stage=2, start=e, stop=e + 1)) for e in range(3)]
+    # Each epoch is drawn and augmented anew: a run resumed at epoch 1 must not
+    # replay epoch 0 (nor one epoch the whole run).
+    for a, b in ((0, 1), (1, 2), (0, 2)):
+        assert not np.array_equal(whole[a][0], whole[b][0]), (a, b)
     ds = stream.epochs(stage=2, start=0, stop=3)
     assert int(ds.cardinality()) == 9
     resumed = stream.epochs(stage=2, start=1, stop=3)
