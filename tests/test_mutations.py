@@ -58,5 +58,6 @@ def test_no_mutation_survives():
         text=True,
         timeout=3600,
     )
+    print(done.stdout)  # the table (shown with `pytest -s`)
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
     assert "| mutation | file | tests run | result |" in done.stdout
