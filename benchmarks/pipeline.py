@@ -1,7 +1,7 @@
 r"""Throughput of the input pipeline vs a naive OpenCV route and vs model training.
 
 For each preprocessing, images per second through `make_dataset` (decode → resize +
-centre crop → preprocessing → cache → shuffle → batch → augment), on JPEGs encoded in
+centre crop → preprocessing → cache → draw the epoch → batch → augment), on JPEGs encoded in
 memory (ISIC "256" sized, 256×341), next to:
   (a) a naive per-image OpenCV pipeline (`tf.py_function`: cv2.imdecode, resize + crop,
       the same preprocessing in numpy/OpenCV, cv2.warpAffine rotation + zoom), and
@@ -10,7 +10,7 @@ memory (ISIC "256" sized, 256×341), next to:
 All ratios come from one run; each route is measured `--repeats` times and the best
 kept (other processes on a shared machine only ever slow a run down), with Python's
 garbage collector paused (see `images_per_second`). The pipeline's
-first epoch decodes and preprocesses (cache fill); later epochs only shuffle, batch and
+first epoch decodes and preprocesses (cache fill); later epochs only gather, batch and
 augment. The OpenCV route has no cache: every epoch costs what its first does.
 
     python -m benchmarks.pipeline                    # 2000 images: one ISIC 2017 train epoch

@@ -283,6 +283,10 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
         distribute.dtype_policy(policy),
         strategy.scope(),
     ):
+        # Again, right before the weights are drawn: preparing the data may have
+        # drawn from the global generators (e.g. TFDS building synthetic_lesions on
+        # first use), and a seed's initial weights must not depend on whether it did.
+        keras.utils.set_random_seed(config.seed)
         model = model_from_config(config)
         arl_layers = _models().arl_layers(model)
         compiled_stage = None

@@ -297,3 +297,32 @@ def test_deterministic_turns_on_op_determinism_for_the_run_only(tiny, tmp_path):
     assert saved["deterministic"] is True
     # A runtime setting: the run may be resumed without it.
     assert loop.run(config.replace(deterministic=False), sources=helpers.sources())
+
+
+def test_global_draws_while_the_data_is_prepared_change_nothing(
+    tiny, tmp_path, monkeypatch
+):
+    """Building a TFDS dataset on first use draws from the global generators: the
+    seed's initial weights must not depend on whether that happened."""
+    import random
+
+    config = helpers.config(tmp_path, head_epochs=0, epochs=1)
+    plain = loop.run(
+        config.replace(model_dir=str(tmp_path / "plain")), sources=helpers.sources()
+    )
+    real_datasets = loop._datasets
+
+    def datasets_that_draw(*args, **kwargs):
+        result = real_datasets(*args, **kwargs)
+        random.random()
+        np.random.random()
+        tf.random.uniform(())
+        keras.random.uniform(())
+        return result
+
+    monkeypatch.setattr(loop, "_datasets", datasets_that_draw)
+    disturbed = loop.run(
+        config.replace(model_dir=str(tmp_path / "disturbed")),
+        sources=helpers.sources(),
+    )
+    assert helpers.floats_of(plain) == helpers.floats_of(disturbed)
