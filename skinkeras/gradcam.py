@@ -51,7 +51,16 @@ def gradcam(model, images, *, class_index=None, layer_name=None):
 
     Returns:
         float32 numpy array (B, H, W) in [0, 1].
+
+    Raises:
+        RuntimeError: the Keras backend is not TensorFlow.
     """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "Grad-CAM takes its gradients with tf.GradientTape and needs the "
+            "TensorFlow backend (KERAS_BACKEND=tensorflow, the default). "
+            f"Received: keras.backend.backend()={keras.backend.backend()!r}"
+        )
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     if images.shape.rank != 4:
         raise ValueError(

@@ -4,6 +4,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from skinkeras.gradcam import default_layer_name, gradcam, overlay
 
@@ -45,6 +46,32 @@ def _numpy_gradcam(images, class_index):
     for f in features:
         cam = np.maximum(f @ weights, 0).astype("float32")
         cam = cv2.resize(cam, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
+        cams.append(cam / cam.max() if cam.max() > 0 else cam)
+    return np.stack(cams)
+
+
+def reference_gradcam(model, images, layer_name, class_index=None):
+    """Independent Grad-CAM (`class_index` None: each image's top class): the class
+    logits' gradient at the layer's output from a
+    tape of our own (one batch: in inference mode each image's logit depends on its
+    own features only); pooling, ReLU and normalisation in numpy, the resize by
+    OpenCV (bilinear)."""
+    probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
+    x = tf.constant(images, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        features, logits = probe(x, training=False)
+        if class_index is None:
+            class_index = np.argmax(logits.numpy(), axis=-1)
+        chosen = np.eye(logits.shape[-1], dtype="float32")[np.asarray(class_index)]
+        score = tf.reduce_sum(logits * chosen)
+    grads = tape.gradient(score, features).numpy().astype(np.float64)
+    cams = []
+    for f, g, image in zip(features.numpy(), grads, images, strict=True):
+        cam = np.maximum(f.astype(np.float64) @ g.mean(axis=(0, 1)), 0)
+        cam = cv2.resize(
+            cam.astype("float32"), image.shape[1::-1], interpolation=cv2.INTER_LINEAR
+        )
         cams.append(cam / cam.max() if cam.max() > 0 else cam)
     return np.stack(cams)
 
@@ -95,7 +122,9 @@ def test_matches_numpy_reference_and_default_is_top_class(images):
 def test_layer_name_and_errors(images):
     model = _region_model()
     heatmaps = gradcam(model, images, layer_name="average_pooling2d", class_index=0)
-    assert heatmaps.shape == (2, SIZE, SIZE)
+    want = reference_gradcam(model, images, "average_pooling2d", [0, 0])
+    assert want.max() == 1.0
+    np.testing.assert_allclose(heatmaps, want, atol=1e-5)
     with pytest.raises(ValueError, match="Received: images with shape"):
         gradcam(model, images[0])
     flat = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
@@ -119,9 +148,11 @@ def test_every_model_variant(name, arl, layer):
     assert default_layer_name(model) == layer
     images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     heatmaps = gradcam(model, images)
-    assert heatmaps.shape == (2, 64, 64)
-    assert np.all(np.isfinite(heatmaps))
-    assert heatmaps.min() >= 0 and heatmaps.max() <= 1
+    want = reference_gradcam(model, images, layer)
+    # Every image has a heatmap that varies: an all-zero or flat one fails here.
+    np.testing.assert_array_equal(want.max(axis=(1, 2)), 1.0)
+    assert np.all(want.std(axis=(1, 2)) > 0.1)
+    np.testing.assert_allclose(heatmaps, want, atol=1e-5)
 
 
 def test_overlay_blends_colormap():

@@ -123,25 +123,52 @@ def test_missing_model_is_a_clear_error(tmp_path):
         inference.load_run(tmp_path / "seed_1")
 
 
-def test_tta_averages_the_eight_symmetries(tmp_path):
+def numpy_tta_views(images, tta):
+    """Independent reference for `tta` (README, "Predict"): the first N views of
+    1 none, 2 + horizontal flip, 4 + vertical flip and 180°, 8 all of them (the
+    90° rotations and both transposes: the dihedral group D4 on the (H, W) axes)."""
+    images = np.asarray(images)
+    views = [
+        images,
+        images[:, :, ::-1],  # horizontal flip: the width axis reversed
+        images[:, ::-1],  # vertical flip
+        images[:, ::-1, ::-1],  # 180°
+    ]
+    views += [np.rot90(images, k, axes=(1, 2)) for k in (1, 3)]
+    views += [np.swapaxes(images, 1, 2), np.swapaxes(images[:, ::-1, ::-1], 1, 2)]
+    return {1: views[:1], 2: views[:2], 4: views[:4], 8: views}[tta]
+
+
+def numpy_tta(models, images, tta):
+    """Softmax averaged over the models and the numpy views."""
+    return np.mean(
+        [softmax_of(m, v) for m in models for v in numpy_tta_views(images, tta)],
+        axis=0,
+    )
+
+
+def test_tta_averages_the_documented_views(tmp_path):
     run = inference.load_run(fx.tiny_run(tmp_path / "seed_0"))
-    model = run.models[0]
     images = fx.random_images(3, 32, seed=5).astype(np.float32)
-    # NumPy reference: the dihedral group D4 on the (H, W) axes.
-    views = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
-    views += [np.rot90(images[:, :, ::-1], k, axes=(1, 2)) for k in range(4)]
-    reference = np.mean([softmax_of(model, v) for v in views], axis=0)
-    np.testing.assert_allclose(
-        inference.Predictor(run, tta=8)(images), reference, atol=1e-6
-    )
-    # The 8 transforms are 8 distinct symmetries of the square, i.e. the whole group.
-    ours = [v.numpy() for v in inference.tta_batch(tf.constant(images), 8)]
-    for view in views:
-        assert sum(np.array_equal(view, o) for o in ours) == 1
-    flips = (softmax_of(model, images) + softmax_of(model, images[:, :, ::-1])) / 2
-    np.testing.assert_allclose(
-        inference.Predictor(run, tta=2)(images), flips, atol=1e-6
-    )
+    # The 8 views are the 8 distinct symmetries of the square, i.e. the whole group,
+    # and the model tells each of them apart (else a wrong subgroup would pass).
+    views = numpy_tta_views(images, 8)
+    group = [
+        np.rot90(images[:, :, ::f], k, axes=(1, 2)) for f in (1, -1) for k in range(4)
+    ]
+    for view in group:
+        assert sum(np.array_equal(view, v) for v in views) == 1
+    per_view = [softmax_of(run.models[0], v)[:, 1] for v in views]
+    for i in range(8):
+        for j in range(i):
+            assert np.abs(per_view[i] - per_view[j]).max() > 1e-3, (i, j)
+    for tta in (1, 2, 4, 8):
+        np.testing.assert_allclose(
+            inference.Predictor(run, tta=tta)(images),
+            numpy_tta(run.models, images, tta),
+            atol=1e-6,
+            err_msg=f"tta={tta}",
+        )
     with pytest.raises(ValueError, match="Received: tta=9"):
         inference.Predictor(run, tta=9)
 

@@ -197,6 +197,29 @@ def check_centre_crop(height, width):
     np.testing.assert_allclose(out[..., 2], 200.0, atol=1e-3)
 
 
+def cv2_resize_and_center_crop(image, size):
+    """OpenCV reference: the central square, INTER_AREA down / INTER_LINEAR up."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top : top + side, left : left + side].astype(np.float32)
+    method = cv2.INTER_AREA if side >= size else cv2.INTER_LINEAR
+    return cv2.resize(square, (size, size), interpolation=method)
+
+
+def test_resize_matches_opencv_area_when_shrinking_and_linear_when_enlarging():
+    # Uniform noise: every output pixel averages unrelated input pixels, so a
+    # method without antialiasing (plain bilinear samples 2×2 pixels) is off by
+    # tens of grey levels; integer and fractional scales, both orientations.
+    cases = ((96, 128, 32), (100, 75, 30), (90, 90, 40), (61, 83, 17))
+    cases += ((20, 30, 32), (25, 19, 50))  # enlarging
+    for height, width, size in cases:
+        image = random_image(height, width, seed=height)
+        expected = cv2_resize_and_center_crop(image, size)
+        out = pp.resize_and_center_crop(image, size).numpy()
+        np.testing.assert_allclose(out, expected, atol=1e-3, err_msg=str(image.shape))
+
+
 def test_resize_and_center_crop_batches_and_uint8():
     batch = np.stack([random_image(40, 60, seed=s) for s in range(3)])
     out = pp.resize_and_center_crop(batch, 24)

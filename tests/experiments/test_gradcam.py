@@ -9,6 +9,10 @@ import pytest
 
 from experiments import deploy_cli
 from experiments import gradcam as gradcam_cli
+from skinkeras.gradcam import overlay
+from tests import deploy_fixtures as fx
+from tests.test_gradcam import reference_gradcam
+from tests.test_inference import training_path_images
 
 
 def _save_run(run_dir, *, name, arl, preprocessing="none"):
@@ -59,6 +63,31 @@ def test_grid_of_two_runs(tmp_path, image_files, capsys):
     assert "2 images x 2 runs" in capsys.readouterr().out
     grid = matplotlib.image.imread(out)
     assert grid.shape[1] > grid.shape[0]  # 3 columns, 2 rows
+
+
+def test_explain_overlays_the_heatmap_of_the_runs_own_input(image_files):
+    model = fx.tiny_classifier(image_size=32)
+    config = {"image_size": 32, "preprocessing": "ben_graham"}
+    paths = sorted(image_files.iterdir())
+    overlays, natural, probabilities = gradcam_cli.explain(
+        model, config, paths, class_index=1, alpha=0.4
+    )
+    # References: the training path's images (the model sees Ben Graham's, the
+    # picture shows the plain resized image), an independent Grad-CAM of class 1,
+    # a numpy softmax.
+    plain = training_path_images(paths, image_size=32, preprocessing="none")
+    inputs = training_path_images(paths, image_size=32, preprocessing="ben_graham")
+    heatmaps = reference_gradcam(model, inputs, "top_activation", [1, 1])
+    np.testing.assert_array_equal(heatmaps.max(axis=(1, 2)), 1.0)
+    assert np.all(heatmaps.std(axis=(1, 2)) > 0.1)
+    # `plain` is rounded like the training cache, `natural` is not: 1 level.
+    np.testing.assert_allclose(np.stack(natural), plain, atol=1)
+    for actual, image, heatmap in zip(overlays, plain, heatmaps, strict=True):
+        # Heatmaps agree to ~1e-6, but a colormap bin may flip: 1-2 levels.
+        np.testing.assert_allclose(actual, overlay(image, heatmap), atol=2)
+    logits = np.asarray(model(inputs, training=False), np.float64)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected[:, 1], atol=1e-6)
 
 
 def test_lesion_mask_runs_are_refused(tmp_path):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from experiments import deploy_cli, make_masks
 
@@ -24,12 +25,31 @@ def segmenter(tmp_path):
     return run_dir
 
 
+SPLIT_SIZE = 3  # fake examples per split
+
+
+def fake_image_ids(split):
+    """The ids a TFDS split spec ("validation[:2]", "train[50%:]+test") selects,
+    read by TFDS' own parser, of SPLIT_SIZE fake examples per split."""
+    infos = {
+        name: tfds.core.SplitInfo(
+            name=name, shard_lengths=[SPLIT_SIZE], num_bytes=0, filename_template=None
+        )
+        for name in ("train", "validation", "test")
+    }
+    return [
+        f"ISIC_{part.splitname[:3]}{i}"
+        for part in tfds.core.ReadInstruction.from_spec(split).to_absolute(infos)
+        for i in range(SPLIT_SIZE)[part.from_ : part.to]
+    ]
+
+
 @pytest.fixture
 def fake_splits(monkeypatch):
     def examples(split):
-        images = np.full((3, 40, 56, 3), 230, np.uint8)
+        ids = fake_image_ids(split)
+        images = np.full((len(ids), 40, 56, 3), 230, np.uint8)
         images[:, 10:30, 20:40] = 20
-        ids = [f"ISIC_{split[:3]}{i}" for i in range(3)]
         return tf.data.Dataset.from_tensor_slices({"image": images, "image_id": ids})
 
     from skinkeras.segmentation import data as seg_data
@@ -37,7 +57,17 @@ def fake_splits(monkeypatch):
     monkeypatch.setattr(
         seg_data, "load_split", lambda dataset, split, data_dir=None: examples(split)
     )
-    monkeypatch.setattr(seg_data, "split_size", lambda dataset, split, data_dir=None: 3)
+    monkeypatch.setattr(
+        seg_data,
+        "split_size",
+        lambda dataset, split, data_dir=None: len(fake_image_ids(split)),
+    )
+
+
+def test_fake_splits_honour_slices():
+    assert fake_image_ids("validation[:2]") == ["ISIC_val0", "ISIC_val1"]
+    assert fake_image_ids("train[-1:]+test[:34%]") == ["ISIC_tra2", "ISIC_tes0"]
+    assert len(fake_image_ids("test")) == SPLIT_SIZE
 
 
 def test_writes_each_split_and_resumes(tmp_path, segmenter, fake_splits, capsys):
@@ -56,9 +86,15 @@ def test_writes_each_split_and_resumes(tmp_path, segmenter, fake_splits, capsys)
     ).numpy()
     assert mask.shape == (40, 56, 1)
     assert mask[20, 30, 0] == 255 and mask[2, 2, 0] == 0
-    assert len(list((tmp_path / "masks/validation").glob("*.png"))) == 3
+    assert "validation[:2]: 2 masks written, 0 already there" in out
+    assert sorted(p.name for p in (tmp_path / "masks/validation").glob("*.png")) == [
+        "ISIC_val0.png",
+        "ISIC_val1.png",
+    ]
     assert make_masks.main(["make_masks"]) == 0
-    assert "0 masks written, 3 already there" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "train: 0 masks written, 3 already there" in out
+    assert "validation[:2]: 0 masks written, 2 already there" in out
 
 
 def test_missing_segmenter(tmp_path, fake_splits):

@@ -10,7 +10,7 @@ import pytest
 from experiments import deploy_cli, predict
 from skinkeras import inference
 from tests import deploy_fixtures as fx
-from tests.test_inference import REPO, softmax_of, training_path_images
+from tests.test_inference import REPO, numpy_tta, softmax_of, training_path_images
 
 
 def run_cli(module, *args):
@@ -73,10 +73,7 @@ def test_predict_ensemble_tta_and_gradcam(tmp_path):
 
     run = inference.load_run(tmp_path / "run")
     images = training_path_images(paths, image_size=32, preprocessing="none")
-    per_seed = [
-        np.mean([softmax_of(m, v) for v in inference.tta_batch(images, 4)], axis=0)
-        for m in run.models
-    ]
+    per_seed = [numpy_tta([m], images, 4) for m in run.models]
     ensemble = [
         float(row["melanoma_probability"]) for row in read_rows(tmp_path / "all.csv")
     ]

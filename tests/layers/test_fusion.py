@@ -6,17 +6,24 @@ import keras
 import numpy as np
 import pytest
 
-from skinkeras.layers import AttentionResidual, _fusion, arl
+from skinkeras.layers import _fusion
 from tests.layers.helpers import run_python
 from tests.layers.test_arl import numpy_arl
 
-# Output and all three gradients of ARL (both activations), as one flat array.
+# Run with SKINKERAS_XLA_FUSION set (read once, when skinkeras is imported): whether
+# ARL's pieces are XLA-compiled; output and all three gradients of ARL (both
+# activations) as one flat array; ARL inside Keras' traced predict function.
 SCRIPT = textwrap.dedent(
     """
     import sys
+    import keras
     import numpy as np
     import tensorflow as tf
-    from skinkeras.layers import AttentionResidual
+    from skinkeras.layers import AttentionResidual, _fusion, arl
+    from tests.layers.test_fusion import model_inputs
+
+    pieces = (arl._shifted_exp, arl._softmax_scale, arl._attention_gradient)
+    jit = [getattr(piece, "_jit_compile", None) for piece in pieces]
 
     rng = np.random.default_rng(0)
     x = tf.Variable(rng.normal(size=(2, 7, 5, 6)).astype("float32"))
@@ -30,26 +37,51 @@ SCRIPT = textwrap.dedent(
             loss = tf.reduce_sum(y * w)
         grads = tape.gradient(loss, [x, f, layer.alpha])
         parts += [y.numpy().ravel()] + [np.ravel(g.numpy()) for g in grads]
-    np.save(sys.argv[1], np.concatenate(parts))
+
+    a, b = keras.Input((6, 6, 8)), keras.Input((6, 6, 8))
+    layer = AttentionResidual(alpha_initializer=0.3, activation="relu")
+    model = keras.Model([a, b], layer([a, b]))
+    predicted = model.predict(list(model_inputs()), verbose=0)
+    np.savez(
+        sys.argv[1],
+        enabled=_fusion.fusion_enabled(),
+        jit=np.array(jit, dtype=object),
+        eager=np.concatenate(parts),
+        predicted=predicted,
+    )
     """
 )
 
 
-def _run(tmp_path, fusion):
-    out = tmp_path / f"fusion_{fusion}.npy"
-    run_python(SCRIPT, out, SKINKERAS_XLA_FUSION=fusion, KERAS_BACKEND="tensorflow")
-    return np.load(out)
+def model_inputs():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 6, 6, 8)).astype("float32")
+    return x, rng.normal(size=(4, 6, 6, 8)).astype("float32")
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TF only")
-def test_pieces_are_xla_compiled_on_tensorflow():
-    assert _fusion.fusion_enabled()
-    for piece in (arl._shifted_exp, arl._softmax_scale, arl._attention_gradient):
-        assert piece._jit_compile is True
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The script's results with fusion switched on ("1") and off ("0")."""
+    results = {}
+    for fusion in ("1", "0"):
+        out = tmp_path_factory.mktemp("fusion") / f"fusion_{fusion}.npz"
+        run_python(
+            SCRIPT,
+            out,
+            SKINKERAS_XLA_FUSION=fusion,
+            KERAS_BACKEND="tensorflow",
+        )
+        results[fusion] = np.load(out, allow_pickle=True)
+    return results
 
 
-def test_fused_and_unfused_give_the_same_numbers(tmp_path):
-    fused, unfused = _run(tmp_path, "1"), _run(tmp_path, "0")
+def test_pieces_are_xla_compiled_only_when_switched_on(runs):
+    assert bool(runs["1"]["enabled"]) and list(runs["1"]["jit"]) == [True] * 3
+    assert not bool(runs["0"]["enabled"]) and list(runs["0"]["jit"]) == [None] * 3
+
+
+def test_fused_and_unfused_give_the_same_numbers(runs):
+    fused, unfused = runs["1"]["eager"], runs["0"]["eager"]
     assert fused.shape == unfused.shape == (2 * (3 * 2 * 7 * 5 * 6 + 1),)
     np.testing.assert_allclose(fused, unfused, rtol=1e-5, atol=1e-6)
 
@@ -58,21 +90,19 @@ def test_switch_values(monkeypatch):
     monkeypatch.setenv("SKINKERAS_XLA_FUSION", "off")
     assert not _fusion.fusion_enabled()
     assert _fusion.xla_fused(np.sum) is np.sum
+    monkeypatch.setenv("SKINKERAS_XLA_FUSION", "1")
+    assert _fusion.fusion_enabled() is (keras.backend.backend() == "tensorflow")
     monkeypatch.setenv("SKINKERAS_XLA_FUSION", "maybe")
     with pytest.raises(ValueError, match="Received: SKINKERAS_XLA_FUSION='maybe'"):
         _fusion.fusion_enabled()
 
 
-def test_layer_in_a_compiled_model_matches_numpy():
-    """Inside Keras' traced predict function the fused pieces give ARL's numbers."""
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(4, 6, 6, 8)).astype("float32")
-    f = rng.normal(size=(4, 6, 6, 8)).astype("float32")
-    a, b = keras.Input((6, 6, 8)), keras.Input((6, 6, 8))
-    layer = AttentionResidual(alpha_initializer=0.3, activation="relu")
-    model = keras.Model([a, b], layer([a, b]))
+@pytest.mark.parametrize("fusion", ["1", "0"])
+def test_layer_in_a_compiled_model_matches_numpy(runs, fusion):
+    """Inside Keras' traced predict function, fused or not, ARL's numbers."""
+    x, f = model_inputs()
     np.testing.assert_allclose(
-        model.predict([x, f], verbose=0),
+        runs[fusion]["predicted"],
         np.maximum(numpy_arl(x, f, 0.3), 0.0),
         rtol=1e-5,
         atol=1e-5,
@@ -116,4 +146,6 @@ MIRRORED_SCRIPT = textwrap.dedent(
 def test_fused_layer_trains_the_same_under_mirrored_strategy():
     """Two replicas (as on two GPUs) give the single-device step: the XLA pieces run
     inside each replica and their gradients are all-reduced like any other."""
-    assert "MIRRORED_OK" in run_python(MIRRORED_SCRIPT, KERAS_BACKEND="tensorflow")
+    assert "MIRRORED_OK" in run_python(
+        MIRRORED_SCRIPT, SKINKERAS_XLA_FUSION="1", KERAS_BACKEND="tensorflow"
+    )

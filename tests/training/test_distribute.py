@@ -17,10 +17,23 @@ def test_global_batch_must_divide_among_replicas():
         global_batch_size(15, 2, scale_batch=False)
 
 
-def test_auto_on_a_cpu_machine_is_one_device():
+def test_auto_follows_the_visible_devices():
+    # Any machine: one replica on CPU or one GPU, a replica per GPU with several
+    # (the device machines may have them), a TPU when one is attached.
     strategy = select_strategy("auto")
-    assert strategy.num_replicas_in_sync == 1
-    assert isinstance(select_strategy("cpu"), tf.distribute.OneDeviceStrategy)
+    replicas = strategy.num_replicas_in_sync
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    if tf.config.list_logical_devices("TPU"):
+        assert isinstance(strategy, tf.distribute.TPUStrategy)
+    elif gpus > 1:
+        assert isinstance(strategy, tf.distribute.MirroredStrategy)
+        assert replicas == gpus
+    else:
+        assert replicas == 1
+    assert global_batch_size(16, replicas) == 16 * replicas
+    cpu = select_strategy("cpu")
+    assert isinstance(cpu, tf.distribute.OneDeviceStrategy)
+    assert cpu.num_replicas_in_sync == 1
 
 
 def test_unknown_strategy_is_rejected():
