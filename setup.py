@@ -33,6 +33,22 @@ setuptools.setup(
         ],
     },
     include_package_data=True,
+    entry_points={
+        # Beside `python -m experiments.X`, which runs the same `cli()`.
+        "console_scripts": [
+            "skinkeras-train = experiments.main:cli",
+            "skinkeras-suite = experiments.suite:cli",
+            "skinkeras-summarize = experiments.summarize:cli",
+            "skinkeras-predict = experiments.predict:cli",
+            "skinkeras-evaluate = experiments.evaluate:cli",
+            "skinkeras-export = experiments.export:cli",
+            "skinkeras-segment = experiments.segment:cli",
+            "skinkeras-preview = experiments.preview:cli",
+            "skinkeras-gradcam = experiments.gradcam:cli",
+            "skinkeras-make-masks = experiments.make_masks:cli",
+            "skinkeras-plot-alphas = experiments.plot_alphas:cli",
+        ],
+    },
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.3,<4",

@@ -6,7 +6,7 @@ Stage 1 trains the new head with the backbone frozen (``--head_epochs`` at
 ``--head_lr``), stage 2 the whole model (``--epochs`` at ``--lr``), both with
 one-cycle AdamW. Each seed runs in ``--model_dir/seed_<k>``; running the same command
 again resumes an interrupted seed and skips finished ones. ``results.md`` and
-``results.csv`` in ``--model_dir`` hold the multi-seed table. All flags: ``--helpfull``.
+``results.csv`` in ``--model_dir`` hold the multi-seed table. Flags: ``--help``.
 
 Offline demo (synthetic lesions, no downloads):
 
@@ -17,6 +17,7 @@ import sys
 
 from absl import app, flags
 
+from experiments import deploy_cli
 from experiments.configs import PRESETS
 from skinkeras.training.config import (
     HEADS,
@@ -298,7 +299,7 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # Imported here so that `--helpfull` does not wait for TensorFlow.
+    # Imported here so that `--help` does not wait for TensorFlow.
     from skinkeras.training import loop
 
     try:
@@ -323,5 +324,10 @@ def main(argv):
     return 0
 
 
+def cli():
+    """Console script entry point."""
+    deploy_cli.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli()
