@@ -296,6 +296,20 @@ def config_from_flags():
     return config.replace(model_dir=model_dir)
 
 
+def format_lr(value):
+    """``3e-3`` rather than Python's ``0.003``: learning rates as the flags write them."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def stage_header(seed, stage, epochs, max_lr, *, with_seed=False):
+    """One line announcing a training stage, e.g. ``stage 1/2: head only ...``."""
+    what = "head only (backbone frozen)" if stage == 1 else "whole model"
+    count = f"{epochs} epoch" + ("" if epochs == 1 else "s")
+    line = f"stage {stage}/2: {what}, {count}, one-cycle max lr {format_lr(max_lr)}"
+    return f"seed {seed}, {line}" if with_seed else line
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
@@ -314,7 +328,18 @@ def main(argv):
                 flush=True,
             )
 
-        loop.run_seeds(config, config.seeds, verbose=FLAGS.verbose, progress=report)
+        def announce(seed, stage, epochs, max_lr):
+            with_seed = len(config.seeds) > 1
+            header = stage_header(seed, stage, epochs, max_lr, with_seed=with_seed)
+            print(header, flush=True)
+
+        loop.run_seeds(
+            config,
+            config.seeds,
+            verbose=FLAGS.verbose,
+            progress=report,
+            on_stage=announce,
+        )
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         # Configuration and data errors (e.g. the `tfds build` command for an
         # unprepared ISIC dataset) are messages for the user, not tracebacks.

@@ -1,4 +1,4 @@
-"""What the commands print: a quiet start-up unless --verbosity asks."""
+"""What the commands print: a quiet start-up unless --verbosity asks, stage headers."""
 
 import os
 import re
@@ -6,6 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from absl import flags
+
+from experiments import main as main_module
+from skinkeras.training import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What TensorFlow's C++ libraries print at start-up on a machine without a GPU.
@@ -84,3 +88,67 @@ def test_main_starts_without_tensorflow_log_lines(tmp_path):
         assert text not in result.stderr
     # No C++ log lines (I0000 ...) and no absl INFO lines (I1130 12:00:00 ...).
     assert not re.search(r"^[IEW]0000 |^I\d{4} ", result.stderr, re.M), result.stderr
+
+
+@pytest.fixture
+def parsed():
+    def parse(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["experiments.main", *args])
+
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize(
+    "seeds, expected",
+    [
+        (
+            "--seeds=0",
+            [
+                "stage 1/2: head only (backbone frozen), 4 epochs, one-cycle max lr 3e-3",
+                "stage 2/2: whole model, 20 epochs, one-cycle max lr 3e-4",
+            ],
+        ),
+        (
+            "--seeds=1,2",
+            [
+                "seed 1, stage 1/2: head only (backbone frozen), 4 epochs, "
+                "one-cycle max lr 3e-3",
+                "seed 1, stage 2/2: whole model, 20 epochs, one-cycle max lr 3e-4",
+                "seed 2, stage 1/2: head only (backbone frozen), 4 epochs, "
+                "one-cycle max lr 3e-3",
+                "seed 2, stage 2/2: whole model, 20 epochs, one-cycle max lr 3e-4",
+            ],
+        ),
+    ],
+)
+def test_main_prints_a_header_per_stage(
+    parsed, monkeypatch, capsys, tmp_path, seeds, expected
+):
+    def fake_run_seeds(config, seeds, *, on_stage, **kwargs):
+        for seed in seeds:  # what loop.run_seeds reports for the study's protocol
+            on_stage(seed, 1, config.head_epochs, config.head_lr)
+            on_stage(seed, 2, config.epochs, config.lr)
+        return []
+
+    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    parsed(seeds, f"--model_dir={tmp_path}")
+    assert main_module.main(["experiments.main"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if "stage" in line] == expected
+
+
+@pytest.mark.parametrize(
+    "value, text", [(3e-3, "3e-3"), (3e-4, "3e-4"), (1e-2, "1e-2"), (2.5e-4, "2.5e-4")]
+)
+def test_learning_rates_read_like_the_flags(value, text):
+    assert main_module.format_lr(value) == text
+
+
+def test_one_epoch_is_singular():
+    header = main_module.stage_header(0, 1, 1, 3e-3)
+    assert (
+        header
+        == "stage 1/2: head only (backbone frozen), 1 epoch, one-cycle max lr 3e-3"
+    )
