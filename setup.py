@@ -6,6 +6,14 @@ import setuptools
 
 HERE = pathlib.Path(__file__).parent
 
+# Namespace discovery also lists the builders' dummy_data/ folders (data only, but
+# importable names): listed as packages, setuptools ships them without warning that
+# they "would be ignored".
+PACKAGES = setuptools.find_namespace_packages(
+    include=["skinkeras*", "experiments*", "tfds_isic*"],
+    exclude=["*__pycache__*"],
+)
+
 setuptools.setup(
     name="skinkeras",
     version="0.1.0",
@@ -17,22 +25,30 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(
-        include=["skinkeras*", "experiments*", "tfds_isic*"]
-    ),
+    packages=PACKAGES,
     # TFDS reads README.md, CITATIONS.bib, TAGS.txt, checksums.tsv and dummy_data/
     # from beside each builder, so they ship as package data.
     package_data={
-        "tfds_isic": [
-            "*/*.md",
-            "*/*.bib",
-            "*/*.txt",
-            "*/*.tsv",
-            "*/dummy_data/*",
-            "*/dummy_data/**/*",
-        ],
+        "tfds_isic": ["*/*.md", "*/*.bib", "*/*.txt", "*/*.tsv"],
+        **{name: ["*"] for name in PACKAGES if ".dummy_data" in name},
     },
     include_package_data=True,
+    entry_points={
+        # Beside `python -m experiments.X`, which runs the same `cli()`.
+        "console_scripts": [
+            "skinkeras-train = experiments.main:cli",
+            "skinkeras-suite = experiments.suite:cli",
+            "skinkeras-summarize = experiments.summarize:cli",
+            "skinkeras-predict = experiments.predict:cli",
+            "skinkeras-evaluate = experiments.evaluate:cli",
+            "skinkeras-export = experiments.export:cli",
+            "skinkeras-segment = experiments.segment:cli",
+            "skinkeras-preview = experiments.preview:cli",
+            "skinkeras-gradcam = experiments.gradcam:cli",
+            "skinkeras-make-masks = experiments.make_masks:cli",
+            "skinkeras-plot-alphas = experiments.plot_alphas:cli",
+        ],
+    },
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.3,<4",

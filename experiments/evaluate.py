@@ -12,15 +12,11 @@ run's `config.json`, so the images go through training's own pipeline
 """
 
 import json
-import os
 import pathlib
 
 from absl import flags
 
 from experiments import deploy_cli
-
-# TensorFlow is imported by main(): keep its C++ INFO/WARNING lines out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FLAGS = flags.FlagValues()
 deploy_cli.define_run_flags(
@@ -120,5 +116,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     deploy_cli.run(main, FLAGS)
+
+
+if __name__ == "__main__":
+    cli()

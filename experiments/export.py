@@ -15,15 +15,11 @@ Default `--out`: `<model_dir>/export/saved_model`, `.../model.tflite` or
 `.../model_int8.tflite`. A multi-seed `--model_dir` needs `--seed`.
 """
 
-import os
 import pathlib
 
 from absl import flags
 
 from experiments import deploy_cli
-
-# TensorFlow is imported by main(): keep its C++ INFO/WARNING lines out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FLAGS = flags.FlagValues()
 deploy_cli.define_run_flags(
@@ -90,5 +86,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     deploy_cli.run(main, FLAGS)
+
+
+if __name__ == "__main__":
+    cli()

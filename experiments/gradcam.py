@@ -13,15 +13,10 @@ predicted melanoma probability.
 
 import pathlib
 
-import matplotlib
+import numpy as np
+from absl import flags
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from experiments import deploy_cli  # noqa: E402
+from experiments import deploy_cli
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_list(
@@ -115,6 +110,7 @@ def explain(model, config, paths, *, class_index=None, alpha=0.4):
 def draw_grid(images, columns, out, *, titles, row_names):
     """``images``: list of rows of natural images; ``columns``: per run, a list of
     ``(overlay, melanoma probability)`` per row. Writes the PNG; returns its shape."""
+    plt = deploy_cli.pyplot()
     rows, cols = len(images), len(columns) + 1
     figure, axes = plt.subplots(
         rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False
@@ -170,5 +166,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     deploy_cli.run(main, FLAGS)
+
+
+if __name__ == "__main__":
+    cli()

@@ -6,7 +6,7 @@ Stage 1 trains the new head with the backbone frozen (``--head_epochs`` at
 ``--head_lr``), stage 2 the whole model (``--epochs`` at ``--lr``), both with
 one-cycle AdamW. Each seed runs in ``--model_dir/seed_<k>``; running the same command
 again resumes an interrupted seed and skips finished ones. ``results.md`` and
-``results.csv`` in ``--model_dir`` hold the multi-seed table. All flags: ``--helpfull``.
+``results.csv`` in ``--model_dir`` hold the multi-seed table. Flags: ``--help``.
 
 Offline demo (synthetic lesions, no downloads):
 
@@ -17,6 +17,7 @@ import sys
 
 from absl import app, flags
 
+from experiments import deploy_cli
 from experiments.configs import PRESETS
 from skinkeras.training.config import (
     HEADS,
@@ -295,10 +296,24 @@ def config_from_flags():
     return config.replace(model_dir=model_dir)
 
 
+def format_lr(value):
+    """``3e-3`` rather than Python's ``0.003``: learning rates as the flags write them."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def stage_header(seed, stage, epochs, max_lr, *, with_seed=False):
+    """One line announcing a training stage, e.g. ``stage 1/2: head only ...``."""
+    what = "head only (backbone frozen)" if stage == 1 else "whole model"
+    count = f"{epochs} epoch" + ("" if epochs == 1 else "s")
+    line = f"stage {stage}/2: {what}, {count}, one-cycle max lr {format_lr(max_lr)}"
+    return f"seed {seed}, {line}" if with_seed else line
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # Imported here so that `--helpfull` does not wait for TensorFlow.
+    # Imported here so that `--help` does not wait for TensorFlow.
     from skinkeras.training import loop
 
     try:
@@ -313,7 +328,18 @@ def main(argv):
                 flush=True,
             )
 
-        loop.run_seeds(config, config.seeds, verbose=FLAGS.verbose, progress=report)
+        def announce(seed, stage, epochs, max_lr):
+            with_seed = len(config.seeds) > 1
+            header = stage_header(seed, stage, epochs, max_lr, with_seed=with_seed)
+            print(header, flush=True)
+
+        loop.run_seeds(
+            config,
+            config.seeds,
+            verbose=FLAGS.verbose,
+            progress=report,
+            on_stage=announce,
+        )
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         # Configuration and data errors (e.g. the `tfds build` command for an
         # unprepared ISIC dataset) are messages for the user, not tracebacks.
@@ -323,5 +349,10 @@ def main(argv):
     return 0
 
 
+def cli():
+    """Console script entry point."""
+    deploy_cli.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli()

@@ -106,5 +106,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     deploy_cli.run(main, FLAGS)
+
+
+if __name__ == "__main__":
+    cli()

@@ -14,14 +14,9 @@ import math
 import pathlib
 import re
 
-import matplotlib
+from absl import flags
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from absl import flags  # noqa: E402
-
-from experiments import deploy_cli  # noqa: E402
+from experiments import deploy_cli
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_string(
@@ -30,6 +25,13 @@ flags.DEFINE_string(
 flags.DEFINE_integer(
     "columns", 4, "Subplots per row.", lower_bound=1, flag_values=FLAGS
 )
+POSITIONAL = [
+    (
+        "RUN_DIR",
+        "A run of experiments.main: one seed's directory (summary.json) or a "
+        "multi-seed directory (seed_<k>/summary.json, one line per seed).",
+    )
+]
 
 
 def _block_order(name):
@@ -80,6 +82,7 @@ def plot_alphas(seeds, out, *, head_epochs=None, columns=4, title=None):
     Returns:
         The number of subplots drawn.
     """
+    plt = deploy_cli.pyplot()
     layers = sorted(
         {name for alphas in seeds.values() for name in alphas}, key=_block_order
     )
@@ -131,5 +134,10 @@ def main(argv):
     return 0
 
 
+def cli():
+    """Console script entry point."""
+    deploy_cli.run(main, FLAGS, positional=POSITIONAL)
+
+
 if __name__ == "__main__":
-    deploy_cli.run(main, FLAGS)
+    cli()

@@ -15,7 +15,6 @@ predicted, and the exit status is 1 at the end if any failed.
 """
 
 import logging
-import os
 import pathlib
 import sys
 
@@ -23,9 +22,6 @@ import numpy as np
 from absl import flags
 
 from experiments import deploy_cli
-
-# TensorFlow is imported by main(): keep its C++ INFO/WARNING lines out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FLAGS = flags.FlagValues()
 deploy_cli.define_run_flags(
@@ -68,6 +64,13 @@ flags.DEFINE_enum(
     flag_values=FLAGS,
 )
 flags.mark_flags_as_required(["model_dir", "output"], flag_values=FLAGS)
+POSITIONAL = [
+    (
+        "IMAGE_OR_FOLDER...",
+        "Image files, and folders searched recursively for "
+        ".jpg/.jpeg/.png/.bmp/.gif files.",
+    )
+]
 
 
 def gradcam_writer(run, directory, *, melanoma_only=False):
@@ -160,5 +163,10 @@ def main(argv):
     return 0
 
 
+def cli():
+    """Console script entry point."""
+    deploy_cli.run(main, FLAGS, positional=POSITIONAL)
+
+
 if __name__ == "__main__":
-    deploy_cli.run(main, FLAGS)
+    cli()

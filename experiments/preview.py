@@ -12,15 +12,13 @@ Ben Graham, as in the study's figures 3.6 and 3.7 — each image first brought t
 import pathlib
 import sys
 
-import cv2
 import numpy as np
-import tensorflow as tf
-from absl import app, flags
-from tqdm import tqdm
+from absl import flags
 
-from skinkeras.data import PREPROCESSING_NAMES, decode_image, preprocess
-from skinkeras.data.preprocessing import resize_and_center_crop
+from experiments import deploy_cli
 
+# One column per name of `skinkeras.data.PREPROCESSING_NAMES` (a test checks that
+# they match; importing skinkeras.data for `--help` would import TensorFlow).
 TITLES = {
     "none": "Original",
     "max_rgb": "Max-RGB",
@@ -37,7 +35,7 @@ def define_flags(flag_values=flags.FLAGS):
         "preprocessing",
         ["all"],
         "Preprocessings to show beside the original: 'all' or a comma-separated list "
-        f"of {', '.join(n for n in PREPROCESSING_NAMES if n != 'none')}.",
+        f"of {', '.join(n for n in TITLES if n != 'none')}.",
         flag_values=flag_values,
     )
     flags.DEFINE_multi_string(
@@ -64,11 +62,11 @@ def resolve_names(values):
     """--preprocessing values → the column names, "none" (the original) first."""
     names = [v.strip() for v in values if v.strip()]
     if names == ["all"]:
-        names = list(PREPROCESSING_NAMES)
-    unknown = [n for n in names if n not in PREPROCESSING_NAMES]
+        names = list(TITLES)
+    unknown = [n for n in names if n not in TITLES]
     if unknown or not names:
         raise ValueError(
-            f"`--preprocessing` takes 'all' or names from {PREPROCESSING_NAMES}. "
+            f"`--preprocessing` takes 'all' or names from {tuple(TITLES)}. "
             f"Received: preprocessing={values!r}"
         )
     return ["none"] + [n for n in names if n != "none"]
@@ -96,6 +94,8 @@ def resolve_images(values):
 
 
 def _title_band(titles, size):
+    import cv2
+
     band = np.full((HEADER, size * len(titles), 3), 255, np.uint8)
     for i, title in enumerate(titles):
         scale = 0.5 if size >= 160 else 0.35
@@ -116,6 +116,11 @@ def _title_band(titles, size):
 
 def make_grid(paths, names, *, size=224, p=6.0):
     """uint8 RGB grid (HEADER + rows·size, columns·size, 3)."""
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from skinkeras.data import decode_image, preprocess, resize_and_center_crop
+
     maps = [
         preprocess(n, p=p) if n == "shades_of_gray" else preprocess(n) for n in names
     ]
@@ -135,6 +140,8 @@ def make_grid(paths, names, *, size=224, p=6.0):
 
 
 def main(argv, flag_values=flags.FLAGS):
+    import cv2
+
     del argv  # unused
     names = resolve_names(flag_values.preprocessing)
     paths = resolve_images(flag_values.images)
@@ -149,6 +156,11 @@ def main(argv, flag_values=flags.FLAGS):
     )
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     define_flags()
-    app.run(main)
+    deploy_cli.run(main)
+
+
+if __name__ == "__main__":
+    cli()

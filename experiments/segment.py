@@ -14,19 +14,21 @@ gets ``config.json``, ``summary.json``, ``model.keras`` and TensorBoard ``logs/`
 """
 
 import dataclasses
+import types
 
 from absl import flags
 
 from experiments import deploy_cli
+from skinkeras.segmentation.config import ENCODER_NAMES, LOSS_NAMES, SegmentConfig
 
 FLAGS = flags.FlagValues()
 
 
 def _define_flags():
-    from skinkeras.models.unet import ENCODERS
-    from skinkeras.segmentation.training import LOSSES, SegmentConfig
-
-    d = SegmentConfig()
+    # The defaults, without creating a config (its validation imports TensorFlow).
+    d = types.SimpleNamespace(
+        **{field.name: field.default for field in dataclasses.fields(SegmentConfig)}
+    )
     f = FLAGS
     flags.DEFINE_string("model_dir", d.model_dir, "Run directory.", flag_values=f)
     flags.DEFINE_string(
@@ -42,7 +44,7 @@ def _define_flags():
         "validation_split", d.validation_split, "Validation split.", flag_values=f
     )
     flags.DEFINE_enum(
-        "encoder", d.encoder, sorted(ENCODERS), "U-Net encoder.", flag_values=f
+        "encoder", d.encoder, sorted(ENCODER_NAMES), "U-Net encoder.", flag_values=f
     )
     flags.DEFINE_string(
         "weights",
@@ -67,7 +69,9 @@ def _define_flags():
         "Encoder lr = lr x this factor (study: 3e-5 / 3e-4).",
         flag_values=f,
     )
-    flags.DEFINE_enum("loss", d.loss, sorted(LOSSES), "Training loss.", flag_values=f)
+    flags.DEFINE_enum(
+        "loss", d.loss, sorted(LOSS_NAMES), "Training loss.", flag_values=f
+    )
     flags.DEFINE_bool(
         "augment", d.augment, "Random flips / transposes in training.", flag_values=f
     )
@@ -93,8 +97,6 @@ _define_flags()
 
 def config_from_flags(flag_values=FLAGS):
     """The `SegmentConfig` of the parsed flags (field names equal flag names)."""
-    from skinkeras.segmentation.training import SegmentConfig
-
     names = [field.name for field in dataclasses.fields(SegmentConfig)]
     return SegmentConfig(**{name: flag_values[name].value for name in names})
 
@@ -117,5 +119,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console script entry point."""
     deploy_cli.run(main, FLAGS)
+
+
+if __name__ == "__main__":
+    cli()

@@ -14,7 +14,8 @@ import sys
 
 from absl import app, flags
 
-from skinkeras.training import results
+from experiments import deploy_cli
+from skinkeras import training  # its `results` is imported on first use
 
 FLAGS = flags.FLAGS
 
@@ -33,6 +34,13 @@ flags.DEFINE_list(
     None,
     "Comma-separated names of the configurations (default: each directory's name).",
 )
+POSITIONAL = [
+    (
+        "RUN_DIR...",
+        "Run directories of experiments.main (--model_dir), the first being the "
+        "reference.",
+    )
+]
 
 
 def load_groups(directories, names=None):
@@ -45,7 +53,7 @@ def load_groups(directories, names=None):
     groups = []
     for index, directory in enumerate(directories):
         path = pathlib.Path(directory)
-        summaries = results.load_summaries(path)
+        summaries = training.results.load_summaries(path)
         if not summaries:
             raise ValueError(
                 f"{path} holds no finished run (no seed_*/summary.json). "
@@ -58,12 +66,12 @@ def load_groups(directories, names=None):
 def summarize(directories, *, names=None, samples=10_000, seed=0):
     """The Markdown comparison of ``directories`` (first = reference)."""
     groups = load_groups(directories, names)
-    rows = results.compare(groups, samples=samples, seed=seed)
+    rows = training.results.compare(groups, samples=samples, seed=seed)
     header = (
         f"Reference: {groups[0][0]}. Δ = difference of means; 95 % CI by bootstrap "
         f"({samples} resamples of each configuration's runs); p from Welch's t-test.\n\n"
     )
-    return header + results.format_comparison(rows)
+    return header + training.results.format_comparison(rows)
 
 
 def main(argv):
@@ -84,9 +92,14 @@ def main(argv):
         return 1
     print(text)
     if FLAGS.output:
-        results.atomic_write_text(FLAGS.output, text)
+        training.results.atomic_write_text(FLAGS.output, text)
     return 0
 
 
+def cli():
+    """Console script entry point."""
+    deploy_cli.run(main, FLAGS, positional=POSITIONAL)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli()

@@ -6,10 +6,57 @@ Subpackages:
     skinkeras.data      tf.data preprocessing maps and the training pipeline.
     skinkeras.training  one-cycle schedule, callbacks, metrics, run(config).
     skinkeras.gradcam   Grad-CAM heatmaps and overlays.
+
+Subpackages are imported on first use, so that `import skinkeras` (and every
+`experiments` command's `--help`) does not import TensorFlow.
 """
 
-# Importing the layers registers them with Keras, so that `keras.models.load_model`
-# reads a saved skinkeras model after a bare `import skinkeras`.
-from skinkeras import layers  # noqa: F401
+import importlib
+import sys
+
+from skinkeras import _import_hook
 
 __version__ = "0.1.0"
+
+_SUBMODULES = (
+    "data",
+    "export",
+    "gradcam",
+    "inference",
+    "layers",
+    "models",
+    "segmentation",
+    "training",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _register_layers():
+    # Importing the layers runs their `register_keras_serializable` decorators.
+    importlib.import_module(f"{__name__}.layers")
+
+
+def _import_keras_then_register_layers(exec_keras, keras_module):
+    exec_keras(keras_module)
+    _register_layers()
+
+
+# `keras.models.load_model` finds a class of another package only in Keras'
+# registry: keras.src.saving.serialization_lib `_retrieve_class_or_fn` looks up the
+# config's `registered_name` ("skinkeras>AttentionResidual") there, and imports a
+# config's `module` only for keras, keras_hub, keras_cv and keras_nlp. The layers
+# register themselves when imported, and importing them imports Keras (and
+# TensorFlow: seconds), so a bare `import skinkeras` registers them as soon as Keras
+# is imported anyway: a saved skinkeras model then loads after `import skinkeras`,
+# whichever of skinkeras and Keras comes first.
+if "keras" in sys.modules:
+    _register_layers()
+else:
+    _import_hook.wrap_import("keras", _import_keras_then_register_layers)

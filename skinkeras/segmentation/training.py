@@ -15,8 +15,6 @@ ground truth under ``masks/validation``). A finished run (summary.json present) 
 returned as is.
 """
 
-import dataclasses
-import json
 import pathlib
 
 import keras
@@ -27,12 +25,12 @@ import tensorflow as tf
 # builder function once the models package re-exports it.
 from skinkeras.models.unet import (
     DECODER_PREFIX,
-    ENCODERS,
     set_encoder_trainable,
     unet,
 )
 from skinkeras.segmentation import data as seg_data
 from skinkeras.segmentation import metrics
+from skinkeras.segmentation.config import SegmentConfig  # noqa: F401 (re-export)
 from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
 from skinkeras.training import results
@@ -45,64 +43,6 @@ LOSSES = {
 }
 SUMMARY = "summary.json"
 MODEL = "model.keras"
-
-
-@dataclasses.dataclass
-class SegmentConfig:
-    """One training run of the segmenter; field names equal `experiments.segment`'s flags."""
-
-    dataset: str = "isic2018_task1"
-    data_dir: str | None = None
-    train_split: str = "train"
-    validation_split: str = "validation"
-    encoder: str = "resnet50"
-    weights: str = "imagenet"  # "imagenet", "none" or a path to encoder weights
-    image_size: int = 224
-    batch_size: int = 8
-    head_epochs: int = 2
-    epochs: int = 10
-    lr: float = 3e-4
-    encoder_lr_factor: float = 0.1
-    loss: str = "bce"
-    augment: bool = True
-    train_bn: bool = True
-    weight_decay: float = 0.01
-    beta_2: float = 0.99
-    epsilon: float = 1e-8
-    threshold: float = 0.5
-    seed: int = 0
-    model_dir: str = "runs/segmenter"
-
-    def __post_init__(self):
-        if self.encoder not in ENCODERS:
-            raise ValueError(
-                f"`encoder` must be one of {sorted(ENCODERS)}. "
-                f"Received: encoder={self.encoder!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(
-                f"`loss` must be one of {sorted(LOSSES)}. Received: loss={self.loss!r}"
-            )
-        for name in ("head_epochs", "epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"`{name}` must be >= 0. Received: {name}={getattr(self, name)}"
-                )
-        if not self.lr > 0:
-            raise ValueError(f"`lr` must be > 0. Received: lr={self.lr}")
-        if not 0 <= self.encoder_lr_factor:
-            raise ValueError(
-                "`encoder_lr_factor` must be >= 0. "
-                f"Received: encoder_lr_factor={self.encoder_lr_factor}"
-            )
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_dict(cls, values):
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in names})
 
 
 def make_optimizer(config, *, total_steps):

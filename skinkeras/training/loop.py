@@ -218,7 +218,7 @@ def _save_model(model, path):
     tmp.replace(path)
 
 
-def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
+def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stage=None):
     """Trains one seed of ``config`` in ``config.model_dir``; returns its summary.
 
     Resumable: every finished epoch is checkpointed (weights, optimizer state,
@@ -234,6 +234,9 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
             custom data).
         callbacks: extra Keras callbacks, called after the loop's own in both stages.
         verbose: Keras ``fit`` verbosity.
+        on_stage: optional callable, called as ``on_stage(seed, stage, epochs,
+            max_lr)`` before each stage trains (e.g. to print a header; the library
+            prints nothing itself).
 
     Raises:
         ValueError: invalid configuration, batch size not divisible by the replicas,
@@ -341,6 +344,9 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0):
                 ),
                 callbacks_lib.Checkpoint(state, checkpoint_dir),
             ]
+            if on_stage is not None:
+                max_lr = config.head_lr if stage == 1 else config.lr
+                on_stage(config.seed, stage, epochs, max_lr)
             model.fit(
                 train_ds,
                 epochs=epochs,
@@ -366,12 +372,22 @@ def seed_config(config, seed):
     )
 
 
-def run_seeds(config, seeds, *, sources=None, callbacks=(), verbose=0, progress=None):
+def run_seeds(
+    config,
+    seeds,
+    *,
+    sources=None,
+    callbacks=(),
+    verbose=0,
+    progress=None,
+    on_stage=None,
+):
     """Runs every seed in ``config.model_dir/seed_<k>`` and writes the tables.
 
     Finished seeds are skipped (their summary is read back); ``results.md`` and
     ``results.csv`` are rewritten after each seed, so they always cover the seeds
-    finished so far. Returns the list of summaries in seed order.
+    finished so far. Returns the list of summaries in seed order. ``on_stage`` is
+    passed to `run`.
     """
     seeds = [int(seed) for seed in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -395,6 +411,7 @@ def run_seeds(config, seeds, *, sources=None, callbacks=(), verbose=0, progress=
             sources=sources,
             callbacks=callbacks,
             verbose=verbose,
+            on_stage=on_stage,
         )
         summaries.append(summary)
         results.write_results(table_dir, summaries, title=config.run_name)

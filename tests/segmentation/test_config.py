@@ -1,0 +1,24 @@
+"""`skinkeras.segmentation.config` names what the TensorFlow modules implement."""
+
+import subprocess
+import sys
+
+from skinkeras.models.unet import ENCODERS  # `skinkeras.models.unet` is the builder
+from skinkeras.segmentation import config, training
+
+
+def test_names_are_the_implemented_encoders_and_losses():
+    assert config.ENCODER_NAMES == tuple(ENCODERS)
+    assert config.LOSS_NAMES == tuple(training.LOSSES)
+    assert training.SegmentConfig is config.SegmentConfig
+
+
+def test_config_imports_no_tensorflow():
+    code = (
+        "import sys; import skinkeras.segmentation.config; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "False"], result.stderr
