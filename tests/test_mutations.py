@@ -35,14 +35,18 @@ def test_a_missing_or_repeated_target_is_a_problem(tmp_path):
         ),
         mutations.Mutation("untested", "module.py", "x = 1", "x = 3", ("tests/t.py",)),
         mutations.Mutation("later", "module.py", "x = 1", "x = 4", ("tests/t.py",)),
+        mutations.Mutation(
+            "renamed", "module.py", "y = 1", "y = 5", ("tests/test_module.py::test_gone",)
+        ),
     )
     # A pending mutation's test file may be missing; a running one's may not.
     pending = {"later": ("tests/t.py", None)}
     problems = mutations.list_problems(rotten, pending=pending, root=tmp_path)
-    assert len(problems) == 3, problems
+    assert len(problems) == 4, problems
     assert "gone: target text missing" in problems[0]
     assert "twice: target text found 2 times" in problems[1]
     assert "untested: no test file tests/t.py" in problems[2]
+    assert "renamed: no test tests/test_module.py::test_gone" in problems[3]
     reason = mutations.pending_reason("later", pending=pending, root=tmp_path)
     assert reason == "pending: tests/t.py does not exist yet"
     tests.with_name("t.py").write_text("def test_it(): ...\n")
