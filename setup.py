@@ -64,7 +64,7 @@ setuptools.setup(
         # The viewer for the event files training writes (`tensorboard --logdir`).
         "tensorboard>=2.16",
         # `tfds build` imports every CLI subcommand at start-up, which needs these
-        # two although building never uses them (see README, "Datasets").
+        # two although building never uses them (docs/development.md, "Dependencies").
         "apache-beam>=2.60",
         "mlcroissant>=1.0",
         # TFDS' download_and_prepare needs importlib_resources

@@ -7,7 +7,7 @@ One documented order (STYLE: Data):
     per epoch: draw the examples (permutation or class-balanced oversampling) →
     batch → augment (train only) → prefetch
 
-Training epochs follow fastai v1's training loader (README, "The study's protocol"):
+Training epochs follow fastai v1's training loader (docs/training.md, "The study's protocol"):
 each epoch draws a random permutation of the split, or with ``oversample`` fastai's
 `OverSamplingCallback` draw of ``num_classes × largest class count`` examples with
 replacement (`skinkeras.data.sampling`), and drops the last partial batch. Which
@@ -197,7 +197,7 @@ def _to_float(image, label):
 
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
-    """fastai v1 `get_transforms` settings of the training batches (README, protocol).
+    """fastai v1 `get_transforms` settings of the training batches (docs/training.md).
 
     The study's (thesis §4.1.2–4.4.2): rotation ±180° and zoom up to 30 %, each with
     p = 0.75; ``lighting`` (experiment 2) brightness and contrast, max_lighting 0.2,

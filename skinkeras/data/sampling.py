@@ -1,7 +1,7 @@
 """Which training examples an epoch visits, and in which order: a pure function of seeds.
 
 fastai v1's training loader, which the study's protocol follows (SPEC, training
-protocol; README, "The study's protocol"), draws each epoch either
+protocol; docs/training.md, "The study's protocol"), draws each epoch either
 
 - a random permutation of the split (`DataLoader(shuffle=True)`), or, with
   oversampling, `num_classes × largest class count` examples **with replacement**,

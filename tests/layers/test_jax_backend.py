@@ -1,7 +1,7 @@
 """The layers and both models run under Keras' JAX backend, like under torch.
 
 CI installs `jax[cpu]`; without jax the tests skip. What runs on TensorFlow only
-(README, "Layers"): the XLA fusion of ARL's pieces (not used on JAX, which compiles
+(docs/models.md, "Layers"): the XLA fusion of ARL's pieces (not used on JAX, which compiles
 whole steps itself) and Grad-CAM, which says so instead of failing deep inside.
 """
 

@@ -1,4 +1,4 @@
-"""The `tfds build` command line, in a subprocess, as the README states it."""
+"""The `tfds build` command line, in a subprocess, as docs/datasets.md states it."""
 
 import os
 import pathlib

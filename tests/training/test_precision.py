@@ -68,7 +68,8 @@ def probed(monkeypatch):
 
 
 def _half():
-    # Keras' advice, as the README says: float16 on GPU, bfloat16 on CPU and TPU.
+    # Keras' advice, as `experiments.main --help` says: float16 on GPU, bfloat16 on
+    # CPU and TPU.
     return "float16" if tf.config.list_logical_devices("GPU") else "bfloat16"
 
 
