@@ -98,14 +98,12 @@ def _kill_after_first_stage_2_checkpoint(data_dir, model_dir, seeds):
 @pytest.mark.slow
 def test_summaries_are_bit_identical_across_processes_seed_order_and_a_kill(tmp_path):
     data_dir = tmp_path / "tfds"
-    both_a, both_b, alone = tmp_path / "a", tmp_path / "b", tmp_path / "alone"
+    both_a, alone = tmp_path / "a", tmp_path / "alone"
     _run(data_dir, both_a, "0,1")
-    # Two fresh processes, the same command: identical files.
-    _run(data_dir, both_b, "0,1")
-    for seed in (0, 1):
-        assert _summary(both_a, seed) == _summary(both_b, seed), seed
-    # Seed 1 alone, killed with SIGKILL right after stage 2's first checkpoint, then
-    # the same command again: it resumes and ends where seed 1 after seed 0 ended.
+    # Seed 1 alone in two fresh processes, the first killed with SIGKILL right after
+    # stage 2's first checkpoint, the second the same command again: it resumes and
+    # ends where seed 1 after seed 0 ended in a third process. (A separate rerun of
+    # `--seeds=0,1` would add nothing this does not already show, at 7 CI minutes.)
     state = _kill_after_first_stage_2_checkpoint(data_dir, alone, "1")
     assert state["epoch"] == 2 and not (alone / "seed_1" / "summary.json").exists()
     _run(data_dir, alone, "1")
