@@ -26,6 +26,107 @@ RUNTIME_KEYS = (
 )
 
 
+CHOICES = {
+    "model": MODELS,
+    "head": HEADS,
+    "label": LABELS,
+    "preprocessing": PREPROCESSING,
+    "mask_mode": MASK_MODES,
+    "strategy": STRATEGIES,
+}
+# Single-field bounds (`check_field`); `experiments` flags are validated with them too.
+AT_LEAST = {
+    "image_size": 1,
+    "batch_size": 1,
+    "num_classes": 1,
+    "head_epochs": 0,
+    "epochs": 0,
+    "weight_decay": 0,
+}
+GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
+
+
+def check_at_least(name, value, bound):
+    if value < bound:
+        raise ValueError(f"`{name}` must be >= {bound}. Received: {name}={value}")
+
+
+def check_greater_than(name, value, bound):
+    if not value > bound:
+        raise ValueError(f"`{name}` must be > {bound}. Received: {name}={value}")
+
+
+def check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(
+            f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}"
+        )
+
+
+def check_field(name, value):
+    """Raises ValueError if field `name` cannot hold `value`, whatever the others are.
+
+    The one place of each single-field rule: `TrainConfig.validate` and the flag
+    validators of `experiments.common_flags` both call it.
+    """
+    if name in CHOICES:
+        check_choice(name, value, CHOICES[name])
+    elif name in AT_LEAST:
+        check_at_least(name, value, AT_LEAST[name])
+    elif name in GREATER_THAN:
+        check_greater_than(name, value, GREATER_THAN[name])
+    elif name == "seed":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"`seed` must be an int. Received: seed={value!r}")
+        if not 0 <= value < 2**31:
+            raise ValueError(f"`seed` must be in [0, 2**31). Received: seed={value}")
+    elif name == "beta_2":
+        if not 0 <= value < 1:
+            raise ValueError(f"`beta_2` must be in [0, 1). Received: beta_2={value}")
+
+
+def check_se(*, model, se):
+    if model == "resnet50" and se:
+        raise ValueError(
+            "--se applies only to --model=effnet (ResNet-50 has no Squeeze & "
+            "Excitation); remove --se or use --model=effnet. Received: se=True"
+        )
+
+
+def check_augmentation(*, augment, lighting, flip, warp):
+    for name, value in (("lighting", lighting), ("flip", flip), ("warp", warp)):
+        if value and not augment:
+            raise ValueError(
+                f"--{name} is part of augmentation (it needs augment=True); remove "
+                f"--noaugment. Received: {name}=True, augment=False"
+            )
+
+
+def check_num_classes(*, label, num_classes):
+    if label == "melanoma" and num_classes != 2:
+        raise ValueError(
+            "`num_classes` must be 2 for label='melanoma'. "
+            f"Received: num_classes={num_classes}"
+        )
+
+
+def check_masks_dir(*, preprocessing, masks_dir):
+    if preprocessing != "lesion_mask" and masks_dir:
+        raise ValueError(
+            "`masks_dir` is used only with preprocessing='lesion_mask'. "
+            f"Received: masks_dir={masks_dir!r}"
+        )
+
+
+# The rules between fields: {check: the fields it reads (its keyword arguments)}.
+RULES = {
+    check_se: ("model", "se"),
+    check_augmentation: ("augment", "lighting", "flip", "warp"),
+    check_num_classes: ("label", "num_classes"),
+    check_masks_dir: ("preprocessing", "masks_dir"),
+}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """One configuration of the study's two-stage training (SPEC, training protocol).
@@ -90,71 +191,10 @@ class TrainConfig:
 
     def validate(self):
         """Raises ValueError naming the first invalid field."""
-        choices = {
-            "model": MODELS,
-            "head": HEADS,
-            "label": LABELS,
-            "preprocessing": PREPROCESSING,
-            "mask_mode": MASK_MODES,
-            "strategy": STRATEGIES,
-        }
-        for name, allowed in choices.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(
-                    f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}"
-                )
-        if self.model == "resnet50" and self.se:
-            raise ValueError(
-                "Squeeze & Excitation exists only for --model=effnet; do not pass --se "
-                "with --model=resnet50. Received: se=True"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"`seed` must be an int. Received: seed={self.seed!r}")
-        if not 0 <= self.seed < 2**31:
-            raise ValueError(
-                f"`seed` must be in [0, 2**31). Received: seed={self.seed}"
-            )
-        positive = ("image_size", "batch_size", "num_classes")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"`{name}` must be >= 1. Received: {name}={getattr(self, name)}"
-                )
-        for name in ("head_epochs", "epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"`{name}` must be >= 0. Received: {name}={getattr(self, name)}"
-                )
-        for name in ("head_lr", "lr", "epsilon"):
-            if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"`{name}` must be > 0. Received: {name}={getattr(self, name)}"
-                )
-        if self.weight_decay < 0:
-            raise ValueError(
-                f"`weight_decay` must be >= 0. Received: weight_decay={self.weight_decay}"
-            )
-        if not 0 <= self.beta_2 < 1:
-            raise ValueError(
-                f"`beta_2` must be in [0, 1). Received: beta_2={self.beta_2}"
-            )
-        if self.label == "melanoma" and self.num_classes != 2:
-            raise ValueError(
-                "`num_classes` must be 2 for label='melanoma'. "
-                f"Received: num_classes={self.num_classes}"
-            )
-        for name in ("lighting", "flip", "warp"):
-            if getattr(self, name) and not self.augment:
-                raise ValueError(
-                    f"`{name}` is part of augmentation; it needs augment=True. "
-                    f"Received: {name}=True, augment=False"
-                )
-        if self.preprocessing != "lesion_mask" and self.masks_dir:
-            raise ValueError(
-                "`masks_dir` is used only with preprocessing='lesion_mask'. "
-                f"Received: masks_dir={self.masks_dir!r}"
-            )
+        for field in dataclasses.fields(self):
+            check_field(field.name, getattr(self, field.name))
+        for check, names in RULES.items():
+            check(**{name: getattr(self, name) for name in names})
 
     @property
     def run_name(self):
