@@ -185,7 +185,10 @@ def run(main, flag_values=flags.FLAGS, *, positional=()):
             except BrokenPipeError:  # `--help | head`: the reader has had enough
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
-        args = parse(flag_values, argv)
+        if flag_values is flags.FLAGS:
+            args = app.parse_flags_with_usage(argv)  # exits 1 on a bad flag
+        else:
+            args = parse(flag_values, argv)
         verbosity = flags.FLAGS["verbosity"]
         set_up_logging(verbosity.value if verbosity.present else 0)
         return args
