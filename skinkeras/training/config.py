@@ -97,8 +97,9 @@ def check_augmentation(*, augment, lighting, flip, warp):
     for name, value in (("lighting", lighting), ("flip", flip), ("warp", warp)):
         if value and not augment:
             raise ValueError(
-                f"--{name} is part of augmentation (it needs augment=True); remove "
-                f"--noaugment. Received: {name}=True, augment=False"
+                f"`{name}` is part of augmentation and needs augment=True (on the "
+                "command line: remove --noaugment). "
+                f"Received: {name}={value!r}, augment={augment!r}"
             )
 
 
