@@ -129,8 +129,36 @@ def _as_validation_error(check):
     return validator
 
 
+def _bounds(config_module, name):
+    """The values the config accepts for `name`, in words (None: any)."""
+    if name in getattr(config_module, "AT_LEAST", {}):
+        return f">= {config_module.AT_LEAST[name]}"
+    if name in getattr(config_module, "GREATER_THAN", {}):
+        return f"> {config_module.GREATER_THAN[name]}"
+    if name in getattr(config_module, "IN_RANGE", {}):
+        low, high = config_module.IN_RANGE[name]
+        return f"in [{low}, {high})"
+    return None
+
+
+def _number_flag(kind, name, default, help, bounds, **args):
+    """DEFINE_integer / DEFINE_float whose `--help` states the config's bounds.
+
+    The config's check (a validator) enforces them, not the parser; keyword
+    arguments give a parser of its own (absl shares positional-argument ones).
+    """
+    parser_class = flags.IntegerParser if kind is int else flags.FloatParser
+    parser = parser_class(lower_bound=None, upper_bound=None)
+    if bounds:
+        noun = "an integer" if kind is int else "a number"
+        parser.syntactic_help = f"{noun} {bounds}"
+    flags.DEFINE(
+        parser, name, default, help, serializer=flags.ArgumentSerializer(), **args
+    )
+
+
 def _define_fields(
-    config_class, names, helps, choices, check_field, flag_values, module
+    config_module, config_class, names, helps, choices, flag_values, module
 ):
     """Defines a flag per config field in `names`: the field's default and type."""
     fields = {field.name: field for field in dataclasses.fields(config_class)}
@@ -144,10 +172,9 @@ def _define_fields(
             )
         elif kind is bool:
             flags.DEFINE_boolean(name, field.default, helps[name], **args)
-        elif kind is int:
-            flags.DEFINE_integer(name, field.default, helps[name], **args)
-        elif kind is float:
-            flags.DEFINE_float(name, field.default, helps[name], **args)
+        elif kind in (int, float):
+            bounds = _bounds(config_module, name)
+            _number_flag(kind, name, field.default, helps[name], bounds, **args)
         elif kind is list:
             flags.DEFINE_list(name, field.default, helps[name], **args)
         else:
@@ -155,7 +182,7 @@ def _define_fields(
 
         def check(value, name=name):
             if value is not None:  # an optional field left unset
-                check_field(name, value)
+                config_module.check_field(name, value)
 
         flags.register_validator(
             name, _as_validation_error(check), flag_values=flag_values
@@ -171,11 +198,11 @@ def define_train_flags(names, flag_values, *, module):
         module: the command's ``__name__`` (its `--help` lists them).
     """
     _define_fields(
+        train_config,
         train_config.TrainConfig,
         names,
         TRAIN_HELP,
         train_config.CHOICES,
-        train_config.check_field,
         flag_values,
         module,
     )
@@ -216,11 +243,11 @@ def define_seed_flags(flag_values, *, module, num_seeds=1):
 def define_segment_flags(flag_values, *, module):
     """Defines every `SegmentConfig` field as a flag of the command `module`."""
     _define_fields(
+        segment_config,
         segment_config.SegmentConfig,
         [field.name for field in dataclasses.fields(segment_config.SegmentConfig)],
         SEGMENT_HELP,
         SEGMENT_CHOICES,
-        segment_config.check_field,
         flag_values,
         module,
     )

@@ -44,6 +44,7 @@ AT_LEAST = {
     "weight_decay": 0,
 }
 GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
+IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
 
 
 def check_at_least(name, value, bound):
@@ -54,6 +55,13 @@ def check_at_least(name, value, bound):
 def check_greater_than(name, value, bound):
     if not value > bound:
         raise ValueError(f"`{name}` must be > {bound}. Received: {name}={value}")
+
+
+def check_in_range(name, value, low, high):
+    if not low <= value < high:
+        raise ValueError(
+            f"`{name}` must be in [{low}, {high}). Received: {name}={value}"
+        )
 
 
 def check_choice(name, value, allowed):
@@ -75,14 +83,10 @@ def check_field(name, value):
         check_at_least(name, value, AT_LEAST[name])
     elif name in GREATER_THAN:
         check_greater_than(name, value, GREATER_THAN[name])
-    elif name == "seed":
-        if isinstance(value, bool) or not isinstance(value, int):
+    elif name in IN_RANGE:
+        if name == "seed" and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"`seed` must be an int. Received: seed={value!r}")
-        if not 0 <= value < 2**31:
-            raise ValueError(f"`seed` must be in [0, 2**31). Received: seed={value}")
-    elif name == "beta_2":
-        if not 0 <= value < 1:
-            raise ValueError(f"`beta_2` must be in [0, 1). Received: beta_2={value}")
+        check_in_range(name, value, *IN_RANGE[name])
 
 
 def check_se(*, model, se):
