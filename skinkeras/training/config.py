@@ -2,6 +2,14 @@
 
 Field names equal the flag names of ``experiments.main`` (README, "Flags"),
 so a run directory's ``config.json`` reads like the command that made it.
+
+This module imports no TensorFlow, so that ``--help`` does not wait for it, and it is
+the one source of the command-line defaults, choices and checks
+(`experiments.common_flags` reads them). The choice lists copy names that the
+TensorFlow modules implement (`skinkeras.models.MODELS`, `skinkeras.models.heads.HEADS`,
+`skinkeras.data.preprocessing`); tests/experiments/test_common_flags.py checks that the
+copies are equal. Each rule is one ``check_*`` function, used by `TrainConfig.validate`,
+by the flag validators, and (augmentation) by `skinkeras.data.make_dataset`.
 """
 
 import dataclasses
@@ -24,7 +32,6 @@ RUNTIME_KEYS = (
     "jit_compile",
     "deterministic",
 )
-
 
 CHOICES = {
     "model": MODELS,
