@@ -19,7 +19,7 @@ from absl import app, flags
 
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS
-from skinkeras.training.config import TrainConfig
+from skinkeras.training.config import NUM_CLASSES, TrainConfig
 
 FLAGS = flags.FLAGS
 
@@ -72,7 +72,7 @@ def config_from_flags():
     """The plain `TrainConfig` of the parsed flags (the library never reads flags)."""
     names = [name for name in TRAIN_FLAGS if name != "seeds"]
     values = {name: _value(name) for name in names}
-    values["num_classes"] = 2 if values["label"] == "melanoma" else 3
+    values["num_classes"] = NUM_CLASSES[values["label"]]
     values["seeds"] = seeds_from_flags()
     config = TrainConfig(model_dir="runs/unnamed", **values)
     model_dir = FLAGS.model_dir or f"runs/{config.run_name}"

@@ -17,7 +17,9 @@ import json
 
 MODELS = ("resnet50", "effnet")
 HEADS = ("fastai", "linear")
-LABELS = ("melanoma", "label")
+# Target → number of classes (SPEC: the binary melanoma task; the 3-class label kept).
+NUM_CLASSES = {"melanoma": 2, "label": 3}
+LABELS = tuple(NUM_CLASSES)
 PREPROCESSING = ("none", "max_rgb", "shades_of_gray", "ben_graham", "lesion_mask")
 MASK_MODES = ("grayscale", "gray128")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")

@@ -24,6 +24,7 @@ def test_config_choice_lists_equal_the_library_lists():
 
     assert train_config.MODELS == models.MODELS
     assert train_config.HEADS == heads.HEADS
+    assert train_config.NUM_CLASSES == pipeline.LABELS
     assert train_config.LABELS == tuple(pipeline.LABELS)
     assert train_config.PREPROCESSING == (
         *preprocessing.PREPROCESSING_NAMES,
