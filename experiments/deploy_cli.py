@@ -14,8 +14,10 @@
 `experiments.main`, `.summarize` and `.preview` define their flags in absl's global
 `FLAGS`. The others keep theirs in a `FlagValues` of their own: `--model_dir`,
 `--seed`, `--batch_size` and `--dataset` are also flags of `experiments.main`, and
-absl refuses a flag name defined by two modules in one process (the test suite
-imports all of them).
+absl refuses a flag name defined twice in one `FlagValues` (the test suite imports all
+of them). Either way a command's flags are filed under its module's name
+(`experiments.common_flags` defines the shared ones so), and `--help` shows them with
+absl's `FlagValues.module_help`.
 """
 
 import os
@@ -24,6 +26,7 @@ import tempfile
 
 from absl import app, flags, logging
 
+from experiments.common_flags import module_key
 from skinkeras import _import_hook
 
 _HELP = ("-h", "-?", "-help", "--help", "-helpshort", "--helpshort")
@@ -34,17 +37,6 @@ VERBOSITY_HELP = (
     "--verbosity=1 also shows INFO lines (absl, TFDS) and TensorFlow's C++ log, "
     "--verbosity=2 adds DEBUG."
 )
-
-
-def define_run_flags(flag_values, *, seed_help):
-    """`--model_dir` (a run: one seed dir or a multi-seed dir) and `--seed`."""
-    flags.DEFINE_string(
-        "model_dir",
-        None,
-        "Run directory: a seed dir or a multi-seed dir.",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_integer("seed", None, seed_help, flag_values=flag_values)
 
 
 def parse(flag_values, argv):
@@ -79,25 +71,6 @@ def description(module):
     return " ".join(line.strip() for line in paragraph.splitlines())
 
 
-def _module_keys(module):
-    # absl registers a flag under its module's name, or sys.argv[0] for __main__.
-    return {sys.argv[0] if module.__name__ == "__main__" else module.__name__}
-
-
-def script_flags(module, flag_values):
-    """The script's own flags (absl's, e.g. `--verbosity`, left out)."""
-    if flag_values is flags.FLAGS:
-        by_module = flag_values.flags_by_module_dict()
-        return [f for key in _module_keys(module) for f in by_module.get(key, [])]
-    own = []
-    for name in flag_values:
-        flag = flag_values[name]
-        shared = name in flags.FLAGS and flags.FLAGS[name] is flag
-        if name == flag.name and not shared:  # each flag once, not by its short name
-            own.append(flag)
-    return own
-
-
 def help_text(module, flag_values, *, positional=(), full=False):
     """What `--help` (or, with ``full``, `--helpfull`) prints.
 
@@ -114,16 +87,14 @@ def help_text(module, flag_values, *, positional=(), full=False):
         lines.append(
             flags.text_wrap(entry, length=80, indent="    ", firstline_indent="  ")
         )
-    # A FlagValues of the script's flags only, for absl's own rendering.
-    view = flags.FlagValues()
-    for flag in script_flags(module, flag_values):
-        flags.DEFINE_flag(flag, flag_values=view, module_name="flags")
-    lines += [view.get_help(include_special_flags=False), ""]
-    lines.append(flags.text_wrap(VERBOSITY_HELP, length=80))
+    # absl's rendering of the command's own flags, under "flags:" rather than its
+    # module's name (a file path for `python -m`).
+    key = module_key(module.__name__)
+    own = flag_values.module_help(key).lstrip("\n").partition("\n")[2]
+    lines += ["", "flags:", own, "", flags.text_wrap(VERBOSITY_HELP, length=80)]
     if full:
-        own = _module_keys(module) if flag_values is flags.FLAGS else set()
         for name in sorted(flags.FLAGS.flags_by_module_dict()):
-            if name not in own:
+            if name != key:
                 lines.append(flags.FLAGS.module_help(name))
     else:
         lines.append("--helpfull also lists absl's flags.")
@@ -215,7 +186,7 @@ def run(main, flag_values=flags.FLAGS, *, positional=()):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
         if flag_values is flags.FLAGS:
-            args = app.parse_flags_with_usage(argv)
+            args = app.parse_flags_with_usage(argv)  # exits 1 on a bad flag
         else:
             args = parse(flag_values, argv)
         verbosity = flags.FLAGS["verbosity"]

@@ -16,11 +16,13 @@ import pathlib
 
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 
 FLAGS = flags.FlagValues()
-deploy_cli.define_run_flags(
-    FLAGS, seed_help="With a multi-seed --model_dir: use seed_<k> only."
+common_flags.define_run_flags(
+    FLAGS,
+    module=__name__,
+    seed_help="With a multi-seed --model_dir: use seed_<k> only.",
 )
 flags.DEFINE_string("split", "test", "Dataset split to evaluate.", flag_values=FLAGS)
 flags.DEFINE_string(

@@ -19,11 +19,11 @@ import pathlib
 
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 
 FLAGS = flags.FlagValues()
-deploy_cli.define_run_flags(
-    FLAGS, seed_help="With a multi-seed --model_dir: export seed_<k>."
+common_flags.define_run_flags(
+    FLAGS, module=__name__, seed_help="With a multi-seed --model_dir: export seed_<k>."
 )
 flags.DEFINE_enum(
     "format",

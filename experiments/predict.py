@@ -21,11 +21,13 @@ import sys
 import numpy as np
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 
 FLAGS = flags.FlagValues()
-deploy_cli.define_run_flags(
-    FLAGS, seed_help="With a multi-seed --model_dir: use seed_<k> only."
+common_flags.define_run_flags(
+    FLAGS,
+    module=__name__,
+    seed_help="With a multi-seed --model_dir: use seed_<k> only.",
 )
 flags.DEFINE_string("output", None, "CSV file to write.", flag_values=FLAGS)
 flags.DEFINE_enum(

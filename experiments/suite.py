@@ -28,7 +28,7 @@ import pathlib
 
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS, run_preset
 
 # The configurations of each experiment, the first one being the reference.
@@ -60,23 +60,23 @@ STUDY = {
     "exp4_effnet_arl": (0.8293, None, 0.7863),
     "exp4_effnet_se_arl": (0.8620, None, 0.8536),
 }
-# Flags passed through to every configuration when given.
-PASS_THROUGH = {
-    "dataset": str,
-    "data_dir": str,
-    "image_size": int,
-    "batch_size": int,
-    "head_epochs": int,
-    "head_lr": float,
-    "epochs": int,
-    "lr": float,
-    "weights": str,
-    "strategy": str,
-    "mixed_precision": bool,
-    "jit_compile": bool,
-    "deterministic": bool,
-}
-# Only the lesion-masked configurations take these.
+# Flags passed through to every configuration when given (otherwise the preset's value,
+# which is the study's protocol); the lesion-masked configurations also take MASK_FLAGS.
+PASS_THROUGH = (
+    "dataset",
+    "data_dir",
+    "image_size",
+    "batch_size",
+    "head_epochs",
+    "head_lr",
+    "epochs",
+    "lr",
+    "weights",
+    "strategy",
+    "mixed_precision",
+    "jit_compile",
+    "deterministic",
+)
 MASK_FLAGS = ("masks_dir", "mask_mode")
 
 FLAGS = flags.FlagValues()
@@ -93,63 +93,12 @@ flags.DEFINE_string(
     "Suite directory: one subdirectory per configuration.",
     flag_values=FLAGS,
 )
-flags.DEFINE_integer(
-    "num_seeds",
-    10,
-    "Seeds per configuration (study: 10).",
-    lower_bound=1,
-    flag_values=FLAGS,
+# The same flags as experiments.main's (defaults, help, checks).
+common_flags.define_train_flags(
+    ["seed", *PASS_THROUGH, *MASK_FLAGS], FLAGS, module=__name__
 )
-flags.DEFINE_integer("seed", 0, "First seed.", flag_values=FLAGS)
-flags.DEFINE_integer(
-    "verbose",
-    2,
-    "Keras fit verbosity.",
-    lower_bound=0,
-    upper_bound=2,
-    flag_values=FLAGS,
-)
-flags.DEFINE_string(
-    "dataset", None, "TFDS dataset (default isic2017).", flag_values=FLAGS
-)
-flags.DEFINE_string("data_dir", None, "TFDS data directory.", flag_values=FLAGS)
-flags.DEFINE_integer("image_size", None, "Input size (default 224).", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", None, "Batch size (default 16).", flag_values=FLAGS)
-flags.DEFINE_integer(
-    "head_epochs", None, "Stage 1 epochs (default 4).", flag_values=FLAGS
-)
-flags.DEFINE_float("head_lr", None, "Stage 1 max lr (default 3e-3).", flag_values=FLAGS)
-flags.DEFINE_integer("epochs", None, "Stage 2 epochs (default 20).", flag_values=FLAGS)
-flags.DEFINE_float("lr", None, "Stage 2 max lr (default 3e-4).", flag_values=FLAGS)
-flags.DEFINE_string(
-    "weights",
-    None,
-    'Backbone weights: "imagenet" (default), "none", a path.',
-    flag_values=FLAGS,
-)
-flags.DEFINE_string(
-    "strategy", None, "Distribution strategy (see experiments.main).", flag_values=FLAGS
-)
-flags.DEFINE_bool("mixed_precision", None, "Mixed precision.", flag_values=FLAGS)
-flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step.", flag_values=FLAGS)
-flags.DEFINE_bool(
-    "deterministic",
-    None,
-    "TensorFlow op determinism (see experiments.main).",
-    flag_values=FLAGS,
-)
-flags.DEFINE_string(
-    "masks_dir",
-    None,
-    "Experiment 1: masks from experiments.make_masks.",
-    flag_values=FLAGS,
-)
-flags.DEFINE_enum(
-    "mask_mode",
-    None,
-    ["grayscale", "gray128"],
-    "Experiment 1: outside of the lesion.",
-    flag_values=FLAGS,
+common_flags.define_seed_flags(
+    FLAGS, module=__name__, num_seeds=common_flags.STUDY_NUM_SEEDS
 )
 flags.mark_flags_as_required(["experiment", "model_dir"], flag_values=FLAGS)
 
@@ -271,17 +220,11 @@ def run_suite(
 
 def overrides_from_flags(flag_values=FLAGS):
     """The pass-through flags that were given: (overrides, mask overrides)."""
-    overrides = {
-        name: flag_values[name].value
-        for name in PASS_THROUGH
-        if flag_values[name].value is not None
-    }
-    masks = {
-        name: flag_values[name].value
-        for name in MASK_FLAGS
-        if flag_values[name].value is not None
-    }
-    return overrides, masks
+
+    def given(names):
+        return {n: flag_values[n].value for n in names if flag_values[n].present}
+
+    return given(PASS_THROUGH), given(MASK_FLAGS)
 
 
 def main(argv):

@@ -44,6 +44,9 @@ from skinkeras.data import sampling
 from skinkeras.data.augment import augment as augment_images
 from skinkeras.data.io import decode_image, ensure_rgb
 
+# The rule is TrainConfig's (one check per rule); its module is plain Python.
+from skinkeras.training.config import check_augmentation
+
 __all__ = [
     "DatasetNotPreparedError",
     "TrainingStream",
@@ -338,15 +341,6 @@ class TrainingStream:
         return _finish(ds)
 
 
-def _check_augment(augment, lighting, flip, warp):
-    for name, value in (("lighting", lighting), ("flip", flip), ("warp", warp)):
-        if value and not augment:
-            raise ValueError(
-                f"`{name}` is part of augmentation; pass augment=True. "
-                f"Received: {name}={value!r}, augment={augment!r}"
-            )
-
-
 def _raw_examples(split, *, dataset, data_dir, label, source):
     """The split's example dicts, their number of classes and (if known) size."""
     if source is None:
@@ -433,7 +427,7 @@ def make_training_stream(
     epochs) and decodes + preprocesses every image once, on the first epoch.
     """
     _check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
-    _check_augment(augment, lighting, flip, warp)
+    check_augmentation(augment=augment, lighting=lighting, flip=flip, warp=warp)
     raw, num_classes = _raw_examples(
         split, dataset=dataset, data_dir=data_dir, label=label, source=source
     )
@@ -539,7 +533,7 @@ def make_dataset(
         `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
     """
     _check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
-    _check_augment(augment, lighting, flip, warp)
+    check_augmentation(augment=augment, lighting=lighting, flip=flip, warp=warp)
     shuffle = (_base_split(split) == "train") if shuffle is None else bool(shuffle)
     drop_remainder = shuffle if drop_remainder is None else bool(drop_remainder)
     if shuffle or oversample or augment:

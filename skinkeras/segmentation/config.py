@@ -10,8 +10,29 @@ and a config is validated against those tables when it is created.
 import dataclasses
 import json
 
+from skinkeras.training.config import (
+    check_at_least,
+    check_choice,
+    check_greater_than,
+)
+
 ENCODER_NAMES = ("resnet50", "efficientnet_b0")
 LOSS_NAMES = ("bce", "dice", "bce_dice")
+# The bounds this config shares with `TrainConfig` are the same rules, checked by the
+# same functions (skinkeras.training.config).
+AT_LEAST = {"head_epochs": 0, "epochs": 0, "encoder_lr_factor": 0}
+GREATER_THAN = {"lr": 0}
+
+
+def check_field(name, value):
+    """Raises ValueError if field `name` cannot hold `value` (TensorFlow-free checks).
+
+    Used by `SegmentConfig` and by `experiments.segment`'s flag validators.
+    """
+    if name in AT_LEAST:
+        check_at_least(name, value, AT_LEAST[name])
+    elif name in GREATER_THAN:
+        check_greater_than(name, value, GREATER_THAN[name])
 
 
 @dataclasses.dataclass
@@ -46,27 +67,10 @@ class SegmentConfig:
         from skinkeras.models.unet import ENCODERS
         from skinkeras.segmentation.training import LOSSES
 
-        if self.encoder not in ENCODERS:
-            raise ValueError(
-                f"`encoder` must be one of {sorted(ENCODERS)}. "
-                f"Received: encoder={self.encoder!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(
-                f"`loss` must be one of {sorted(LOSSES)}. Received: loss={self.loss!r}"
-            )
-        for name in ("head_epochs", "epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"`{name}` must be >= 0. Received: {name}={getattr(self, name)}"
-                )
-        if not self.lr > 0:
-            raise ValueError(f"`lr` must be > 0. Received: lr={self.lr}")
-        if not 0 <= self.encoder_lr_factor:
-            raise ValueError(
-                "`encoder_lr_factor` must be >= 0. "
-                f"Received: encoder_lr_factor={self.encoder_lr_factor}"
-            )
+        check_choice("encoder", self.encoder, sorted(ENCODERS))
+        check_choice("loss", self.loss, sorted(LOSSES))
+        for field in dataclasses.fields(self):
+            check_field(field.name, getattr(self, field.name))
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

@@ -2,6 +2,14 @@
 
 Field names equal the flag names of ``experiments.main`` (README, "Flags"),
 so a run directory's ``config.json`` reads like the command that made it.
+
+This module imports no TensorFlow, so that ``--help`` does not wait for it, and it is
+the one source of the command-line defaults, choices and checks
+(`experiments.common_flags` reads them). The choice lists copy names that the
+TensorFlow modules implement (`skinkeras.models.MODELS`, `skinkeras.models.heads.HEADS`,
+`skinkeras.data.preprocessing`); tests/experiments/test_common_flags.py checks that the
+copies are equal. Each rule is one ``check_*`` function, used by `TrainConfig.validate`,
+by the flag validators, and (augmentation) by `skinkeras.data.make_dataset`.
 """
 
 import dataclasses
@@ -9,7 +17,9 @@ import json
 
 MODELS = ("resnet50", "effnet")
 HEADS = ("fastai", "linear")
-LABELS = ("melanoma", "label")
+# Target → number of classes (SPEC: the binary melanoma task; the 3-class label kept).
+NUM_CLASSES = {"melanoma": 2, "label": 3}
+LABELS = tuple(NUM_CLASSES)
 PREPROCESSING = ("none", "max_rgb", "shades_of_gray", "ben_graham", "lesion_mask")
 MASK_MODES = ("grayscale", "gray128")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
@@ -24,6 +34,111 @@ RUNTIME_KEYS = (
     "jit_compile",
     "deterministic",
 )
+
+CHOICES = {
+    "model": MODELS,
+    "head": HEADS,
+    "label": LABELS,
+    "preprocessing": PREPROCESSING,
+    "mask_mode": MASK_MODES,
+    "strategy": STRATEGIES,
+}
+# Single-field bounds (`check_field`); `experiments` flags are validated with them too.
+AT_LEAST = {
+    "image_size": 1,
+    "batch_size": 1,
+    "num_classes": 1,
+    "head_epochs": 0,
+    "epochs": 0,
+    "weight_decay": 0,
+}
+GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
+IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
+
+
+def check_at_least(name, value, bound):
+    if value < bound:
+        raise ValueError(f"`{name}` must be >= {bound}. Received: {name}={value}")
+
+
+def check_greater_than(name, value, bound):
+    if not value > bound:
+        raise ValueError(f"`{name}` must be > {bound}. Received: {name}={value}")
+
+
+def check_in_range(name, value, low, high):
+    if not low <= value < high:
+        raise ValueError(
+            f"`{name}` must be in [{low}, {high}). Received: {name}={value}"
+        )
+
+
+def check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(
+            f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}"
+        )
+
+
+def check_field(name, value):
+    """Raises ValueError if field `name` cannot hold `value`, whatever the others are.
+
+    The one place of each single-field rule: `TrainConfig.validate` and the flag
+    validators of `experiments.common_flags` both call it.
+    """
+    if name in CHOICES:
+        check_choice(name, value, CHOICES[name])
+    elif name in AT_LEAST:
+        check_at_least(name, value, AT_LEAST[name])
+    elif name in GREATER_THAN:
+        check_greater_than(name, value, GREATER_THAN[name])
+    elif name in IN_RANGE:
+        if name == "seed" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"`seed` must be an int. Received: seed={value!r}")
+        check_in_range(name, value, *IN_RANGE[name])
+
+
+def check_se(*, model, se):
+    if model == "resnet50" and se:
+        raise ValueError(
+            "--se applies only to --model=effnet (ResNet-50 has no Squeeze & "
+            "Excitation); remove --se or use --model=effnet. Received: se=True"
+        )
+
+
+def check_augmentation(*, augment, lighting, flip, warp):
+    for name, value in (("lighting", lighting), ("flip", flip), ("warp", warp)):
+        if value and not augment:
+            raise ValueError(
+                f"`{name}` is part of augmentation and needs augment=True (on the "
+                "command line: remove --noaugment). "
+                f"Received: {name}={value!r}, augment={augment!r}"
+            )
+
+
+def check_num_classes(*, label, num_classes):
+    if label == "melanoma" and num_classes != 2:
+        raise ValueError(
+            "`num_classes` must be 2 for label='melanoma'. "
+            f"Received: num_classes={num_classes}"
+        )
+
+
+def check_masks_dir(*, preprocessing, masks_dir):
+    if preprocessing != "lesion_mask" and masks_dir:
+        raise ValueError(
+            "`masks_dir` is used only with preprocessing='lesion_mask'. "
+            f"Received: masks_dir={masks_dir!r}"
+        )
+
+
+# The rules between fields: {check: the fields it reads (its keyword arguments)}.
+RULES = {
+    check_se: ("model", "se"),
+    check_augmentation: ("augment", "lighting", "flip", "warp"),
+    check_num_classes: ("label", "num_classes"),
+    check_masks_dir: ("preprocessing", "masks_dir"),
+}
 
 
 @dataclasses.dataclass
@@ -90,71 +205,10 @@ class TrainConfig:
 
     def validate(self):
         """Raises ValueError naming the first invalid field."""
-        choices = {
-            "model": MODELS,
-            "head": HEADS,
-            "label": LABELS,
-            "preprocessing": PREPROCESSING,
-            "mask_mode": MASK_MODES,
-            "strategy": STRATEGIES,
-        }
-        for name, allowed in choices.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(
-                    f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}"
-                )
-        if self.model == "resnet50" and self.se:
-            raise ValueError(
-                "Squeeze & Excitation exists only for --model=effnet; do not pass --se "
-                "with --model=resnet50. Received: se=True"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"`seed` must be an int. Received: seed={self.seed!r}")
-        if not 0 <= self.seed < 2**31:
-            raise ValueError(
-                f"`seed` must be in [0, 2**31). Received: seed={self.seed}"
-            )
-        positive = ("image_size", "batch_size", "num_classes")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"`{name}` must be >= 1. Received: {name}={getattr(self, name)}"
-                )
-        for name in ("head_epochs", "epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"`{name}` must be >= 0. Received: {name}={getattr(self, name)}"
-                )
-        for name in ("head_lr", "lr", "epsilon"):
-            if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"`{name}` must be > 0. Received: {name}={getattr(self, name)}"
-                )
-        if self.weight_decay < 0:
-            raise ValueError(
-                f"`weight_decay` must be >= 0. Received: weight_decay={self.weight_decay}"
-            )
-        if not 0 <= self.beta_2 < 1:
-            raise ValueError(
-                f"`beta_2` must be in [0, 1). Received: beta_2={self.beta_2}"
-            )
-        if self.label == "melanoma" and self.num_classes != 2:
-            raise ValueError(
-                "`num_classes` must be 2 for label='melanoma'. "
-                f"Received: num_classes={self.num_classes}"
-            )
-        for name in ("lighting", "flip", "warp"):
-            if getattr(self, name) and not self.augment:
-                raise ValueError(
-                    f"`{name}` is part of augmentation; it needs augment=True. "
-                    f"Received: {name}=True, augment=False"
-                )
-        if self.preprocessing != "lesion_mask" and self.masks_dir:
-            raise ValueError(
-                "`masks_dir` is used only with preprocessing='lesion_mask'. "
-                f"Received: masks_dir={self.masks_dir!r}"
-            )
+        for field in dataclasses.fields(self):
+            check_field(field.name, getattr(self, field.name))
+        for check, names in RULES.items():
+            check(**{name: getattr(self, name) for name in names})
 
     @property
     def run_name(self):
