@@ -30,14 +30,9 @@ import tensorflow as tf
 
 # Registers the custom layers (ARL, SE, ...) that `keras.models.load_model` needs.
 import skinkeras.models  # noqa: F401
-from skinkeras import data
-from skinkeras.training import metrics
+from skinkeras import data, metrics
+from skinkeras.metrics import CLASS_NAMES, MELANOMA, classification_metrics  # noqa: F401
 
-MELANOMA = 1  # class index of melanoma in both the binary and the 3-class task
-CLASS_NAMES = {
-    2: ("other", "melanoma"),
-    3: ("nevus", "melanoma", "seborrheic_keratosis"),
-}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 CSV_FORMATS = ("default", "isic", "isic2017")
 MODEL_FILE = "model.keras"
@@ -557,43 +552,3 @@ def write_isic_truth_csv(path, image_ids, labels, class_names):
                     *("1.0" if c == label else "0.0" for c in range(len(class_names))),
                 ]
             )
-
-
-def classification_metrics(labels, probabilities):
-    """Evaluation metrics of class probabilities, as `skinkeras.training.metrics`.
-
-    Args:
-        labels: int (N,) class indices; melanoma is index 1 (binary or 3-class).
-        probabilities: float (N, classes), e.g. averaged over seeds and TTA.
-
-    Returns:
-        dict with `auroc` (melanoma probability, melanoma vs rest), `accuracy` and
-        `balanced_accuracy` (most probable class vs label, over the model's classes:
-        the mean per-class recall), `sensitivity` and `specificity` (melanoma vs
-        rest, melanoma predicted when it is the most probable class),
-        `num_examples` and `num_melanoma`. An undefined metric (a class absent from
-        `labels`) is NaN.
-    """
-    labels = np.asarray(labels).astype(np.int64).reshape(-1)
-    probabilities = np.asarray(probabilities, np.float64)
-    if probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0]:
-        raise ValueError(
-            "`probabilities` must have shape (N, classes) matching `labels` (N,). "
-            f"Received: probabilities.shape={probabilities.shape}"
-        )
-    predicted = np.argmax(probabilities, axis=-1)
-    is_melanoma = labels == MELANOMA
-    recalls = [
-        np.mean(predicted[labels == c] == c)
-        for c in range(probabilities.shape[-1])
-        if np.any(labels == c)
-    ]
-    return {
-        "auroc": metrics.auroc(is_melanoma, probabilities[:, MELANOMA]),
-        "accuracy": float(np.mean(predicted == labels)),
-        "balanced_accuracy": float(np.mean(recalls)) if recalls else float("nan"),
-        "sensitivity": metrics.sensitivity(is_melanoma, predicted == MELANOMA),
-        "specificity": metrics.specificity(is_melanoma, predicted == MELANOMA),
-        "num_examples": int(labels.size),
-        "num_melanoma": int(is_melanoma.sum()),
-    }
