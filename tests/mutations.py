@@ -356,10 +356,10 @@ MUTATIONS = (
     # TTA: the first N of the 8 symmetries of the square.
     _m(
         "tta_flip_up_down_is_left_right",
-        "skinkeras/inference.py",
+        "skinkeras/inference/transforms.py",
         '("flip_up_down", lambda x: tf.reverse(x, axis=[1])),',
         '("flip_up_down", lambda x: tf.reverse(x, axis=[2])),',
-        "tests/test_inference.py::test_tta_averages_the_documented_views",
+        "tests/inference/test_transforms.py::test_tta_averages_the_documented_views",
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Training of the study: one-cycle schedule, callbacks, metrics, `run(config)`.
+"""Training of the study: one-cycle schedule, callbacks, result tables, `run(config)`.
 
 Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
