@@ -16,6 +16,7 @@ import keras
 import skinkeras.models  # noqa: F401
 from skinkeras import rundir
 from skinkeras.metrics import CLASS_NAMES
+from skinkeras.training.config import TrainConfig
 
 # What must agree between seeds for their probabilities to be averaged.
 _ENSEMBLE_KEYS = (
@@ -50,7 +51,7 @@ class Run:
     model_dir: pathlib.Path
     models: tuple
     seeds: tuple
-    config: object
+    config: TrainConfig
     image_size: int
     preprocessing: str
     class_names: tuple
