@@ -95,7 +95,8 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from skinkeras import export, inference
+    from skinkeras import inference
+    from skinkeras.inference import export
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench_export_"))
     run_dir = args.model_dir or build_run(tmp / "run", args.image_size)

@@ -58,29 +58,29 @@ def evaluate(
     `source` (optional) is `make_dataset`'s: a `tf.data.Dataset` of example dicts
     used instead of TFDS.
     """
-    from skinkeras import data, inference
+    from skinkeras import data, inference, metrics
 
     config = run.config
     images = data.make_dataset(
         split,
-        dataset=dataset or config.get("dataset", "isic2017"),
-        data_dir=data_dir or config.get("data_dir"),
+        dataset=dataset or config.dataset,
+        data_dir=data_dir or config.data_dir,
         preprocessing=run.preprocessing,
         image_size=run.image_size,
         batch_size=batch_size,
         augment=False,
         oversample=False,
-        label=config.get("label", "melanoma"),
+        label=config.label,
         shuffle=False,
-        masks_dir=config.get("masks_dir"),
-        mask_mode=config.get("mask_mode", "grayscale"),
+        masks_dir=config.masks_dir,
+        mask_mode=config.mask_mode,
         drop_remainder=False,
         source=source,
     )
     labels, probabilities = inference.predict_dataset(
         inference.Predictor(run, tta=tta), images
     )
-    return inference.classification_metrics(labels, probabilities)
+    return metrics.classification_metrics(labels, probabilities)
 
 
 def format_metrics(metrics):

@@ -9,7 +9,7 @@ preprocessing inside; it returns `melanoma_probability` (B,) and `probabilities`
 (B, classes). TFLite: input `images`, float32 (1, S, S, 3), the image already resized
 (shorter side to S) and centre-cropped, RGB 0..255 — TFLite's builtin ops cannot decode
 images; preprocessing, normalisation and softmax are inside. `--quantize=dynamic`
-stores int8 weights (dynamic-range quantisation). See `skinkeras.export`.
+stores int8 weights (dynamic-range quantisation). See `skinkeras.inference.export`.
 
 Default `--out`: `<model_dir>/export/saved_model`, `.../model.tflite` or
 `.../model_int8.tflite`. A multi-seed `--model_dir` needs `--seed`.
@@ -60,7 +60,8 @@ def size_of(path):
 
 
 def main(argv):
-    from skinkeras import export, inference
+    from skinkeras import inference
+    from skinkeras.inference import export
 
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")

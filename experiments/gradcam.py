@@ -57,45 +57,38 @@ flags.DEFINE_integer(
 flags.DEFINE_float("alpha", 0.4, "Heatmap opacity.", flag_values=FLAGS)
 flags.mark_flags_as_required(["model_dirs", "images"], flag_values=FLAGS)
 
-MELANOMA = 1
-
 
 def load_model_run(model_dir, *, seed=None):
-    """``(model, config)`` of one seed of a run (its first seed by default)."""
-    import keras
-
+    """One seed of a run as a `skinkeras.inference.Run` (its first seed by default)."""
     from skinkeras import inference
 
-    found = inference.find_models(model_dir, seed=seed)
-    _, path = found[0]
-    config = inference.read_config(path)
-    if config.get("preprocessing") == "lesion_mask":
+    first_seed, _ = inference.find_models(model_dir, seed=seed)[0]
+    run = inference.load_run(model_dir, seed=first_seed)
+    if run.preprocessing == "lesion_mask":
         raise ValueError(
             "Grad-CAM on image files cannot apply a lesion mask (no mask per file). "
             f"Received: model_dir={model_dir}"
         )
-    model = keras.models.load_model(path / inference.MODEL_FILE, compile=False)
-    return model, config
+    return run
 
 
-def explain(model, config, paths, *, class_index=None, alpha=0.4):
+def explain(run, paths, *, class_index=None, alpha=0.4):
     """Overlays, natural images and melanoma probabilities of ``paths`` for one run."""
     import tensorflow as tf
 
-    from skinkeras import gradcam, inference
+    from skinkeras import gradcam, inference, metrics
 
-    size = int(config.get("image_size") or model.input_shape[1])
     transform = inference.bytes_transform(
-        image_size=size, preprocessing=config.get("preprocessing", "none")
+        image_size=run.image_size, preprocessing=run.preprocessing
     )
     natural, inputs = zip(
         *(transform(tf.io.read_file(str(path)), str(path)) for path in paths),
         strict=True,
     )
     inputs = np.stack([x.numpy() for x in inputs])
-    heatmaps = gradcam.gradcam(model, inputs, class_index=class_index)
-    logits = model.predict(inputs, verbose=0)
-    probabilities = tf.nn.softmax(logits, axis=-1).numpy()[:, MELANOMA]
+    heatmaps = gradcam.gradcam(run.model, inputs, class_index=class_index)
+    logits = run.model.predict(inputs, verbose=0)
+    probabilities = metrics.melanoma_probability(logits)
     overlays = [
         gradcam.overlay(image.numpy(), heatmap, alpha=alpha)
         for image, heatmap in zip(natural, heatmaps, strict=True)
@@ -153,9 +146,9 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     columns, natural = [], None
-    for model, config in runs:
+    for run in runs:
         overlays, images, probabilities = explain(
-            model, config, paths, class_index=FLAGS.class_index, alpha=FLAGS.alpha
+            run, paths, class_index=FLAGS.class_index, alpha=FLAGS.alpha
         )
         natural = natural or images
         columns.append(list(zip(overlays, probabilities, strict=True)))

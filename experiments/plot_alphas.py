@@ -63,11 +63,12 @@ def load_alphas(run_dir):
             "The run has no ARL alphas to plot (trained without --arl?). "
             f"Received: run_dir={run_dir}"
         )
-    head_epochs = None
-    for config_path in (paths[0].parent / "config.json", run_dir / "config.json"):
-        if config_path.is_file():
-            head_epochs = json.loads(config_path.read_text()).get("head_epochs")
-            break
+    from skinkeras import rundir
+
+    try:
+        head_epochs = rundir.read_config(paths[0].parent).head_epochs
+    except FileNotFoundError:
+        head_epochs = None
     return seeds, head_epochs
 
 

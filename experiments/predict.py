@@ -83,14 +83,15 @@ def gradcam_writer(run, directory, *, melanoma_only=False):
     """
     import tensorflow as tf
 
-    from skinkeras import gradcam, inference
+    from skinkeras import gradcam
+    from skinkeras.metrics import MELANOMA
 
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
 
     def write(ids, resized, inputs, probabilities):
         if melanoma_only:
-            class_index = inference.MELANOMA
+            class_index = MELANOMA
         else:
             class_index = [int(c) for c in np.argmax(probabilities, axis=-1)]
         heatmaps = np.mean(

@@ -4,8 +4,12 @@ Subpackages:
     skinkeras.layers    Keras layers (ARL, spatial softmax, Squeeze & Excitation).
     skinkeras.models    ResNet-50 / EfficientNet-B0 with ARL and SE, U-Net, heads.
     skinkeras.data      tf.data preprocessing maps and the training pipeline.
-    skinkeras.training  one-cycle schedule, callbacks, metrics, run(config).
+    skinkeras.training  one-cycle schedule, callbacks, run(config), result tables.
+    skinkeras.inference load a run, predict, CSVs, export (SavedModel, TFLite).
+    skinkeras.segmentation  the U-Net lesion segmenter.
     skinkeras.gradcam   Grad-CAM heatmaps and overlays.
+    skinkeras.metrics   classification metrics (AUROC, sensitivity, ...).
+    skinkeras.rundir    a run directory's files; atomic writes; its config.
 
 Subpackages are imported on first use, so that `import skinkeras` (and every
 `experiments` command's `--help`) does not import TensorFlow.
@@ -20,11 +24,12 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data",
-    "export",
     "gradcam",
     "inference",
     "layers",
+    "metrics",
     "models",
+    "rundir",
     "segmentation",
     "training",
 )

@@ -19,7 +19,10 @@ from skinkeras import layers, models
 
 
 def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", **extra):
-    """A config.json dict with the contract's keys (values of a short run)."""
+    """A config.json dict with the contract's keys (values of a short run).
+
+    It must be a valid `TrainConfig`: inference reads it through `rundir.read_config`.
+    """
     config = {
         "model": model_name,
         "arl": True,
@@ -47,7 +50,7 @@ def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", *
         "seed": 0,
         "seeds": [0],
         "model_dir": None,
-        "strategy": "default",
+        "strategy": "auto",
         "tpu": None,
         "mixed_precision": False,
         "jit_compile": False,
@@ -142,8 +145,10 @@ def tiny_classifier(*, num_classes=2, image_size=32, seed=0):
 def tiny_run(directory, *, num_classes=2, image_size=32, seed=0, preprocessing="none"):
     """A seed directory with a `tiny_classifier`."""
     model = tiny_classifier(num_classes=num_classes, image_size=image_size, seed=seed)
+    # The config names a model of the study (TrainConfig validates it); the model
+    # file holds the tiny stand-in, which is what inference loads.
     config = config_for(
-        "tiny",
+        "effnet",
         image_size=image_size,
         num_classes=num_classes,
         seed=seed,

@@ -307,20 +307,28 @@ MUTATIONS = (
         "tests/data/test_pipeline.py"
         "::test_training_epochs_resume_exactly_and_decode_once",
     ),
-    # AUROC of the melanoma probability (softmax column 1), ties as half.
+    # AUROC of the melanoma probability (softmax column 1); sensitivity and
+    # specificity are the melanoma class's recall and the other lesions' recall.
     _m(
         "auroc_wrong_class_column",
-        "skinkeras/training/metrics.py",
+        "skinkeras/metrics.py",
         "return softmax(logits)[:, MELANOMA]",
         "return softmax(logits)[:, 0]",
-        "tests/training/test_metrics.py",
+        "tests/test_metrics.py",
     ),
     _m(
-        "auroc_ties_not_averaged",
-        "skinkeras/training/metrics.py",
-        "ranks[order[start : start + count]] = start + (count + 1) / 2.0",
-        "ranks[order[start : start + count]] = start + 1.0",
-        "tests/training/test_metrics.py",
+        "auroc_of_the_other_probability",
+        "skinkeras/metrics.py",
+        '"auroc": auroc(is_melanoma, probabilities[:, MELANOMA]),',
+        '"auroc": auroc(is_melanoma, probabilities[:, 0]),',
+        "tests/test_metrics.py::test_classification_metrics_match_sklearn",
+    ),
+    _m(
+        "sensitivity_is_precision",
+        "skinkeras/metrics.py",
+        "return _rate(tp, tp + fn), _rate(tn, tn + fp)",
+        "return _rate(tp, tp + fp), _rate(tn, tn + fp)",
+        "tests/test_metrics.py",
     ),
     # Dice = 2|P ∩ T| / (|P| + |T|), metric and loss.
     _m(
@@ -348,10 +356,10 @@ MUTATIONS = (
     # TTA: the first N of the 8 symmetries of the square.
     _m(
         "tta_flip_up_down_is_left_right",
-        "skinkeras/inference.py",
+        "skinkeras/inference/transforms.py",
         '("flip_up_down", lambda x: tf.reverse(x, axis=[1])),',
         '("flip_up_down", lambda x: tf.reverse(x, axis=[2])),',
-        "tests/test_inference.py::test_tta_averages_the_documented_views",
+        "tests/inference/test_transforms.py::test_tta_averages_the_documented_views",
     ),
 )
 

@@ -4,8 +4,9 @@ Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
 `color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`;
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
-stateless) and `augment_parameters`; `make_dataset`, `make_training_stream` (seeded
-epochs, fastai v1's shuffling and oversampling, `sampling`) and `dataset_info`.
+stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
+its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
+oversampling, `sampling`) and `dataset_info`.
 """
 
 from skinkeras.data.augment import augment, augment_parameters
@@ -16,6 +17,7 @@ from skinkeras.data.pipeline import (
     dataset_info,
     make_dataset,
     make_training_stream,
+    round_pixels,
 )
 from skinkeras.data.preprocessing import (
     PREPROCESSING_NAMES,
@@ -44,5 +46,6 @@ __all__ = [
     "max_rgb_illuminant",
     "preprocess",
     "resize_and_center_crop",
+    "round_pixels",
     "shades_of_gray_illuminant",
 ]

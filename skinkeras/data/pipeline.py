@@ -150,6 +150,14 @@ def _unit_mask(mask):
     return tf.where(tf.reduce_max(mask) > 1.0, mask / 255.0, mask)
 
 
+def round_pixels(image):
+    """Clip to 0..255 and round (float in, float out): the values of the uint8 cache.
+
+    Training sees the cached values, so inference and export round the same way.
+    """
+    return tf.round(tf.clip_by_value(image, 0.0, 255.0))
+
+
 def _example_fn(
     *, image_size, preprocessing, label, masks_dir, split, mask_mode, has_mask
 ):
@@ -188,7 +196,7 @@ def _example_fn(
         else:
             image = deterministic(image)
         # Cached as uint8 (see module docstring).
-        image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+        image = tf.cast(round_pixels(image), tf.uint8)
         return image, tf.cast(example[label], tf.int32)
 
     return load

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 # Names imported from the module itself: `skinkeras.models.unet` may also be the
 # builder function once the models package re-exports it.
+from skinkeras import rundir
 from skinkeras.models.unet import (
     DECODER_PREFIX,
     set_encoder_trainable,
@@ -33,7 +34,6 @@ from skinkeras.segmentation import metrics
 from skinkeras.segmentation.config import SegmentConfig  # noqa: F401 (re-export)
 from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
-from skinkeras.training import results
 from skinkeras.training.schedules import BETA_1_MAX, OneCycle
 
 LOSSES = {
@@ -41,8 +41,8 @@ LOSSES = {
     "dice": metrics.DiceLoss,
     "bce_dice": metrics.BCEDiceLoss,
 }
-SUMMARY = "summary.json"
-MODEL = "model.keras"
+SUMMARY = rundir.SUMMARY
+MODEL = rundir.MODEL
 
 
 def make_optimizer(config, *, total_steps):
@@ -146,7 +146,7 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
     """
     model_dir = pathlib.Path(config.model_dir)
     if (model_dir / SUMMARY).exists():
-        return results.read_json(model_dir / SUMMARY)
+        return rundir.read_json(model_dir / SUMMARY)
     sources = sources or {}
     common = dict(
         dataset=config.dataset,
@@ -175,7 +175,7 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
     sample_images, sample_masks = next(iter(validation.unbatch().batch(max_images)))
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(model_dir / "config.json", config.to_json())
+    rundir.atomic_write_text(model_dir / rundir.CONFIG, config.to_json())
     keras.utils.set_random_seed(config.seed)
     model = unet(
         input_shape=(config.image_size, config.image_size, 3),
@@ -184,7 +184,7 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
     )
     history = []
     logger = SegmentationLogger(
-        model_dir / "logs",
+        model_dir / rundir.LOGS,
         history,
         images=sample_images,
         masks=sample_masks,
@@ -234,5 +234,5 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
         "history": history,
     }
     _save_model(model, model_dir / MODEL)
-    results.atomic_write_json(model_dir / SUMMARY, summary)
+    rundir.atomic_write_json(model_dir / SUMMARY, summary)
     return summary

@@ -1,8 +1,8 @@
-"""Training of the study: one-cycle schedule, callbacks, metrics, `run(config)`.
+"""Training of the study: one-cycle schedule, callbacks, result tables, `run(config)`.
 
 Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
-`callbacks`, `metrics`, `distribute` (strategies, global batch), `loop` (run,
+`callbacks`, `distribute` (strategies, global batch), `loop` (run,
 run_seeds), `results` (tables, comparisons, atomic writes).
 
 Attributes are imported on first use, so that reading a config (e.g. for
@@ -26,7 +26,6 @@ _SUBMODULES = (
     "config",
     "distribute",
     "loop",
-    "metrics",
     "results",
     "schedules",
 )

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from skinkeras.training import metrics as metrics_lib
+from skinkeras import metrics as metrics_lib
 from skinkeras.training import results, schedules
 
 CHECKPOINT_WEIGHTS = "ckpt.weights.h5"
@@ -191,7 +191,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     Runs the model over the (unshuffled) validation dataset once per epoch and adds
     ``val_loss``, ``val_accuracy``, ``val_auroc``, ``val_sensitivity`` and
-    ``val_specificity`` (see `skinkeras.training.metrics`) to the epoch's logs and
+    ``val_specificity`` (see `skinkeras.metrics.validation_metrics`) to the epoch's logs and
     to ``state.record``, with ``steps``, the number of batches the epoch trained.
     """
 
@@ -210,7 +210,7 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         logs = logs if logs is not None else {}
         logits = self.model.predict(self.images, verbose=0)
-        validation = metrics_lib.classification_metrics(
+        validation = metrics_lib.validation_metrics(
             self.labels, np.asarray(logits, dtype=np.float32)
         )
         optimizer = base_optimizer(self.model.optimizer)

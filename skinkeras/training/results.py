@@ -1,4 +1,4 @@
-"""Result files: atomic writes, the study's multi-seed tables, and comparisons.
+"""Result files: the study's multi-seed tables, and comparisons.
 
 SPEC: a run's score is the maximum validation accuracy (and separately the maximum
 AUROC) over its epochs; a configuration is reported as mean, std, 25 %, 50 %, 75 % and
@@ -8,45 +8,19 @@ Welch's t-test and a bootstrap 95 % interval of the difference of means.
 
 import csv
 import io
-import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import scipy.stats
 
+from skinkeras import rundir
+
+# The atomic writers live in `skinkeras.rundir`; training and the experiments call
+# them through this module too.
+from skinkeras.rundir import atomic_write_json, atomic_write_text, read_json  # noqa: F401
+
 SCORES = ("max_accuracy", "max_auroc")
 STATISTICS = ("mean", "std", "25%", "50%", "75%", "max")
-
-
-def atomic_write_text(path, text):
-    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``.
-
-    A reader (or a crash) never sees a half-written file.
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_json(path, data):
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path):
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
 
 
 def describe(values):
@@ -102,18 +76,18 @@ def write_results(model_dir, summaries, *, title=None):
     seeds = ", ".join(str(summary.get("seed", "?")) for summary in summaries)
     text = format_markdown(rows, title=title)
     text += f"\nPer-run maximum over epochs on the validation split; seeds: {seeds}.\n"
-    atomic_write_text(pathlib.Path(model_dir) / "results.md", text)
-    atomic_write_text(pathlib.Path(model_dir) / "results.csv", format_csv(rows))
+    atomic_write_text(pathlib.Path(model_dir) / rundir.RESULTS_MD, text)
+    atomic_write_text(pathlib.Path(model_dir) / rundir.RESULTS_CSV, format_csv(rows))
     return rows
 
 
 def load_summaries(model_dir):
     """The ``summary.json`` of every finished seed under ``model_dir`` (seed order)."""
-    paths = sorted(
-        pathlib.Path(model_dir).glob("seed_*/summary.json"),
-        key=lambda path: int(path.parent.name.split("_", 1)[1]),
-    )
-    return [read_json(path) for path in paths]
+    return [
+        read_json(path / rundir.SUMMARY)
+        for _, path in rundir.seed_dirs(model_dir)
+        if (path / rundir.SUMMARY).is_file()
+    ]
 
 
 def welch_t_test(a, b):

@@ -13,7 +13,7 @@ from experiments import evaluate
 from skinkeras import data, inference
 from tests import deploy_fixtures as fx
 from tests.experiments.test_predict import run_cli
-from tests.test_inference import softmax_of, training_path_images
+from tests.inference.helpers import softmax_of, training_path_images
 
 
 def sklearn_metrics(labels, probabilities):

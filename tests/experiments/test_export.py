@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from experiments import export as export_cli
-from skinkeras import export, inference
+from skinkeras import inference
+from skinkeras.inference import export
 from tests import deploy_fixtures as fx
 from tests.experiments.test_predict import run_cli
 

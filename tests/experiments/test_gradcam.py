@@ -11,8 +11,8 @@ from experiments import deploy_cli
 from experiments import gradcam as gradcam_cli
 from skinkeras.gradcam import overlay
 from tests import deploy_fixtures as fx
+from tests.inference.helpers import training_path_images
 from tests.test_gradcam import reference_gradcam
-from tests.test_inference import training_path_images
 
 
 def _save_run(run_dir, *, name, arl, preprocessing="none"):
@@ -65,12 +65,14 @@ def test_grid_of_two_runs(tmp_path, image_files, capsys):
     assert grid.shape[1] > grid.shape[0]  # 3 columns, 2 rows
 
 
-def test_explain_overlays_the_heatmap_of_the_runs_own_input(image_files):
-    model = fx.tiny_classifier(image_size=32)
-    config = {"image_size": 32, "preprocessing": "ben_graham"}
+def test_explain_overlays_the_heatmap_of_the_runs_own_input(tmp_path, image_files):
+    run = gradcam_cli.load_model_run(
+        fx.tiny_run(tmp_path / "run", image_size=32, preprocessing="ben_graham")
+    )
+    model = run.model
     paths = sorted(image_files.iterdir())
     overlays, natural, probabilities = gradcam_cli.explain(
-        model, config, paths, class_index=1, alpha=0.4
+        run, paths, class_index=1, alpha=0.4
     )
     # References: the training path's images (the model sees Ben Graham's, the
     # picture shows the plain resized image), an independent Grad-CAM of class 1,
@@ -92,8 +94,6 @@ def test_explain_overlays_the_heatmap_of_the_runs_own_input(image_files):
 
 def test_lesion_mask_runs_are_refused(tmp_path):
     run = tmp_path / "masked"
-    (run / "seed_0").mkdir(parents=True)
-    (run / "seed_0" / "model.keras").write_bytes(b"")
-    (run / "config.json").write_text(json.dumps({"preprocessing": "lesion_mask"}))
+    fx.tiny_run(run / "seed_0", preprocessing="lesion_mask")
     with pytest.raises(ValueError, match="lesion mask"):
         gradcam_cli.load_model_run(run)

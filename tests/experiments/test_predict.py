@@ -10,7 +10,7 @@ import pytest
 from experiments import deploy_cli, predict
 from skinkeras import inference
 from tests import deploy_fixtures as fx
-from tests.test_inference import REPO, numpy_tta, softmax_of, training_path_images
+from tests.inference.helpers import REPO, numpy_tta, softmax_of, training_path_images
 
 
 def run_cli(module, *args):

@@ -49,20 +49,6 @@ def test_write_results_writes_markdown_and_csv(tmp_path):
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
-def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
-    path = tmp_path / "summary.json"
-    results.atomic_write_json(path, {"a": 1})
-
-    class Boom:
-        def __str__(self):
-            raise RuntimeError("boom")
-
-    with pytest.raises(TypeError):
-        results.atomic_write_json(path, {"a": Boom()})
-    assert results.read_json(path) == {"a": 1}
-    assert os.listdir(tmp_path) == ["summary.json"]
-
-
 def test_welch_matches_the_textbook_formula():
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.87, 0.01, 10), rng.normal(0.88, 0.02, 8)

@@ -1,13 +1,14 @@
-"""Tests of skinkeras.export: the SavedModel (encoded bytes in, probability out) and
+"""Tests of skinkeras.inference.export: the SavedModel (encoded bytes in, probability out) and
 TFLite (float32, dynamic-range int8) agree with the Keras model."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from skinkeras import export, inference
+from skinkeras import inference
+from skinkeras.inference import export
 from tests import deploy_fixtures as fx
-from tests.test_inference import softmax_of, training_path_images
+from tests.inference.helpers import softmax_of, training_path_images
 
 FLOAT_TOLERANCE = 1e-4  # probabilities, float32 exports
 # Dynamic-range int8 (int8 weights, activations quantised on the fly) vs Keras,

@@ -3,7 +3,7 @@
 **SavedModel** (`export_saved_model`), two signatures:
 - `serving_default`: `images` — a batch of encoded JPEG/PNG/BMP/GIF files, string
   (B,) — decoded, resized and preprocessed inside with the run's own pure-TF maps
-  (`skinkeras.inference.bytes_transform`, i.e. training's path), returns
+  (`skinkeras.inference.transforms.bytes_transform`, i.e. training's path), returns
   `melanoma_probability` float32 (B,) and `probabilities` float32 (B, classes).
 - `serve_images`: `images` float32 (B, S, S, 3), RGB 0..255 already resized and
   centre-cropped (no preprocessing yet), same outputs. Same input as the TFLite model.
@@ -26,7 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from skinkeras import data, inference
+from skinkeras import data
+from skinkeras.inference.transforms import bytes_transform
+from skinkeras.metrics import MELANOMA
 
 QUANTIZE_MODES = (None, "dynamic")
 
@@ -34,7 +36,7 @@ QUANTIZE_MODES = (None, "dynamic")
 def _outputs(model, images):
     probabilities = tf.nn.softmax(model(images, training=False), axis=-1)
     return {
-        "melanoma_probability": probabilities[:, inference.MELANOMA],
+        "melanoma_probability": probabilities[:, MELANOMA],
         "probabilities": probabilities,
     }
 
@@ -42,9 +44,7 @@ def _outputs(model, images):
 def _archive(run, *, with_bytes=True, batch_size=None):
     model = run.model  # raises for an ensemble: one seed per exported model
     size = run.image_size
-    from_bytes = inference.bytes_transform(
-        image_size=size, preprocessing=run.preprocessing
-    )
+    from_bytes = bytes_transform(image_size=size, preprocessing=run.preprocessing)
     preprocess = data.preprocess(run.preprocessing)  # takes batches too
 
     def serve_bytes(encoded):
@@ -57,7 +57,7 @@ def _archive(run, *, with_bytes=True, batch_size=None):
 
     def serve_images(images):
         # Already resized to S×S; batched preprocessing, no map_fn (TFLite While).
-        return _outputs(model, inference.round_like_training(preprocess(images)))
+        return _outputs(model, data.round_pixels(preprocess(images)))
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -134,7 +134,7 @@ def _TFLiteInterpreter(**kwargs):
 
 
 class TFLiteModel:
-    """Runs an exported TFLite model like `inference.Predictor` (for tests, benchmarks).
+    """Runs an exported TFLite model like `skinkeras.inference.Predictor` (for tests, benchmarks).
 
     Args:
         path_or_bytes: the `.tflite` file or its content.
