@@ -33,7 +33,7 @@ from skinkeras.segmentation import metrics
 from skinkeras.segmentation.config import SegmentConfig  # noqa: F401 (re-export)
 from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
-from skinkeras.training import results
+from skinkeras.training import results, tensorboard
 from skinkeras.training.schedules import BETA_1_MAX, OneCycle
 
 LOSSES = {
@@ -105,8 +105,8 @@ class SegmentationLogger(keras.callbacks.Callback):
                 ("lr", "optimizer/learning_rate"),
             ):
                 if key in record:
-                    train_callbacks.write_scalar(name, record[key], step=step)
-            train_callbacks.write_images(
+                    tensorboard.write_scalar(name, record[key], step=step)
+            tensorboard.write_images(
                 "masks/validation",
                 mask_panels(self.images, self.masks, predicted),
                 step=step,

@@ -2,7 +2,8 @@
 
 Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
-`callbacks`, `metrics`, `distribute` (strategies, global batch), `loop` (run,
+`callbacks`, `checkpoints` (run state, checkpoints, saving the model), `tensorboard`
+(event files), `metrics`, `distribute` (strategies, global batch), `loop` (run,
 run_seeds), `results` (tables, comparisons, atomic writes).
 
 Attributes are imported on first use, so that reading a config (e.g. for
@@ -23,12 +24,14 @@ _EXPORTS = {
 }
 _SUBMODULES = (
     "callbacks",
+    "checkpoints",
     "config",
     "distribute",
     "loop",
     "metrics",
     "results",
     "schedules",
+    "tensorboard",
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
