@@ -26,7 +26,7 @@ import numpy as np
 from skinkeras.training import callbacks as callbacks_lib
 from skinkeras.training import checkpoints, distribute, results, tensorboard
 from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
-from skinkeras.training.schedules import BETA_1_MAX, OneCycle
+from skinkeras.training.optimizers import make_optimizer
 
 SUMMARY = "summary.json"
 MODEL = "model.keras"
@@ -49,26 +49,6 @@ def _data():
     import skinkeras.data
 
     return skinkeras.data
-
-
-def make_optimizer(config, *, max_lr, total_steps):
-    """fastai v1's optimizer: AdamW, one-cycle learning rate, cyclable ``beta_1``.
-
-    fastai v1 (basic_train.Learner): ``opt_func=AdamW`` = torch Adam with
-    ``betas=(0.9, 0.99)`` and its default eps 1e-8; ``true_wd=True``: the weights are
-    multiplied by ``1 - wd * lr`` before each step (Keras' AdamW does the same);
-    ``bn_wd=True``: BatchNorm and bias weights are decayed too (Keras' AdamW decays
-    every trainable weight unless told otherwise).
-    """
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=OneCycle(max_lr, total_steps),
-        weight_decay=config.weight_decay,
-        beta_1=BETA_1_MAX,
-        beta_2=config.beta_2,
-        epsilon=config.epsilon,
-    )
-    callbacks_lib.attach_beta_1(optimizer)
-    return optimizer
 
 
 def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
