@@ -75,7 +75,7 @@ def _m(name, path, old, new, *tests):
     return Mutation(name, path, old, new, tests)
 
 
-ARL = "skinkeras/layers/arl.py"
+ARL = "skinkeras/layers/_arl_kernel.py"
 PREPROCESSING = "skinkeras/data/preprocessing.py"
 SCHEDULES = "skinkeras/training/schedules.py"
 CONFIG = "skinkeras/training/config.py"
