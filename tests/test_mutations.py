@@ -36,7 +36,11 @@ def test_a_missing_or_repeated_target_is_a_problem(tmp_path):
         mutations.Mutation("untested", "module.py", "x = 1", "x = 3", ("tests/t.py",)),
         mutations.Mutation("later", "module.py", "x = 1", "x = 4", ("tests/t.py",)),
         mutations.Mutation(
-            "renamed", "module.py", "y = 1", "y = 5", ("tests/test_module.py::test_gone",)
+            "renamed",
+            "module.py",
+            "y = 1",
+            "y = 5",
+            ("tests/test_module.py::test_gone",),
         ),
     )
     # A pending mutation's test file may be missing; a running one's may not.
