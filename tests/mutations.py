@@ -337,6 +337,16 @@ MUTATIONS = (
         "(intersection + smooth) / (total + smooth)",
         "tests/segmentation/test_metrics.py::test_losses_against_numpy",
     ),
+    # EpochEnd's order: an epoch counts as finished (checkpoint) only after its
+    # TensorBoard summaries were written.
+    _m(
+        "epoch_end_checkpoint_before_summaries",
+        "skinkeras/training/callbacks.py",
+        "        self.summaries.write(record)\n        self.checkpoint.save(self.model, record)",
+        "        self.checkpoint.save(self.model, record)\n        self.summaries.write(record)",
+        "tests/training/test_loop.py"
+        "::test_a_crash_while_writing_summaries_leaves_the_epoch_unfinished",
+    ),
     # Results: a bootstrap 95 % interval.
     _m(
         "bootstrap_93_percent",
