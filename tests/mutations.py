@@ -75,7 +75,7 @@ def _m(name, path, old, new, *tests):
     return Mutation(name, path, old, new, tests)
 
 
-ARL = "skinkeras/layers/arl.py"
+ARL = "skinkeras/layers/_arl_kernel.py"
 PREPROCESSING = "skinkeras/data/preprocessing.py"
 SCHEDULES = "skinkeras/training/schedules.py"
 CONFIG = "skinkeras/training/config.py"
@@ -344,6 +344,16 @@ MUTATIONS = (
         "(2.0 * intersection + smooth) / (total + smooth)",
         "(intersection + smooth) / (total + smooth)",
         "tests/segmentation/test_metrics.py::test_losses_against_numpy",
+    ),
+    # EpochEnd's order: an epoch counts as finished (checkpoint) only after its
+    # TensorBoard summaries were written.
+    _m(
+        "epoch_end_checkpoint_before_summaries",
+        "skinkeras/training/callbacks.py",
+        "        self.summaries.write(record)\n        self.checkpoint.save(self.model, record)",
+        "        self.checkpoint.save(self.model, record)\n        self.summaries.write(record)",
+        "tests/training/test_loop.py"
+        "::test_a_crash_while_writing_summaries_leaves_the_epoch_unfinished",
     ),
     # Results: a bootstrap 95 % interval.
     _m(

@@ -1,6 +1,6 @@
 """The arrows point one way: inference and segmentation use the shared leaves
 (skinkeras.metrics, skinkeras.rundir, skinkeras.data, skinkeras.models, the config
-type), never training's internals (its loop, callbacks, result tables)."""
+type), never training's internals (its loop, result tables)."""
 
 import ast
 import pathlib
@@ -10,11 +10,19 @@ CHECKED = ("skinkeras/inference", "skinkeras/segmentation")
 # What of skinkeras.training the checked packages may import: leaves that hold a
 # type or a formula, no training machinery.
 ALLOWED_TRAINING = ("skinkeras.training.config", "skinkeras.training.schedules")
-# Known, to be removed: the segmenter borrows OneCycleMomentum, attach_beta_1,
-# current_learning_rate and the TensorBoard writers from training's callbacks.
-# They move to a shared leaf when callbacks.py is split (issue 13); this entry
-# must then go (the test fails while it names an import that no longer exists).
-KNOWN = {("skinkeras/segmentation/training.py", "skinkeras.training.callbacks")}
+# The segmenter trains through classification's shared machinery (issue 13: one
+# training stack): the optimizer factory, the one-cycle callbacks, the event writers
+# and model saving. Never the loop, the result tables or the package's lazy names.
+SHARED_MACHINERY = (
+    "skinkeras.training.optimizers",
+    "skinkeras.training.callbacks",
+    "skinkeras.training.checkpoints",
+    "skinkeras.training.tensorboard",
+)
+ALLOWED = {
+    "skinkeras/inference": ALLOWED_TRAINING,
+    "skinkeras/segmentation": ALLOWED_TRAINING + SHARED_MACHINERY,
+}
 
 
 def imported_modules(source, *, package):
@@ -33,15 +41,12 @@ def imported_modules(source, *, package):
     return modules
 
 
-def forbidden(module):
-    """A module of skinkeras.training other than the allowed leaves (or its package,
+def forbidden(module, allowed=ALLOWED_TRAINING):
+    """A module of skinkeras.training other than the `allowed` ones (or its package,
     whose lazy attributes reach everything)."""
     if module != "skinkeras.training" and not module.startswith("skinkeras.training."):
         return False
-    return not any(
-        module == allowed or module.startswith(f"{allowed}.")
-        for allowed in ALLOWED_TRAINING
-    )
+    return not any(module == leaf or module.startswith(f"{leaf}.") for leaf in allowed)
 
 
 def violations(root=ROOT):
@@ -55,13 +60,13 @@ def violations(root=ROOT):
             else:
                 package = package.removesuffix(".__init__")
             for module in imported_modules(path.read_text(), package=package):
-                if forbidden(module):
+                if forbidden(module, ALLOWED[folder]):
                     found.add((relative, module))
     return found
 
 
 def test_inference_and_segmentation_import_no_training_internals():
-    assert violations() == KNOWN
+    assert violations() == set()
 
 
 def test_a_forbidden_import_is_found(tmp_path):
@@ -72,18 +77,20 @@ def test_a_forbidden_import_is_found(tmp_path):
         "from skinkeras import rundir\n"
         "from skinkeras.training.config import TrainConfig\n"
         "from skinkeras.training import results\n"
+        "from skinkeras.training import checkpoints\n"
     )
     (tmp_path / "skinkeras/segmentation/training.py").write_text(
         "import skinkeras.training.loop\n"
         "from skinkeras.training.metrics import auroc\n"
         "from ..training import callbacks\n"
-        "from skinkeras.training import schedules\n"
+        "from skinkeras.training import schedules, results\n"
         "from skinkeras import training\n"
     )
     assert violations(tmp_path) == {
         ("skinkeras/inference/runs.py", "skinkeras.training.results"),
         ("skinkeras/segmentation/training.py", "skinkeras.training.loop"),
         ("skinkeras/segmentation/training.py", "skinkeras.training.metrics.auroc"),
-        ("skinkeras/segmentation/training.py", "skinkeras.training.callbacks"),
+        ("skinkeras/segmentation/training.py", "skinkeras.training.results"),
         ("skinkeras/segmentation/training.py", "skinkeras.training"),
+        ("skinkeras/inference/runs.py", "skinkeras.training.checkpoints"),
     }

@@ -53,6 +53,7 @@ __all__ = [
     "dataset_info",
     "make_dataset",
     "make_training_stream",
+    "prepared_builder",
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -68,8 +69,12 @@ def _is_synthetic(dataset):
     return dataset.split("/")[0].split(":")[0].startswith("synthetic")
 
 
-def _builder(dataset, data_dir):
-    """The prepared TFDS builder; synthetic datasets are built on first use."""
+def prepared_builder(dataset, *, data_dir=None):
+    """The prepared TFDS builder of ``dataset`` (classification and segmentation).
+
+    Synthetic datasets are built on first use; an unprepared ISIC dataset raises
+    `DatasetNotPreparedError` naming the ``tfds build`` command.
+    """
     import tensorflow_datasets as tfds
 
     import tfds_isic  # noqa: F401  (registers isic2017, isic2018_task1, synthetic_lesions)
@@ -102,7 +107,7 @@ def dataset_info(dataset, data_dir=None, *, label="melanoma"):
         raise ValueError(
             f"`label` must be one of {tuple(LABELS)}. Received: label={label!r}"
         )
-    builder = _builder(dataset, data_dir)
+    builder = prepared_builder(dataset, data_dir=data_dir)
     info = builder.info
     return {
         "num_examples": {
@@ -354,7 +359,7 @@ def _raw_examples(split, *, dataset, data_dir, label, source):
     if source is None:
         import tensorflow_datasets as tfds
 
-        builder = _builder(dataset, data_dir)
+        builder = prepared_builder(dataset, data_dir=data_dir)
         features = builder.info.features
         if label not in features:
             raise ValueError(

@@ -11,27 +11,94 @@ layer names (the weight contract). Two changes are options:
 """
 
 import math
+from typing import NamedTuple
 
 import keras
 
 from skinkeras.layers import AttentionResidual
 from skinkeras.models import common
 
+SE_RATIO = 0.25
+
+
+class MBConvStage(NamedTuple):
+    """One stage of MBConv blocks (keras.applications' ``DEFAULT_BLOCKS_ARGS`` entry).
+
+    The first block maps ``filters_in`` to ``filters_out`` with ``strides``; the
+    other ``repeats - 1`` keep ``filters_out`` at stride 1 (identity skip).
+    """
+
+    kernel_size: int
+    repeats: int
+    filters_in: int
+    filters_out: int
+    expand_ratio: int
+    strides: int
+    se_ratio: float = SE_RATIO
+
+
 # Architecture as data: EfficientNet-B0's seven MBConv stages (width and depth
 # coefficients 1.0, so keras.applications' filter/repeat rounding is the identity).
-# (kernel, repeats, filters_in, filters_out, expand_ratio, strides)
 B0_STAGES = (
-    (3, 1, 32, 16, 1, 1),
-    (3, 2, 16, 24, 6, 2),
-    (5, 2, 24, 40, 6, 2),
-    (3, 3, 40, 80, 6, 2),
-    (5, 3, 80, 112, 6, 1),
-    (5, 4, 112, 192, 6, 2),
-    (3, 1, 192, 320, 6, 1),
+    MBConvStage(
+        kernel_size=3,
+        repeats=1,
+        filters_in=32,
+        filters_out=16,
+        expand_ratio=1,
+        strides=1,
+    ),
+    MBConvStage(
+        kernel_size=3,
+        repeats=2,
+        filters_in=16,
+        filters_out=24,
+        expand_ratio=6,
+        strides=2,
+    ),
+    MBConvStage(
+        kernel_size=5,
+        repeats=2,
+        filters_in=24,
+        filters_out=40,
+        expand_ratio=6,
+        strides=2,
+    ),
+    MBConvStage(
+        kernel_size=3,
+        repeats=3,
+        filters_in=40,
+        filters_out=80,
+        expand_ratio=6,
+        strides=2,
+    ),
+    MBConvStage(
+        kernel_size=5,
+        repeats=3,
+        filters_in=80,
+        filters_out=112,
+        expand_ratio=6,
+        strides=1,
+    ),
+    MBConvStage(
+        kernel_size=5,
+        repeats=4,
+        filters_in=112,
+        filters_out=192,
+        expand_ratio=6,
+        strides=2,
+    ),
+    MBConvStage(
+        kernel_size=3,
+        repeats=1,
+        filters_in=192,
+        filters_out=320,
+        expand_ratio=6,
+        strides=1,
+    ),
 )
 B0_STEM_FILTERS = 32
 B0_TOP_FILTERS = 1280
-SE_RATIO = 0.25
 DROP_CONNECT_RATE = 0.2
 ACTIVATION = "swish"
 FEATURE_LAYER = "top_activation"
@@ -67,6 +134,7 @@ def mbconv_block(
     arl,
     drop_rate,
     name,
+    se_ratio=SE_RATIO,
 ):
     """Inverted residual (MBConv) block, as keras.applications' `block`.
 
@@ -114,7 +182,7 @@ def mbconv_block(
     if se:
         # keras.applications' five SE layers (names = weight contract); the same
         # computation as skinkeras.layers.SqueezeExcite.
-        filters_se = max(1, int(filters_in * SE_RATIO))
+        filters_se = max(1, int(filters_in * se_ratio))
         s = keras.layers.GlobalAveragePooling2D(name=f"{name}_se_squeeze")(x)
         s = keras.layers.Reshape((1, 1, filters), name=f"{name}_se_reshape")(s)
         s = keras.layers.Conv2D(
@@ -192,18 +260,19 @@ def efficientnet_b0_backbone(
     x = keras.layers.BatchNormalization(name="stem_bn")(x)
     x = keras.layers.Activation(ACTIVATION, name="stem_activation")(x)
 
-    total_blocks = sum(stage[1] for stage in B0_STAGES)
+    total_blocks = sum(stage.repeats for stage in B0_STAGES)
     b = 0
-    for i, (kernel, repeats, f_in, f_out, expand, strides) in enumerate(B0_STAGES):
-        for j in range(repeats):
+    for i, stage in enumerate(B0_STAGES):
+        for j in range(stage.repeats):
             x = mbconv_block(
                 x,
-                filters_in=f_in if j == 0 else f_out,
-                filters_out=f_out,
-                kernel_size=kernel,
-                strides=strides if j == 0 else 1,
-                expand_ratio=expand,
+                filters_in=stage.filters_in if j == 0 else stage.filters_out,
+                filters_out=stage.filters_out,
+                kernel_size=stage.kernel_size,
+                strides=stage.strides if j == 0 else 1,
+                expand_ratio=stage.expand_ratio,
                 se=se,
+                se_ratio=stage.se_ratio,
                 arl=arl,
                 # keras.applications: drop-connect rate grows linearly with depth.
                 drop_rate=DROP_CONNECT_RATE * b / total_blocks,

@@ -14,38 +14,9 @@ Images are float32 RGB 0..255 (the U-Net normalises inside), masks float32 0/1.
 
 import tensorflow as tf
 
-from skinkeras import data as data_lib
+from skinkeras.data.pipeline import prepared_builder
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def prepared_builder(dataset, *, data_dir=None):
-    """The TFDS builder of ``dataset``, prepared.
-
-    Synthetic datasets are built on first use; an unprepared ISIC dataset raises
-    `skinkeras.data.DatasetNotPreparedError` naming the ``tfds build`` command (as
-    `make_dataset` does — its `dataset_info` needs a class label, which
-    isic2018_task1 lacks).
-    """
-    import tensorflow_datasets as tfds
-
-    import tfds_isic  # noqa: F401  (registers the builders)
-
-    builder = tfds.builder(dataset, data_dir=data_dir)
-    if builder.is_prepared():
-        return builder
-    if dataset.split("/")[0].startswith("synthetic"):
-        builder.download_and_prepare()
-        return builder
-    command = f"tfds build {dataset} --imports=tfds_isic"
-    if data_dir is not None:
-        command += f" --data_dir={data_dir}"
-    raise data_lib.DatasetNotPreparedError(
-        f"TFDS dataset {dataset!r} is not prepared in "
-        f"{data_dir or '~/tensorflow_datasets'}; build it with (see "
-        f"tfds_isic/{dataset.split('/')[0]}/README.md):\n    {command}\n"
-        f"Received: dataset={dataset!r}, data_dir={data_dir!r}"
-    )
 
 
 def load_split(dataset, split, *, data_dir=None):

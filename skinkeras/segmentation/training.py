@@ -13,6 +13,10 @@ with `keras.models.load_model` after ``import skinkeras.models``) and ``logs/``
 (TensorBoard: loss, Dice, IoU, learning rate; images of predicted masks beside the
 ground truth under ``masks/validation``). A finished run (summary.json present) is
 returned as is.
+
+The optimizer factory (`skinkeras.training.optimizers`), one-cycle momentum, the
+event writers (`skinkeras.training.tensorboard`) and the model saving
+(`skinkeras.training.checkpoints.save_model`) are the classifiers'.
 """
 
 import pathlib
@@ -34,7 +38,7 @@ from skinkeras.segmentation import metrics
 from skinkeras.segmentation.config import SegmentConfig  # noqa: F401 (re-export)
 from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
-from skinkeras.training.schedules import BETA_1_MAX, OneCycle
+from skinkeras.training import checkpoints, optimizers, tensorboard
 
 LOSSES = {
     "bce": lambda: keras.losses.BinaryCrossentropy(name="bce"),
@@ -47,17 +51,14 @@ MODEL = rundir.MODEL
 
 def make_optimizer(config, *, total_steps):
     """`LayerGroupAdamW`: one-cycle at ``lr`` for the decoder, scaled for the encoder."""
-    optimizer = LayerGroupAdamW(
-        OneCycle(config.lr, total_steps),
+    return optimizers.make_optimizer(
+        config,
+        max_lr=config.lr,
+        total_steps=total_steps,
+        optimizer_class=LayerGroupAdamW,
         # Longest prefix wins: decoder_* layers 1.0, everything else (the encoder).
         lr_multipliers={"": config.encoder_lr_factor, DECODER_PREFIX: 1.0},
-        weight_decay=config.weight_decay,
-        beta_1=BETA_1_MAX,
-        beta_2=config.beta_2,
-        epsilon=config.epsilon,
     )
-    train_callbacks.attach_beta_1(optimizer)
-    return optimizer
 
 
 def mask_panels(images, masks, predictions):
@@ -105,8 +106,8 @@ class SegmentationLogger(keras.callbacks.Callback):
                 ("lr", "optimizer/learning_rate"),
             ):
                 if key in record:
-                    train_callbacks.write_scalar(name, record[key], step=step)
-            train_callbacks.write_images(
+                    tensorboard.write_scalar(name, record[key], step=step)
+            tensorboard.write_images(
                 "masks/validation",
                 mask_panels(self.images, self.masks, predicted),
                 step=step,
@@ -123,15 +124,6 @@ def _count(dataset):
     if cardinality >= 0:
         return cardinality
     return int(dataset.reduce(0, lambda count, _: count + 1))
-
-
-def _save_model(model, path):
-    """An uncompiled copy (no custom loss/optimizer needed to load it), atomically."""
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    tmp = path.with_name(f".tmp-{path.name}")
-    clone.save(tmp)
-    tmp.replace(path)
 
 
 def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images=4):
@@ -233,6 +225,6 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
         "epochs": len(history),
         "history": history,
     }
-    _save_model(model, model_dir / MODEL)
+    checkpoints.save_model(model, model_dir / MODEL)
     rundir.atomic_write_json(model_dir / SUMMARY, summary)
     return summary

@@ -2,8 +2,12 @@
 
 Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
-`callbacks`, `distribute` (strategies, global batch), `loop` (run,
-run_seeds), `results` (tables, comparisons, atomic writes).
+`optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
+checkpoints, saving the model), `tensorboard` (event files),
+`distribute` (strategies, global batch), `loop` (run, run_seeds), `results`
+(tables, comparisons, atomic writes). The segmenter
+(`skinkeras.segmentation.training`) uses the same optimizer factory, one-cycle
+callbacks, event writers and model saving.
 
 Attributes are imported on first use, so that reading a config (e.g. for
 `experiments.main --helpfull`) does not import TensorFlow.
@@ -23,11 +27,14 @@ _EXPORTS = {
 }
 _SUBMODULES = (
     "callbacks",
+    "checkpoints",
     "config",
     "distribute",
     "loop",
+    "optimizers",
     "results",
     "schedules",
+    "tensorboard",
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])

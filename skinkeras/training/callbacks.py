@@ -1,24 +1,20 @@
 """Keras callbacks of the training loop.
 
-One-cycle momentum, per-epoch random streams, NaN guard, per-epoch validation
-metrics, TensorBoard summaries and the resume checkpoint. They share one `RunState`
-so that every callback sees the same epoch record, in the order the loop lists them.
+One-cycle momentum, per-epoch random streams, the NaN guard, and `EpochEnd`: the end
+of each epoch as one stated sequence — validation record, TensorBoard summaries
+(`skinkeras.training.tensorboard`), checkpoint (`skinkeras.training.checkpoints`).
+The loop's callbacks are independent of their order in its list; the one order
+that matters is written out in `EpochEnd`.
 """
 
 import math
-import os
-import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from skinkeras import metrics as metrics_lib
-from skinkeras.training import results, schedules
-
-CHECKPOINT_WEIGHTS = "ckpt.weights.h5"
-CHECKPOINT_STATE = "state.json"
+from skinkeras.training import schedules
 
 
 def base_optimizer(optimizer):
@@ -28,45 +24,6 @@ def base_optimizer(optimizer):
 
 def current_learning_rate(optimizer):
     return float(keras.ops.convert_to_numpy(base_optimizer(optimizer).learning_rate))
-
-
-class RunState:
-    """What a run has done so far: stage/epoch counters, history and ARL alphas.
-
-    ``history`` holds one dict per finished epoch (both stages, in order);
-    ``alphas`` maps each ARL layer name to its alpha after every finished epoch.
-    """
-
-    def __init__(self, *, stage=0, stage_epoch=0, history=None, alphas=None):
-        self.stage = stage
-        self.stage_epoch = stage_epoch
-        self.history = list(history or [])
-        self.alphas = dict(alphas or {})
-        self.record = None  # the record of the epoch being finished
-        self.nan = None  # where the loss became NaN, if it did
-
-    @property
-    def epoch(self):
-        """Number of finished epochs over both stages."""
-        return len(self.history)
-
-    def to_dict(self):
-        return {
-            "stage": self.stage,
-            "stage_epoch": self.stage_epoch,
-            "epoch": self.epoch,
-            "history": self.history,
-            "alphas": self.alphas,
-        }
-
-    @classmethod
-    def from_dict(cls, data):
-        return cls(
-            stage=data["stage"],
-            stage_epoch=data["stage_epoch"],
-            history=data["history"],
-            alphas=data["alphas"],
-        )
 
 
 class OneCycleMomentum(keras.callbacks.Callback):
@@ -163,8 +120,8 @@ class EpochSeeds(keras.callbacks.Callback):
 class NanGuard(keras.callbacks.Callback):
     """Stops training at the first batch whose loss is NaN or infinite.
 
-    Records where in ``state.nan``; the checkpoint callback then skips the epoch, so
-    the last good checkpoint stays on disk and the loop raises a clear error.
+    Records where in ``state.nan``; `EpochEnd` then skips the epoch, so the last
+    good checkpoint stays on disk and the loop raises a clear error.
     """
 
     def __init__(self, state):
@@ -186,17 +143,18 @@ class NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Validation metrics, learning rate, beta_1 and ARL alphas of each epoch.
+class EpochRecorder:
+    """Validation metrics, learning rate, beta_1 and ARL alphas of an epoch.
 
-    Runs the model over the (unshuffled) validation dataset once per epoch and adds
-    ``val_loss``, ``val_accuracy``, ``val_auroc``, ``val_sensitivity`` and
-    ``val_specificity`` (see `skinkeras.metrics.validation_metrics`) to the epoch's logs and
-    to ``state.record``, with ``steps``, the number of batches the epoch trained.
+    Runs the model over the (unshuffled) validation dataset and returns the epoch's
+    record: counters, ``steps`` (the number of batches the epoch trained), training
+    ``loss`` and ``accuracy``, ``lr``, ``beta_1``, ``val_loss``, ``val_accuracy``,
+    ``val_auroc``, ``val_sensitivity`` and ``val_specificity`` (see
+    `skinkeras.metrics.validation_metrics`), and ``alphas``. The ``val_*`` values are added to
+    the epoch's Keras logs too, for the callbacks after the loop's.
     """
 
     def __init__(self, state, validation_data, *, steps_per_epoch, arl_layers=()):
-        super().__init__()
         self.state = state
         self.steps_per_epoch = int(steps_per_epoch)
         self.images = validation_data.map(lambda image, label: image)
@@ -205,15 +163,12 @@ class EpochRecorder(keras.callbacks.Callback):
         )
         self.arl_layers = list(arl_layers)
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.state.nan is not None:
-            return
-        logs = logs if logs is not None else {}
-        logits = self.model.predict(self.images, verbose=0)
+    def record(self, model, epoch, logs):
+        logits = model.predict(self.images, verbose=0)
         validation = metrics_lib.validation_metrics(
             self.labels, np.asarray(logits, dtype=np.float32)
         )
-        optimizer = base_optimizer(self.model.optimizer)
+        optimizer = base_optimizer(model.optimizer)
         record = {
             "epoch": self.state.epoch + 1,
             "stage": self.state.stage,
@@ -221,7 +176,7 @@ class EpochRecorder(keras.callbacks.Callback):
             "steps": self.steps_per_epoch,
             "loss": float(logs.get("loss", float("nan"))),
             "accuracy": float(logs.get("accuracy", float("nan"))),
-            "lr": current_learning_rate(self.model.optimizer),
+            "lr": current_learning_rate(model.optimizer),
             "beta_1": float(keras.ops.convert_to_numpy(optimizer.beta_1)),
         }
         for name, value in validation.items():
@@ -231,150 +186,41 @@ class EpochRecorder(keras.callbacks.Callback):
             layer.name: float(keras.ops.convert_to_numpy(layer.alpha))
             for layer in self.arl_layers
         }
-        self.state.record = record
+        return record
 
 
-def _metadata(plugin_name, data_class):
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name),
-        data_class=data_class,
-    )
+class EpochEnd(keras.callbacks.Callback):
+    """The end of every epoch, in this order (skipped after a NaN loss):
 
+    1. ``recorder.record`` measures the epoch (`EpochRecorder`); its record is
+       handed on explicitly, nothing reads it from shared state.
+    2. ``summaries.write(record)``: TensorBoard (`tensorboard.EpochSummaries`).
+    3. ``checkpoint.save(model, record)`` (`checkpoints.Checkpoint`), last: it
+       counts the epoch as finished in the run state and writes it. A run that
+       stops before that resumes at this epoch and writes all of it again, so
+       the event files never miss an epoch that the state counts.
 
-def write_scalar(name, value, *, step):
-    """`tf.summary.scalar` without the `tensorboard` package.
-
-    TensorFlow only ships the low-level `tf.summary.write`; the high-level ops come
-    from TensorBoard. This writes the same record TensorBoard's scalar summary does
-    (plugin "scalars", a float32 scalar tensor), so training does not depend on
-    TensorBoard — only viewing the logs does.
-    """
-    return tf.summary.write(
-        name,
-        tf.cast(value, tf.float32),
-        step=step,
-        metadata=_metadata("scalars", summary_pb2.DATA_CLASS_SCALAR),
-    )
-
-
-def write_images(name, images, *, step, max_outputs=4):
-    """`tf.summary.image` without the `tensorboard` package (plugin "images").
-
-    ``images``: (B, H, W, 3) floats in 0..1. The tensor is TensorBoard's layout:
-    ``[width, height, png_1, ..., png_k]`` as strings.
-    """
-    images = tf.image.convert_image_dtype(images[:max_outputs], tf.uint8, saturate=True)
-    shape = tf.shape(images)
-    dimensions = tf.stack([tf.as_string(shape[2]), tf.as_string(shape[1])])
-    encoded = tf.map_fn(tf.image.encode_png, images, fn_output_signature=tf.string)
-    return tf.summary.write(
-        name,
-        tf.concat([dimensions, encoded], axis=0),
-        step=step,
-        metadata=_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE),
-    )
-
-
-class SummaryWriter(keras.callbacks.Callback):
-    """TensorBoard event files: scalars per epoch, ARL alphas, a few input images.
-
-    Scalars (step = epoch over both stages): ``train/loss``, ``train/accuracy``,
-    ``validation/{loss,accuracy,auroc,sensitivity,specificity}``,
-    ``optimizer/learning_rate``, ``optimizer/beta_1``, ``arl_alpha/<layer name>``.
-    Images: ``inputs/train`` at step 0, the run's first training batch (0..255 pixels
-    shown as 0..1), written after the first epoch: ``images`` is a function that
-    returns it, called then, when the data pipeline has cached the split.
+    An epoch whose loss became NaN (``state.nan``, set by `NanGuard`) is neither
+    recorded nor saved, so the last good checkpoint stays on disk.
     """
 
-    def __init__(self, state, log_dir, *, images=None, max_images=4):
+    def __init__(self, state, *, recorder, summaries, checkpoint):
         super().__init__()
         self.state = state
-        self.log_dir = str(log_dir)
-        self.images = images
-        self.max_images = max_images
-        self.writer = None
+        self.recorder = recorder
+        self.summaries = summaries
+        self.checkpoint = checkpoint
 
     def on_train_begin(self, logs=None):
-        self.writer = tf.summary.create_file_writer(self.log_dir)
-
-    def _write_images(self):
-        images = self.images()
-        with self.writer.as_default():
-            write_images(
-                "inputs/train",
-                tf.clip_by_value(tf.cast(images, tf.float32) / 255.0, 0, 1),
-                step=0,
-                max_outputs=self.max_images,
-            )
+        self.summaries.open()
 
     def on_epoch_end(self, epoch, logs=None):
-        record = self.state.record
-        if self.state.nan is not None or record is None:
+        if self.state.nan is not None:
             return
-        step = record["epoch"]
-        if self.images is not None and step == 1:
-            self._write_images()
-        scalars = {
-            "train/loss": record["loss"],
-            "train/accuracy": record["accuracy"],
-            "optimizer/learning_rate": record["lr"],
-            "optimizer/beta_1": record["beta_1"],
-        }
-        for name in ("loss", "accuracy", "auroc", "sensitivity", "specificity"):
-            scalars[f"validation/{name}"] = record[f"val_{name}"]
-        for name, alpha in record["alphas"].items():
-            scalars[f"arl_alpha/{name}"] = alpha
-        with self.writer.as_default():
-            for name, value in scalars.items():
-                write_scalar(name, value, step=step)
-        self.writer.flush()
+        logs = logs if logs is not None else {}
+        record = self.recorder.record(self.model, epoch, logs)
+        self.summaries.write(record)
+        self.checkpoint.save(self.model, record)
 
     def on_train_end(self, logs=None):
-        if self.writer is not None:
-            self.writer.close()
-
-
-class Checkpoint(keras.callbacks.Callback):
-    """After every finished epoch: weights + optimizer state, then the run state.
-
-    Model and optimizer variables (moments and ``iterations``, hence the position in
-    the one-cycle schedules) go to ``ckpt.weights.h5``; stage/epoch counters,
-    history and alphas to ``state.json``. Both are written to a temporary file
-    first and renamed, weights before state, so the state on disk never points
-    past the weights. An epoch whose loss became NaN is not saved.
-    """
-
-    def __init__(self, state, directory):
-        super().__init__()
-        self.state = state
-        self.directory = pathlib.Path(directory)
-
-    def on_epoch_end(self, epoch, logs=None):
-        record = self.state.record
-        if self.state.nan is not None or record is None:
-            return
-        self.state.record = None
-        self.state.stage_epoch = epoch + 1
-        self.state.history.append({k: v for k, v in record.items() if k != "alphas"})
-        for name, alpha in record["alphas"].items():
-            self.state.alphas.setdefault(name, []).append(alpha)
-        save_checkpoint(self.model, self.state, self.directory)
-
-
-def save_checkpoint(model, state, directory):
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    # Keras picks the format from the suffix, so the temporary name keeps it.
-    tmp = directory / f".tmp-{os.getpid()}-{CHECKPOINT_WEIGHTS}"
-    model.save_weights(tmp)
-    os.replace(tmp, directory / CHECKPOINT_WEIGHTS)
-    results.atomic_write_json(directory / CHECKPOINT_STATE, state.to_dict())
-
-
-def load_state(directory):
-    """The saved `RunState`, or None when no epoch has finished yet."""
-    directory = pathlib.Path(directory)
-    state_path = directory / CHECKPOINT_STATE
-    if not (state_path.exists() and (directory / CHECKPOINT_WEIGHTS).exists()):
-        return None
-    return RunState.from_dict(results.read_json(state_path))
+        self.summaries.close()

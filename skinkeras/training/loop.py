@@ -24,9 +24,9 @@ import keras
 import numpy as np
 
 from skinkeras.training import callbacks as callbacks_lib
-from skinkeras.training import distribute, results
+from skinkeras.training import checkpoints, distribute, results, tensorboard
 from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
-from skinkeras.training.schedules import BETA_1_MAX, OneCycle
+from skinkeras.training.optimizers import make_optimizer
 
 SUMMARY = "summary.json"
 MODEL = "model.keras"
@@ -49,26 +49,6 @@ def _data():
     import skinkeras.data
 
     return skinkeras.data
-
-
-def make_optimizer(config, *, max_lr, total_steps):
-    """fastai v1's optimizer: AdamW, one-cycle learning rate, cyclable ``beta_1``.
-
-    fastai v1 (basic_train.Learner): ``opt_func=AdamW`` = torch Adam with
-    ``betas=(0.9, 0.99)`` and its default eps 1e-8; ``true_wd=True``: the weights are
-    multiplied by ``1 - wd * lr`` before each step (Keras' AdamW does the same);
-    ``bn_wd=True``: BatchNorm and bias weights are decayed too (Keras' AdamW decays
-    every trainable weight unless told otherwise).
-    """
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=OneCycle(max_lr, total_steps),
-        weight_decay=config.weight_decay,
-        beta_1=BETA_1_MAX,
-        beta_2=config.beta_2,
-        epsilon=config.epsilon,
-    )
-    callbacks_lib.attach_beta_1(optimizer)
-    return optimizer
 
 
 def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
@@ -207,17 +187,6 @@ def _nan_error(nan, checkpoint_dir, state):
     )
 
 
-def _save_model(model, path):
-    """Saves an uncompiled copy: model.keras then loads with only `import skinkeras`."""
-    # from_config, unlike clone_model, does not copy the compile state (whose
-    # OneCycle schedule would need skinkeras.training to load).
-    clone = model.__class__.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    tmp = path.with_name(f".tmp-{path.name}")
-    clone.save(tmp)
-    tmp.replace(path)
-
-
 def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stage=None):
     """Trains one seed of ``config`` in ``config.model_dir``; returns its summary.
 
@@ -269,7 +238,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     model_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(model_dir / "config.json", config.to_json())
     checkpoint_dir = model_dir / "checkpoints"
-    state = callbacks_lib.load_state(checkpoint_dir)
+    state = checkpoints.load_state(checkpoint_dir)
 
     policy = (
         distribute.mixed_precision_policy(strategy) if config.mixed_precision else None
@@ -294,7 +263,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         arl_layers = _models().arl_layers(model)
         compiled_stage = None
         if state is None:
-            state = callbacks_lib.RunState()
+            state = checkpoints.RunState()
         else:
             # Rebuild the optimizer of the checkpointed stage so that its moments
             # and step counter load too.
@@ -302,7 +271,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                 model, config, stage=state.stage, steps_per_epoch=steps_per_epoch
             )
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(checkpoint_dir / callbacks_lib.CHECKPOINT_WEIGHTS)
+            model.load_weights(checkpoint_dir / checkpoints.CHECKPOINT_WEIGHTS)
             compiled_stage = state.stage
 
         for stage in (1, 2):
@@ -326,23 +295,25 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
             train_ds = train_stream.epochs(
                 stage=stage, start=initial_epoch, stop=epochs
             )
-            # The callbacks share `state`; the order matters: EpochRecorder writes
-            # the epoch's record, SummaryWriter and Checkpoint read it, and
-            # Checkpoint (last) appends it to the history and saves.
+            # Independent of their order here: the one order that matters (record,
+            # summaries, checkpoint) is written out in `EpochEnd`.
             loop_callbacks = [
                 callbacks_lib.OneCycleMomentum(total_steps),
                 callbacks_lib.EpochSeeds(config.seed, stage),
                 callbacks_lib.NanGuard(state),
-                callbacks_lib.EpochRecorder(
+                callbacks_lib.EpochEnd(
                     state,
-                    validation_ds,
-                    steps_per_epoch=steps_per_epoch,
-                    arl_layers=arl_layers,
+                    recorder=callbacks_lib.EpochRecorder(
+                        state,
+                        validation_ds,
+                        steps_per_epoch=steps_per_epoch,
+                        arl_layers=arl_layers,
+                    ),
+                    summaries=tensorboard.EpochSummaries(
+                        model_dir / "logs", images=first_batch
+                    ),
+                    checkpoint=checkpoints.Checkpoint(state, checkpoint_dir),
                 ),
-                callbacks_lib.SummaryWriter(
-                    state, model_dir / "logs", images=first_batch
-                ),
-                callbacks_lib.Checkpoint(state, checkpoint_dir),
             ]
             if on_stage is not None:
                 max_lr = config.head_lr if stage == 1 else config.lr
@@ -360,7 +331,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                 raise _nan_error(state.nan, checkpoint_dir, state)
 
         summary = make_summary(config, state, model_name=model.name)
-        _save_model(model, model_dir / MODEL)
+        checkpoints.save_model(model, model_dir / MODEL)
     results.atomic_write_json(summary_path, summary)
     return summary
 

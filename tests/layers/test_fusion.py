@@ -19,10 +19,14 @@ SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     import tensorflow as tf
-    from skinkeras.layers import AttentionResidual, _fusion, arl
+    from skinkeras.layers import AttentionResidual, _arl_kernel, _fusion
     from tests.layers.test_fusion import model_inputs
 
-    pieces = (arl._shifted_exp, arl._softmax_scale, arl._attention_gradient)
+    pieces = (
+        _arl_kernel._shifted_exp,
+        _arl_kernel._softmax_scale,
+        _arl_kernel._attention_gradient,
+    )
     jit = [getattr(piece, "_jit_compile", None) for piece in pieces]
 
     rng = np.random.default_rng(0)

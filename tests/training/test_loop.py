@@ -121,14 +121,14 @@ def test_run_writes_the_contract_layout_and_tensorboard(tiny, tmp_path):
 def test_killed_run_resumes_from_the_last_finished_epoch(tiny, tmp_path, monkeypatch):
     config = helpers.config(tmp_path, head_epochs=2)
     # Expose the state to the crash callback through the model.
-    real_recorder = loop.callbacks_lib.EpochRecorder
+    real_epoch_end = loop.callbacks_lib.EpochEnd
 
-    class Recorder(real_recorder):
+    class EpochEnd(real_epoch_end):
         def set_model(self, model):
             super().set_model(model)
             model._test_state = self.state
 
-    monkeypatch.setattr(loop.callbacks_lib, "EpochRecorder", Recorder)
+    monkeypatch.setattr(loop.callbacks_lib, "EpochEnd", EpochEnd)
     # Crash in the middle of stage 1, then in the middle of stage 2.
     for after_epoch in (1, 3):
         with pytest.raises(KeyboardInterrupt):
@@ -168,6 +168,36 @@ def test_killed_run_resumes_from_the_last_finished_epoch(tiny, tmp_path, monkeyp
     for got, want in zip(summary["history"], uninterrupted["history"], strict=True):
         assert got == want
     assert summary["alphas"] == uninterrupted["alphas"]
+
+
+def test_a_crash_while_writing_summaries_leaves_the_epoch_unfinished(
+    tiny, tmp_path, monkeypatch
+):
+    """`EpochEnd`'s order: the checkpoint counts an epoch only after its summaries.
+
+    Saved before them, the checkpoint would count epoch 2 and the resumed run would
+    never write its TensorBoard scalars.
+    """
+    config = helpers.config(tmp_path)
+    real_summaries = loop.tensorboard.EpochSummaries
+
+    class FailingOnEpoch2(real_summaries):
+        def write(self, record):
+            if record["epoch"] == 2:
+                raise KeyboardInterrupt("simulated crash while writing summaries")
+            super().write(record)
+
+    monkeypatch.setattr(loop.tensorboard, "EpochSummaries", FailingOnEpoch2)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(config, sources=helpers.sources())
+    state = results.read_json(tmp_path / "run" / "checkpoints" / "state.json")
+    assert state["epoch"] == 1
+    monkeypatch.setattr(loop.tensorboard, "EpochSummaries", real_summaries)
+    summary = loop.run(config, sources=helpers.sources())
+    assert [r["epoch"] for r in summary["history"]] == [1, 2, 3]
+    scalars, _ = _events(tmp_path / "run" / "logs")
+    for tag in ("train/loss", "validation/auroc", "optimizer/learning_rate"):
+        assert sorted(scalars[tag]) == [1, 2, 3], tag
 
 
 class PoisonAfterFirstEpoch(keras.callbacks.Callback):
