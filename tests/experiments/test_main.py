@@ -17,9 +17,9 @@ DEMO_FLAGS = [
     "--dataset=synthetic_lesions",
     "--weights=none",
     "--model=resnet50",
-    "--image_size=64",
+    "--image_size=48",
     "--head_epochs=1",
-    "--epochs=12",
+    "--epochs=8",
     "--lr=3e-3",
 ]
 
