@@ -73,7 +73,7 @@ setuptools.setup(
         "dill>=0.3",
     ],
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

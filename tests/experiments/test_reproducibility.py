@@ -54,7 +54,7 @@ def _run(data_dir, model_dir, seeds):
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=2400,  # CI runs the slow tests two at a time
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -74,7 +74,7 @@ def _kill_after_first_stage_2_checkpoint(data_dir, model_dir, seeds):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 1200
+    deadline = time.monotonic() + 2400
     try:
         while time.monotonic() < deadline:
             assert process.poll() is None, (
