@@ -9,6 +9,8 @@ Subpackages:
     skinkeras.segmentation  the U-Net lesion segmenter.
     skinkeras.gradcam   Grad-CAM heatmaps and overlays.
     skinkeras.metrics   classification metrics (AUROC, sensitivity, ...).
+    skinkeras.evaluation  clinical evaluation: AUROC intervals, operating points,
+                        calibration, temperature scaling, DeLong's test.
     skinkeras.rundir    a run directory's files; atomic writes; its config.
 
 Subpackages are imported on first use, so that `import skinkeras` (and every
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data",
+    "evaluation",
     "gradcam",
     "inference",
     "layers",
