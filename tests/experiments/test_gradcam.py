@@ -43,6 +43,7 @@ def image_files(tmp_path):
     return folder
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_grid_of_two_runs(tmp_path, image_files, capsys):
     _save_run(tmp_path / "effnet", name="effnet", arl=False)
     _save_run(

@@ -97,7 +97,12 @@ def tiny_encoder(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "encoder", ["tiny", pytest.param("efficientnet_b0", marks=pytest.mark.slow)]
+    "encoder",
+    [
+        # 40 s of training: slow, so the default suite stays well under 15 min
+        pytest.param("tiny", marks=pytest.mark.slow),
+        pytest.param("efficientnet_b0", marks=pytest.mark.slow),
+    ],
 )
 def test_two_stage_training_writes_the_run(tmp_path, tiny_encoder, encoder):
     config = SegmentConfig(

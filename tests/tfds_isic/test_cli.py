@@ -55,6 +55,7 @@ def run_tfds(args, *, cwd, tmp_path):
     return result
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_build_with_imports_from_any_directory(tmp_path):
     """`tfds build NAME --imports=tfds_isic --manual_dir=DIR`, run outside the repo."""
     fake_isic.write_isic2017(tmp_path / "manual")

@@ -108,6 +108,7 @@ def test_mean_colour_alone_does_not_separate_melanoma(splits):
     assert _mean_rgb_auroc(splits) < 0.7
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_small_cnn_learns_melanoma(splits):
     # A few epochs of a tiny CNN at 64 px on CPU (about 5-10 s).
     resize = lambda x: tf.image.resize(x, (64, 64), antialias=True).numpy()  # noqa: E731

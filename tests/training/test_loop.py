@@ -118,6 +118,7 @@ def test_run_writes_the_contract_layout_and_tensorboard(tiny, tmp_path):
     )
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_killed_run_resumes_from_the_last_finished_epoch(tiny, tmp_path, monkeypatch):
     config = helpers.config(tmp_path, head_epochs=2)
     # Expose the state to the crash callback through the model.
@@ -234,6 +235,7 @@ def test_seeds_write_tables_and_finished_seeds_are_skipped(tiny, tmp_path):
     assert results.load_summaries(run_dir) == summaries
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_a_seed_gives_the_same_numbers_whatever_ran_before(tiny, tmp_path):
     """`--seeds=1` and `--seeds=0,1` in one process: seed 1's numbers are equal."""
     config = helpers.config(tmp_path, arl=True)

@@ -11,6 +11,7 @@ def tiny(monkeypatch):
     monkeypatch.setattr(loop, "model_from_config", helpers.tiny_model)
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_on_stage_is_called_before_each_stage_that_trains(tiny, tmp_path):
     config = helpers.config(tmp_path, head_epochs=1, epochs=1, head_lr=2e-3, lr=5e-4)
     calls = []

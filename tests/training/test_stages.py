@@ -30,6 +30,7 @@ def _fit_stage(model, stage, train_bn):
     return _changed(before, _snapshot(model))
 
 
+@pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min
 def test_stage_1_trains_the_head_and_optionally_backbone_batchnorm_stage_2_all():
     model = models.build_model(
         "resnet50", arl=True, weights=None, input_shape=(32, 32, 3)
