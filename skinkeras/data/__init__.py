@@ -7,6 +7,10 @@ Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
 its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
 oversampling, `sampling`) and `dataset_info`.
+
+Modules: `preprocessing`, `augment`, `io` (maps); `sampling` (fastai v1's epoch draws);
+`loading` (the TFDS builder and the deterministic per-example part); `stream`
+(training epochs held in memory); `pipeline` (`make_dataset` and the documented order).
 """
 
 from skinkeras.data.augment import augment, augment_parameters

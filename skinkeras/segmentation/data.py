@@ -14,7 +14,7 @@ Images are float32 RGB 0..255 (the U-Net normalises inside), masks float32 0/1.
 
 import tensorflow as tf
 
-from skinkeras.data.pipeline import prepared_builder
+from skinkeras.data.loading import prepared_builder
 
 AUTOTUNE = tf.data.AUTOTUNE
 

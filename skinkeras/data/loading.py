@@ -1,0 +1,240 @@
+"""Loading a split: the TFDS builder, argument checks, and the deterministic part of
+`skinkeras.data.pipeline`'s documented order (decode → resize + centre crop →
+deterministic preprocessing → uint8), shared by evaluation datasets
+(`pipeline.make_dataset`) and training streams (`stream.make_training_stream`).
+"""
+
+import re
+
+import tensorflow as tf
+
+from skinkeras.data import preprocessing as pp
+from skinkeras.data.io import decode_image, ensure_rgb
+
+__all__ = [
+    "DatasetNotPreparedError",
+    "dataset_info",
+    "prepared_builder",
+    "round_pixels",
+]
+
+AUTOTUNE = tf.data.AUTOTUNE
+PREPROCESSING_CHOICES = (*pp.PREPROCESSING_NAMES, "lesion_mask")
+LABELS = {"melanoma": 2, "label": 3}  # SPEC: binary task; the 3-class label is kept
+
+
+class DatasetNotPreparedError(FileNotFoundError):
+    """A TFDS dataset that needs `tfds build` (archives, manual download) first."""
+
+
+def _is_synthetic(dataset):
+    return dataset.split("/")[0].split(":")[0].startswith("synthetic")
+
+
+def prepared_builder(dataset, *, data_dir=None):
+    """The prepared TFDS builder of ``dataset`` (classification and segmentation).
+
+    Synthetic datasets are built on first use; an unprepared ISIC dataset raises
+    `DatasetNotPreparedError` naming the ``tfds build`` command.
+    """
+    import tensorflow_datasets as tfds
+
+    import tfds_isic  # noqa: F401  (registers isic2017, isic2018_task1, synthetic_lesions)
+
+    builder = tfds.builder(dataset, data_dir=data_dir)
+    if not builder.is_prepared():
+        if _is_synthetic(dataset):
+            builder.download_and_prepare()
+        else:
+            command = f"tfds build {dataset} --imports=tfds_isic --manual_dir=DIR"
+            if data_dir is not None:
+                command += f" --data_dir={data_dir}"
+            raise DatasetNotPreparedError(
+                f"TFDS dataset {dataset!r} is not prepared in "
+                f"{data_dir or '~/tensorflow_datasets'}. Put the ISIC archives in DIR "
+                f"(see tfds_isic/{dataset.split('/')[0]}/README.md) and run:\n"
+                f"    {command}\n"
+                f"Received: dataset={dataset!r}, data_dir={data_dir!r}"
+            )
+    return builder
+
+
+def dataset_info(dataset, data_dir=None, *, label="melanoma"):
+    """Split sizes and number of classes of a TFDS dataset (building synthetic ones).
+
+    Returns:
+        {"num_examples": {split: int}, "num_classes": int, "features": [names]}.
+    """
+    if label not in LABELS:
+        raise ValueError(
+            f"`label` must be one of {tuple(LABELS)}. Received: label={label!r}"
+        )
+    builder = prepared_builder(dataset, data_dir=data_dir)
+    info = builder.info
+    return {
+        "num_examples": {
+            name: split.num_examples for name, split in info.splits.items()
+        },
+        "num_classes": int(info.features[label].num_classes),
+        "features": sorted(info.features.keys()),
+    }
+
+
+def base_split(split):
+    """ "train[:10%]" → "train" (masks_dir has one folder per split)."""
+    return re.split(r"[\[+]", split)[0]
+
+
+def check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed):
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"`split` must be a split name. Received: split={split!r}")
+    if preprocessing not in PREPROCESSING_CHOICES:
+        raise ValueError(
+            f"`preprocessing` must be one of {PREPROCESSING_CHOICES}. "
+            f"Received: preprocessing={preprocessing!r}"
+        )
+    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(
+                f"`{name}` must be a positive int. Received: {name}={value!r}"
+            )
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"`label` must be a feature name. Received: label={label!r}")
+    if mask_mode not in pp.MASK_MODES:
+        raise ValueError(
+            f"`mask_mode` must be one of {pp.MASK_MODES}. Received: mask_mode={mask_mode!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
+
+
+def _unit_mask(mask):
+    """Integer mask 0/1 or 0/255 → float 0..1 (one channel)."""
+    mask = tf.cast(mask, tf.float32)
+    if mask.shape.rank == 2:
+        mask = mask[..., tf.newaxis]
+    mask = mask[..., :1]
+    return tf.where(tf.reduce_max(mask) > 1.0, mask / 255.0, mask)
+
+
+def round_pixels(image):
+    """Clip to 0..255 and round (float in, float out): the values of the uint8 cache.
+
+    Training sees the cached values, so inference and export round the same way.
+    """
+    return tf.round(tf.clip_by_value(image, 0.0, 255.0))
+
+
+def _example_fn(
+    *, image_size, preprocessing, label, masks_dir, split, mask_mode, has_mask
+):
+    """dict example → (uint8 image (S, S, 3), int32 label): the deterministic part."""
+    deterministic = (
+        None if preprocessing == "lesion_mask" else pp.preprocess(preprocessing)
+    )
+
+    def load(example):
+        image = example["image"]
+        name = example.get("image_id", "<no image_id>")
+        if image.dtype == tf.string:
+            image = decode_image(image, name=name)
+        else:
+            image = ensure_rgb(image)
+        image = pp.resize_and_center_crop(image, image_size)
+        if preprocessing == "lesion_mask":
+            if has_mask:
+                mask = example["mask"]
+                if mask.dtype == tf.string:
+                    mask = tf.io.decode_png(mask, channels=1)
+            else:
+                path = tf.strings.join(
+                    [
+                        masks_dir,
+                        "/",
+                        base_split(split),
+                        "/",
+                        example["image_id"],
+                        ".png",
+                    ]
+                )
+                mask = tf.io.decode_png(tf.io.read_file(path), channels=1)
+            mask = pp.resize_and_center_crop(_unit_mask(mask), image_size)
+            image = pp.apply_lesion_mask(image, mask, mode=mask_mode)
+        else:
+            image = deterministic(image)
+        # Cached as uint8 (see module docstring).
+        image = tf.cast(round_pixels(image), tf.uint8)
+        return image, tf.cast(example[label], tf.int32)
+
+    return load
+
+
+def to_float(image, label):
+    return tf.cast(image, tf.float32), label
+
+
+def finish(ds):
+    options = tf.data.Options()
+    options.deterministic = True
+    return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+def raw_examples(split, *, dataset, data_dir, label, source):
+    """The split's example dicts, their number of classes and (if known) size."""
+    if source is None:
+        import tensorflow_datasets as tfds
+
+        builder = prepared_builder(dataset, data_dir=data_dir)
+        features = builder.info.features
+        if label not in features:
+            raise ValueError(
+                f"Dataset {dataset!r} has no feature {label!r} (features: "
+                f"{sorted(features.keys())}). Received: label={label!r}"
+            )
+        # Images stay encoded until `load` (decode_image names a bad file); that also
+        # keeps the label pass of training streams cheap.
+        decoders = {
+            key: tfds.decode.SkipDecoding()
+            for key, feature in features.items()
+            if isinstance(feature, tfds.features.Image)
+        }
+        raw = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
+        return raw, int(features[label].num_classes)
+    if not isinstance(source, tf.data.Dataset):
+        raise ValueError(
+            f"`source` must be a tf.data.Dataset. Received: source={type(source)}"
+        )
+    spec = source.element_spec
+    if not isinstance(spec, dict) or "image" not in spec or label not in spec:
+        raise ValueError(
+            f"`source` must yield dicts with 'image' and {label!r}. "
+            f"Received: source.element_spec={spec}"
+        )
+    return source, LABELS.get(label)
+
+
+def example_loader(
+    raw, *, split, image_size, preprocessing, label, masks_dir, mask_mode
+):
+    has_mask = "mask" in raw.element_spec
+    if preprocessing == "lesion_mask" and not has_mask:
+        if masks_dir is None:
+            raise ValueError(
+                "`preprocessing='lesion_mask'` needs a `mask` feature or `masks_dir` "
+                "(PNG masks written by `python -m experiments.make_masks`). "
+                f"Received: masks_dir={masks_dir!r}"
+            )
+        if "image_id" not in raw.element_spec:
+            raise ValueError(
+                "`masks_dir` masks are found by `image_id`, which the examples lack. "
+                f"Received: features={sorted(raw.element_spec)}"
+            )
+    return _example_fn(
+        image_size=image_size,
+        preprocessing=preprocessing,
+        label=label,
+        masks_dir=None if masks_dir is None else str(masks_dir),
+        split=split,
+        mask_mode=mask_mode,
+        has_mask=has_mask,
+    )
