@@ -6,7 +6,8 @@ Shared by `isic2017` and `isic2018_task1`:
 - `check_md5`: compares with the published MD5s and names the corrupt file;
   `TFDS_ISIC_SKIP_MD5=1` turns the check off (re-packed or subset archives);
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
-  memory at a time, with checks of the top folder and of one file per image id;
+  memory at a time, with checks of the top folder and of one file per image id, and
+  size limits (`MemberLimits`) checked before a member is read;
 - `rows_by_id`, `check_same_ids`: one CSV row per id, and the same ids in images and
   labels (`IntegrityError`s name the file and the ids at fault);
 - `decode_resized`, `check_decodable`, `encode_jpeg`, `encode_png`: OpenCV image
@@ -24,6 +25,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 
 import cv2
 import numpy as np
@@ -31,6 +33,17 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 SKIP_MD5_ENV = "TFDS_ISIC_SKIP_MD5"
+MAX_MEMBER_BYTES_ENV = "TFDS_ISIC_MAX_MEMBER_BYTES"
+MAX_COMPRESSION_RATIO_ENV = "TFDS_ISIC_MAX_COMPRESSION_RATIO"
+# Issue 14: a 1.47 MiB zip whose one member expands to 1.5 GB took a build to 3.6 GiB.
+# The largest official ISIC members are JPEGs of ~30 MB: 256 MiB leaves 8x room.
+DEFAULT_MAX_MEMBER_BYTES = 256 << 20
+# JPEGs barely compress in a zip (~1.0), PNG masks ~2.6 and ground-truth CSVs ~8
+# (measured on a 6748x4499 lesion mask and a 2000-row ISIC 2017 CSV); zeros ~1000.
+DEFAULT_MAX_COMPRESSION_RATIO = 100.0
+# Below this uncompressed size a member is not ratio-checked: it cannot hurt, and a
+# small file of repeated bytes compresses well without being a bomb.
+_RATIO_CHECK_MIN_BYTES = 1 << 20
 JPEG_QUALITY = 95
 _MAX_LISTED = 10
 
@@ -82,6 +95,48 @@ def md5_check_enabled():
     """False when `TFDS_ISIC_SKIP_MD5` is set to 1/true/yes."""
     value = os.environ.get(SKIP_MD5_ENV, "").strip().lower()
     return value not in ("1", "true", "yes")
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberLimits:
+    """What `ZipArchive.read` accepts of a member before reading it.
+
+    Attributes:
+        max_bytes: largest uncompressed size, in bytes.
+        max_ratio: largest uncompressed / compressed size (checked on members over
+            1 MiB).
+    """
+
+    max_bytes: int = DEFAULT_MAX_MEMBER_BYTES
+    max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+
+    @classmethod
+    def from_env(cls):
+        """The defaults, overridden by `TFDS_ISIC_MAX_MEMBER_BYTES` and
+        `TFDS_ISIC_MAX_COMPRESSION_RATIO` where set."""
+        return cls(
+            max_bytes=_env_number(MAX_MEMBER_BYTES_ENV, int, DEFAULT_MAX_MEMBER_BYTES),
+            max_ratio=_env_number(
+                MAX_COMPRESSION_RATIO_ENV, float, DEFAULT_MAX_COMPRESSION_RATIO
+            ),
+        )
+
+
+def _env_number(name, kind, default):
+    """The positive number in the environment variable `name`, else `default`."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"The environment variable {name} must be a positive "
+            f"{'integer' if kind is int else 'number'}. Received: {name}={text}"
+        )
+    return value
 
 
 def listing(items):
@@ -177,11 +232,18 @@ def check_md5(paths, files):
 
 
 class ZipArchive:
-    """A zip read member by member (random access, never the whole archive)."""
+    """A zip read member by member (random access, never the whole archive).
 
-    def __init__(self, path, *, name):
+    Args:
+        path: the zip file.
+        name: what messages call it (the official file name).
+        limits: `MemberLimits` of `read`; default: `MemberLimits.from_env()`.
+    """
+
+    def __init__(self, path, *, name, limits=None):
         self.name = name
         self.path = epath.Path(path)
+        self.limits = MemberLimits.from_env() if limits is None else limits
         self._file = self.path.open("rb")
         try:
             self._zip = zipfile.ZipFile(self._file)
@@ -242,7 +304,42 @@ class ZipArchive:
         return dict(found)
 
     def read(self, member):
-        return self._zip.read(member)
+        """The bytes of `member`, refused (`ValueError` naming archive and member)
+        when its size or compression ratio is over `limits`, or its data is corrupt.
+
+        The sizes are checked before anything is decompressed, and the read is
+        bounded too, so that a member whose header lies cannot fill the memory.
+        """
+        info = self._zip.getinfo(member)
+        limits = self.limits
+        where = f"{self.name} ({self.path}): member {member}"
+        advice = (
+            f"A real ISIC file is far smaller; if this one is genuine, raise the limit "
+            f"with {MAX_MEMBER_BYTES_ENV} / {MAX_COMPRESSION_RATIO_ENV}."
+        )
+        if info.file_size > limits.max_bytes:
+            raise ValueError(
+                f"{where} expands to {info.file_size} bytes, more than the limit of "
+                f"{limits.max_bytes}. {advice} Received: file_size={info.file_size}"
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_CHECK_MIN_BYTES and ratio > limits.max_ratio:
+            raise ValueError(
+                f"{where} expands {ratio:.0f} times ({info.compress_size} -> "
+                f"{info.file_size} bytes), more than the limit of {limits.max_ratio:g} "
+                f"(a zip bomb?). {advice} Received: compression_ratio={ratio:.1f}"
+            )
+        try:
+            with self._zip.open(info) as file:
+                data = file.read(limits.max_bytes + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise ValueError(f"{where} is corrupt: {error}") from error
+        if len(data) > limits.max_bytes:  # zipfile trusts the header: belt and braces
+            raise ValueError(
+                f"{where} holds more than its declared {info.file_size} bytes and "
+                f"more than the limit of {limits.max_bytes}."
+            )
+        return data
 
 
 def _stem(member):

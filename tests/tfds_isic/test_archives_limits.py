@@ -1,0 +1,110 @@
+"""tfds_isic.archives: zip members are size- and ratio-checked before they are read,
+and a 1.5 GB member fails with bounded memory (issue 14)."""
+
+import pathlib
+import struct
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from tests import hostile_files
+from tfds_isic import archives
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+NAME = "ISIC-2017_Training_Data.zip"
+MEMBER = "ISIC-2017_Training_Data/ISIC_0000000.jpg"
+
+
+def _zip(path, data, *, member=MEMBER):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, data)
+    return path
+
+
+def _noise(size):
+    return np.random.default_rng(0).integers(0, 256, size, np.uint8).tobytes()
+
+
+def test_a_member_over_the_size_limit_is_refused(tmp_path):
+    data = _noise(5000)  # incompressible, like a JPEG
+    path = _zip(tmp_path / "a.zip", data)
+    with archives.ZipArchive(path, name=NAME, limits=archives.MemberLimits(4999)) as a:
+        with pytest.raises(ValueError, match="5000 bytes") as error:
+            a.read(MEMBER)
+    assert NAME in str(error.value) and MEMBER in str(error.value)
+    assert "Received: file_size=5000" in str(error.value)
+    with archives.ZipArchive(path, name=NAME, limits=archives.MemberLimits(5000)) as a:
+        assert a.read(MEMBER) == data
+
+
+def test_a_member_that_expands_too_much_is_refused(tmp_path):
+    zeros = bytes(2 << 20)  # deflate: ~1000 times smaller
+    path = _zip(tmp_path / "a.zip", zeros)
+    ratio = zipfile.ZipFile(path).getinfo(MEMBER).file_size / (
+        zipfile.ZipFile(path).getinfo(MEMBER).compress_size
+    )
+    assert ratio > 500
+    with archives.ZipArchive(path, name=NAME) as archive:  # default limits
+        with pytest.raises(ValueError, match="Received: compression_ratio=") as error:
+            archive.read(MEMBER)
+    assert NAME in str(error.value) and MEMBER in str(error.value)
+    limits = archives.MemberLimits(max_ratio=ratio + 1)
+    with archives.ZipArchive(path, name=NAME, limits=limits) as archive:
+        assert archive.read(MEMBER) == zeros
+    # A small member is not ratio-checked: it cannot hurt.
+    small = _zip(tmp_path / "small.zip", bytes(100_000))
+    with archives.ZipArchive(small, name=NAME) as archive:
+        assert archive.read(MEMBER) == bytes(100_000)
+
+
+def test_a_member_larger_than_its_header_says_is_refused(tmp_path):
+    data = _noise(50_000)
+    raw = bytearray(_zip(tmp_path / "a.zip", data).read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    struct.pack_into("<I", raw, central + 24, 100)  # uncompressed size: 100
+    (tmp_path / "lying.zip").write_bytes(bytes(raw))
+    with archives.ZipArchive(tmp_path / "lying.zip", name=NAME) as archive:
+        assert archive._zip.getinfo(MEMBER).file_size == 100
+        with pytest.raises(ValueError, match="is corrupt") as error:
+            archive.read(MEMBER)
+    assert NAME in str(error.value) and MEMBER in str(error.value)
+
+
+def test_the_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv(archives.MAX_MEMBER_BYTES_ENV, raising=False)
+    monkeypatch.delenv(archives.MAX_COMPRESSION_RATIO_ENV, raising=False)
+    assert archives.MemberLimits.from_env() == archives.MemberLimits(256 * 2**20, 100.0)
+    monkeypatch.setenv(archives.MAX_MEMBER_BYTES_ENV, "1000")
+    monkeypatch.setenv(archives.MAX_COMPRESSION_RATIO_ENV, "2.5")
+    assert archives.MemberLimits.from_env() == archives.MemberLimits(1000, 2.5)
+    for value in ("-1", "0", "lots", "inf"):
+        monkeypatch.setenv(archives.MAX_COMPRESSION_RATIO_ENV, value)
+        with pytest.raises(
+            ValueError, match=f"TFDS_ISIC_MAX_COMPRESSION_RATIO={value}"
+        ):
+            archives.MemberLimits.from_env()
+
+
+# Reads the archive's first member as the builders do (`ZipArchive.read`).
+_READ_MEMBER = """
+import sys
+from tfds_isic import archives
+with archives.ZipArchive(sys.argv[1], name=sys.argv[2]) as archive:
+    archive.read(archive.members[0])
+"""
+
+
+@pytest.mark.slow
+def test_a_zip_bomb_fails_with_bounded_memory(tmp_path):
+    # Issue 14: this 1.4 MiB zip took `tfds build isic2017/256` to 3.6 GiB.
+    path = tmp_path / NAME
+    hostile_files.write_zeros_zip(path, MEMBER, 1_500_000_000)
+    assert path.stat().st_size < 2 << 20
+    status, _, stderr, peak = hostile_files.run_measured(
+        [sys.executable, "-c", _READ_MEMBER, str(path), NAME], cwd=REPO
+    )
+    assert peak < 1.2 * 2**30, f"peak RSS {peak / 2**30:.2f} GiB"
+    assert status == 1, stderr
+    assert f"{NAME} ({path}): member {MEMBER} expands to 1500000000 bytes" in stderr
