@@ -18,6 +18,7 @@ import typing
 
 from absl import flags
 
+from skinkeras import imagefiles
 from skinkeras.segmentation import config as segment_config
 from skinkeras.training import config as train_config
 
@@ -265,4 +266,29 @@ def define_run_flags(flag_values, *, module, seed_help):
     )
     flags.DEFINE_integer(
         "seed", None, seed_help, flag_values=flag_values, module_name=key
+    )
+
+
+def define_image_limit_flags(flag_values, *, module):
+    """`--max_pixels` and `--min_side`: image files outside them are skipped, with
+    the reason, before they are decoded (`skinkeras.imagefiles`, issue 14)."""
+    key = module_key(module)
+    flags.DEFINE_integer(
+        "max_pixels",
+        imagefiles.DEFAULT_MAX_PIXELS,
+        "Skip image files with more pixels than this (width x height, read from the "
+        "file's header, so a huge image is never decoded). The largest ISIC images "
+        "have ~30 million.",
+        lower_bound=1,
+        flag_values=flag_values,
+        module_name=key,
+    )
+    flags.DEFINE_integer(
+        "min_side",
+        imagefiles.DEFAULT_MIN_SIDE,
+        "Skip image files whose width or height is under this many pixels (the "
+        "backbones reduce their input 32 times).",
+        lower_bound=1,
+        flag_values=flag_values,
+        module_name=key,
     )

@@ -10,13 +10,20 @@ probabilities) unless `--seed` picks one. Each image goes through the run's trai
 preprocessing (decode → resize + centre crop → `config.json`'s `preprocessing`).
 Folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif files.
 
-A file that cannot be read or decoded is reported by name and skipped; the others are
-predicted, and the exit status is 1 at the end if any failed.
+Before decoding, each file's width and height are read from its header: a file with
+more than `--max_pixels` pixels or a side under `--min_side` is skipped, as is a file
+that cannot be read or decoded; the others are predicted. The run ends with one line
+(`N predicted, M skipped`) and writes the skipped files with the reason to
+`<output stem>.skipped.csv` beside the output (`path,reason`; always written, a header
+only when nothing was skipped, so no file of an earlier run is left to mislead).
+
+Exit status: 0 every file predicted; 1 some files skipped (both CSVs written) or an
+error before predicting (a message, no CSV); 2 a bad flag.
 """
 
+import csv
 import logging
 import pathlib
-import sys
 
 import numpy as np
 from absl import flags
@@ -49,6 +56,7 @@ flags.DEFINE_integer(
     upper_bound=8,
     flag_values=FLAGS,
 )
+common_flags.define_image_limit_flags(FLAGS, module=__name__)
 flags.DEFINE_integer(
     "batch_size", 16, "Images per model call.", lower_bound=1, flag_values=FLAGS
 )
@@ -73,6 +81,20 @@ POSITIONAL = [
         ".jpg/.jpeg/.png/.bmp/.gif files.",
     )
 ]
+
+
+def skipped_csv_path(output):
+    """`pred.csv` → `pred.skipped.csv`, beside it."""
+    output = pathlib.Path(output)
+    return output.with_name(f"{output.stem}.skipped.csv")
+
+
+def write_skipped_csv(path, failures):
+    """`path,reason`: one row per skipped file."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["path", "reason"])
+        writer.writerows(failures)
 
 
 def gradcam_writer(run, directory, *, melanoma_only=False):
@@ -144,6 +166,8 @@ def main(argv):
             batch_size=FLAGS.batch_size,
             progress=len(paths) > 1,
             on_batch=on_batch,
+            max_pixels=FLAGS.max_pixels,
+            min_side=FLAGS.min_side,
         )
     except ValueError as error:  # e.g. a lesion-mask run: no masks for files
         raise SystemExit(f"error: {error}") from None
@@ -154,16 +178,14 @@ def main(argv):
         run.class_names,
         format=FLAGS.format,
     )
-    print(f"Wrote {len(predictions.image_ids)} prediction(s) to {FLAGS.output}")
-    if predictions.failures:
-        print(
-            f"{len(predictions.failures)} file(s) could not be read and were skipped:",
-            file=sys.stderr,
-        )
-        for path, message in predictions.failures:
-            print(f"  {path}: {message}", file=sys.stderr)
-        return 1
-    return 0
+    skipped_csv = skipped_csv_path(FLAGS.output)
+    write_skipped_csv(skipped_csv, predictions.failures)
+    # Each skipped file was logged with its reason as it was met (predict_files).
+    print(
+        f"{len(predictions.image_ids)} predicted, {len(predictions.failures)} "
+        f"skipped: predictions in {FLAGS.output}, skipped files in {skipped_csv}"
+    )
+    return 1 if predictions.failures else 0
 
 
 def cli():

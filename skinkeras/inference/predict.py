@@ -3,7 +3,8 @@
 `Predictor` averages the softmax of `head_logits` over a run's seeds (ensemble) and
 over test-time augmentation views (`transforms.tta_batch`); `predict_files` reads,
 decodes and transforms image files the training way (`transforms.bytes_transform`),
-skipping the ones that fail.
+skipping the ones that fail and, before decoding, the ones whose header gives a size
+outside the limits (`skinkeras.imagefiles`, issue 14).
 """
 
 import dataclasses
@@ -14,7 +15,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from skinkeras import metrics
+from skinkeras import imagefiles, metrics
 from skinkeras.inference.transforms import bytes_transform, tta_batch
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -66,7 +67,8 @@ class Predictions:
         image_ids: file name stem of each predicted image, in input order.
         paths: path of each predicted image.
         probabilities: float64 (N, classes), softmax averaged over seeds and TTA.
-        failures: `[(path, message)]` of the files that could not be read or decoded.
+        failures: `[(path, message)]` of the files skipped: too large or too small
+            (read from the header, never decoded), unreadable or undecodable.
     """
 
     image_ids: list
@@ -134,8 +136,18 @@ def _error_message(error):
     return repr(error)
 
 
-def predict_files(run, paths, *, tta=1, batch_size=16, progress=False, on_batch=None):
-    """Predicts image files with a run, batched; unreadable files are skipped.
+def predict_files(
+    run,
+    paths,
+    *,
+    tta=1,
+    batch_size=16,
+    progress=False,
+    on_batch=None,
+    max_pixels=imagefiles.DEFAULT_MAX_PIXELS,
+    min_side=imagefiles.DEFAULT_MIN_SIDE,
+):
+    """Predicts image files with a run, batched; files it cannot use are skipped.
 
     Args:
         run: a `Run`.
@@ -145,6 +157,8 @@ def predict_files(run, paths, *, tta=1, batch_size=16, progress=False, on_batch=
         progress: show a tqdm progress bar over the files.
         on_batch: optional `fn(ids, resized, inputs, probabilities)` called per batch
             with numpy arrays (e.g. to write Grad-CAM overlays).
+        max_pixels: files with more pixels (from their header) are skipped undecoded.
+        min_side: files with a smaller height or width are skipped.
 
     Returns:
         `Predictions`; files that failed are listed in `failures` with the reason
@@ -154,6 +168,9 @@ def predict_files(run, paths, *, tta=1, batch_size=16, progress=False, on_batch=
         raise ValueError(
             f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
         )
+    for name, value in (("max_pixels", max_pixels), ("min_side", min_side)):
+        if value < 1:
+            raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
     predictor = Predictor(run, tta=tta)
     transform = tf.function(
         bytes_transform(image_size=run.image_size, preprocessing=run.preprocessing),
@@ -178,13 +195,21 @@ def predict_files(run, paths, *, tta=1, batch_size=16, progress=False, on_batch=
 
     from tqdm import tqdm  # the CLIs' dependency; imported only when predicting
 
+    def skip(path, message):
+        logging.error("Skipping %s: %s", path, message)
+        failures.append((str(path), message))
+
     for path in tqdm(paths, desc="predict", unit="img", disable=not progress):
         try:
+            problem = imagefiles.size_problem(
+                path, max_pixels=max_pixels, min_side=min_side
+            )
+            if problem:
+                skip(path, problem)
+                continue
             resized, inputs = transform(tf.io.read_file(str(path)), str(path))
         except (tf.errors.OpError, OSError) as error:
-            message = _error_message(error)
-            logging.error("Skipping %s: %s", path, message)
-            failures.append((str(path), message))
+            skip(path, _error_message(error))
             continue
         batch.append((path, resized.numpy(), inputs.numpy()))
         if len(batch) == batch_size:

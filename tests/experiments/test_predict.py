@@ -10,6 +10,7 @@ import pytest
 from experiments import deploy_cli, predict
 from skinkeras import inference
 from tests import deploy_fixtures as fx
+from tests import hostile_files
 from tests.inference.helpers import REPO, numpy_tta, softmax_of, training_path_images
 
 
@@ -31,15 +32,26 @@ def read_rows(path):
 def test_predict_folder_with_a_bad_file(tmp_path, capsys):
     run_dir = fx.tiny_run(tmp_path / "run" / "seed_0")
     good = fx.write_image_files(tmp_path / "images", [(40, 50), (32, 32), (80, 36)])
-    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    broken = tmp_path / "images" / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    thin = fx.write_image_files(tmp_path / "thin", [(80, 2)])[0]
+    thin = thin.rename(tmp_path / "images" / "thin.jpg")
     status = run_cli(
         predict,
         f"--model_dir={run_dir}",
         f"--output={tmp_path / 'pred.csv'}",
         tmp_path / "images",
     )
-    assert status == 1  # non-zero at the end: one file failed
-    assert "broken.png" in capsys.readouterr().err
+    assert status == 1  # non-zero at the end: files were skipped
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary == (
+        f"3 predicted, 2 skipped: predictions in {tmp_path / 'pred.csv'}, "
+        f"skipped files in {tmp_path / 'pred.skipped.csv'}"
+    )
+    skipped = read_rows(tmp_path / "pred.skipped.csv")
+    assert [row["path"] for row in skipped] == [str(broken), str(thin)]
+    assert "PNG" in skipped[0]["reason"]
+    assert skipped[1]["reason"] == "2x80 pixels, a side under min_side=32"
     rows = read_rows(tmp_path / "pred.csv")
     assert [row["image_id"] for row in rows] == [p.stem for p in sorted(good)]
     run = inference.load_run(run_dir)
@@ -119,6 +131,8 @@ def test_predict_isic_formats(tmp_path, num_classes, format, header):
     probabilities = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
     if format == "isic":
         np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-6)
+    # Nothing skipped: a header alone, so that no file of an earlier run misleads.
+    assert (tmp_path / "pred.skipped.csv").read_text().splitlines() == ["path,reason"]
 
 
 def test_predict_errors(tmp_path):
@@ -148,10 +162,13 @@ def test_predict_errors(tmp_path):
 @pytest.mark.slow
 def test_predict_command_line(tmp_path):
     # The real entry point in a fresh interpreter (absl app.run, exit status).
+    # Issue 14: a 16000x16000 PNG of 0.75 MB took a 4-image job to 1.6 GiB; it is
+    # skipped from its header now.
     run_dir = fx.tiny_run(tmp_path / "seed_0")
     image = fx.write_image_files(tmp_path / "images", [(40, 40)])[0]
     (tmp_path / "images" / "bad.jpg").write_text("x")
-    result = subprocess.run(
+    hostile_files.write_black_png(tmp_path / "images" / "huge.png", 16000, 16000)
+    status, stdout, stderr, peak = hostile_files.run_measured(
         [
             sys.executable,
             "-m",
@@ -161,14 +178,14 @@ def test_predict_command_line(tmp_path):
             tmp_path / "images",
         ],
         cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
     )
-    assert result.returncode == 1, result.stderr
-    assert "bad.jpg" in result.stderr
+    assert peak < 1.2 * 2**30, f"peak RSS {peak / 2**30:.2f} GiB"
+    assert status == 1, stderr
+    assert "bad.jpg" in stderr and "huge.png" in stderr
+    assert stdout.splitlines()[-1].startswith("1 predicted, 2 skipped: ")
     assert read_rows(tmp_path / "p.csv")[0]["image_id"] == image.stem
+    skipped = read_rows(tmp_path / "p.skipped.csv")
+    assert skipped[1]["reason"].endswith("more than max_pixels=100000000")
     result = subprocess.run(
         [sys.executable, "-m", "experiments.predict", "--help"],
         cwd=REPO,
