@@ -7,6 +7,9 @@ Ben Graham, as in the study's figures 3.6 and 3.7 — each image first brought t
 
     python -m experiments.preview --preprocessing=all \
         --images=ISIC_0000000.jpg --images=some/folder --out=grid.png
+
+An image with more than `--max_pixels` pixels or a side under `--min_side` (read from
+its header) is skipped with the reason on stderr, never decoded.
 """
 
 import pathlib
@@ -15,7 +18,7 @@ import sys
 import numpy as np
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 
 # One column per name of `skinkeras.data.PREPROCESSING_NAMES` (a test checks that
 # they match; importing skinkeras.data for `--help` would import TensorFlow).
@@ -55,6 +58,7 @@ def define_flags(flag_values=flags.FLAGS):
         flag_values=flag_values,
     )
     flags.DEFINE_float("p", 6.0, "Shades of Gray norm p.", flag_values=flag_values)
+    common_flags.define_image_limit_flags(flag_values, module=__name__)
     flags.mark_flag_as_required("images", flag_values=flag_values)
 
 
@@ -91,6 +95,28 @@ def resolve_images(values):
     if not paths:
         raise ValueError(f"No images found. Received: images={values!r}")
     return paths
+
+
+def within_limits(paths, *, max_pixels, min_side):
+    """The paths whose header gives a size within the limits; the others are named
+    on stderr with the reason (`skinkeras.imagefiles.size_problem`)."""
+    from skinkeras import imagefiles
+
+    kept = []
+    for path in paths:
+        problem = imagefiles.size_problem(
+            path, max_pixels=max_pixels, min_side=min_side
+        )
+        if problem:
+            print(f"Skipping {path}: {problem}", file=sys.stderr)
+        else:
+            kept.append(path)
+    if not kept:
+        raise ValueError(
+            "No image within --max_pixels / --min_side. "
+            f"Received: images={[str(p) for p in paths]!r}"
+        )
+    return kept
 
 
 def _title_band(titles, size):
@@ -144,7 +170,11 @@ def main(argv, flag_values=flags.FLAGS):
 
     del argv  # unused
     names = resolve_names(flag_values.preprocessing)
-    paths = resolve_images(flag_values.images)
+    paths = within_limits(
+        resolve_images(flag_values.images),
+        max_pixels=flag_values.max_pixels,
+        min_side=flag_values.min_side,
+    )
     grid = make_grid(paths, names, size=flag_values.size, p=flag_values.p)
     out = pathlib.Path(flag_values.out)
     out.parent.mkdir(parents=True, exist_ok=True)

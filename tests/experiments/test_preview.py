@@ -6,6 +6,7 @@ import pytest
 from absl import flags
 
 from experiments import preview
+from tests import hostile_files
 from tests.data.images import random_image, structured_image
 
 
@@ -57,3 +58,22 @@ def test_preview_rejects_bad_flags(tmp_path):
         run_preview(
             f"--images={tmp_path / 'missing.png'}", f"--out={tmp_path / 'g.png'}"
         )
+
+
+def test_preview_skips_images_outside_the_size_limits(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), structured_image(40, 40))
+    cv2.imwrite(str(folder / "thin.png"), structured_image(80, 2))
+    hostile_files.write_black_png(folder / "huge.png", 16000, 16000)
+    out = tmp_path / "grid.png"
+    run_preview(f"--images={folder}", f"--out={out}", "--size=32")
+    assert cv2.imread(str(out)).shape == (preview.HEADER + 32, 4 * 32, 3)  # a.png
+    err = capsys.readouterr().err
+    assert f"Skipping {folder / 'huge.png'}: 16000x16000 = 256000000 pixels" in err
+    assert f"Skipping {folder / 'thin.png'}: 2x80 pixels, a side under" in err
+    # The limits are flags; nothing left is an error that names the images.
+    run_preview(f"--images={folder}", f"--out={out}", "--size=32", "--min_side=2")
+    assert cv2.imread(str(out)).shape == (preview.HEADER + 2 * 32, 4 * 32, 3)
+    with pytest.raises(ValueError, match="Received: images="):
+        run_preview(f"--images={folder / 'thin.png'}", f"--out={out}")
