@@ -11,7 +11,8 @@ Shared by `isic2017` and `isic2018_task1`:
 - `rows_by_id`, `check_same_ids`: one CSV row per id, and the same ids in images and
   labels (`IntegrityError`s name the file and the ids at fault);
 - `decode_resized`, `check_decodable`, `encode_jpeg`, `encode_png`: OpenCV image
-  work done once at build time (large JPEGs decoded at a DCT-reduced scale).
+  work done once at build time (large JPEGs decoded at a DCT-reduced scale; images
+  over a pixel limit refused before decoding).
 
 File access goes through `epath` (the TFDS test harness forbids `os` file calls in
 builder modules, and `epath` also reads GCS paths).
@@ -41,6 +42,11 @@ DEFAULT_MAX_MEMBER_BYTES = 256 << 20
 # JPEGs barely compress in a zip (~1.0), PNG masks ~2.6 and ground-truth CSVs ~8
 # (measured on a 6748x4499 lesion mask and a 2000-row ISIC 2017 CSV); zeros ~1000.
 DEFAULT_MAX_COMPRESSION_RATIO = 100.0
+MAX_IMAGE_PIXELS_ENV = "TFDS_ISIC_MAX_IMAGE_PIXELS"
+# As `experiments.predict --max_pixels`: over 3 times the largest ISIC image (30 MP).
+# A member under the size limit can still decode to far more than it weighs: a
+# 0.75 MB PNG of 16000 x 16000 black pixels takes 768 MB (issue 14).
+DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 # Below this uncompressed size a member is not ratio-checked: it cannot hurt, and a
 # small file of repeated bytes compresses well without being a bomb.
 _RATIO_CHECK_MIN_BYTES = 1 << 20
@@ -426,12 +432,48 @@ def jpeg_size(data):
     return None
 
 
+def png_size(data):
+    """(height, width) from a PNG's IHDR chunk, or None if `data` is no PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+
+
+def _check_pixels(data, *, image_id, archive, reduction):
+    """Raises `ValueError` naming id and archive when decoding `data` would make an
+    image of more than `TFDS_ISIC_MAX_IMAGE_PIXELS` pixels (size from the header)."""
+    size = jpeg_size(data)
+    if size is None:  # OpenCV reduces other formats only after a full decode
+        size, reduction = png_size(data), 1
+    if size is None:
+        return
+    height, width = size
+    pixels = -(-height // reduction) * -(-width // reduction)
+    limit = _env_number(MAX_IMAGE_PIXELS_ENV, int, DEFAULT_MAX_IMAGE_PIXELS)
+    if pixels > limit:
+        scale = f" at 1/{reduction} scale" if reduction > 1 else ""
+        raise ValueError(
+            f"Image {image_id} in {archive} is {width}x{height} pixels: decoding it"
+            f"{scale} makes {pixels} pixels, more than the limit of {limit} (a real "
+            f"ISIC image has at most ~30 million; if this one is genuine, raise "
+            f"{MAX_IMAGE_PIXELS_ENV}). Received: size={width}x{height}"
+        )
+
+
 def decode(data, *, image_id, archive, grayscale=False, reduction=1):
     """uint8 RGB (H, W, 3), or (H, W) when `grayscale`; errors name id and archive.
 
     `reduction` 2, 4 or 8 decodes a JPEG at that fraction of its size (libjpeg's
-    DCT scaling: much faster and smaller than decoding, then shrinking).
+    DCT scaling: much faster and smaller than decoding, then shrinking). A JPEG or
+    PNG whose header promises more than `TFDS_ISIC_MAX_IMAGE_PIXELS` decoded pixels
+    is refused before decoding.
     """
+    _check_pixels(
+        data,
+        image_id=image_id,
+        archive=archive,
+        reduction=1 if grayscale else reduction,
+    )
     flags = cv2.IMREAD_GRAYSCALE if grayscale else _REDUCED_COLOR[reduction]
     # Pixels as stored, like tf.image.decode_jpeg (OpenCV would apply EXIF rotation).
     flags |= cv2.IMREAD_IGNORE_ORIENTATION

@@ -6,6 +6,7 @@ import struct
 import sys
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 
@@ -85,6 +86,29 @@ def test_the_limits_come_from_the_environment(monkeypatch):
             ValueError, match=f"TFDS_ISIC_MAX_COMPRESSION_RATIO={value}"
         ):
             archives.MemberLimits.from_env()
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv(archives.MAX_IMAGE_PIXELS_ENV, raising=False)
+    # 0.75 MB that would decode to 768 MB (issue 14): refused from its header.
+    hostile_files.write_black_png(tmp_path / "huge.png", 16000, 16000)
+    data = (tmp_path / "huge.png").read_bytes()
+    assert archives.png_size(data) == (16000, 16000)
+    where = dict(image_id="ISIC_0000007", archive="x.zip")
+    with pytest.raises(ValueError, match="ISIC_0000007 in x.zip is 16000x16000"):
+        archives.check_decodable(data, **where)
+    with pytest.raises(ValueError, match="Received: size=16000x16000"):
+        archives.decode(data, grayscale=True, **where)
+    # A JPEG counts at the scale it is decoded at.
+    jpeg = cv2.imencode(".jpg", np.zeros((2000, 3008, 3), np.uint8))[1].tobytes()
+    monkeypatch.setenv(archives.MAX_IMAGE_PIXELS_ENV, str(500 * 752))
+    assert archives.decode(jpeg, reduction=4, **where).shape == (500, 752, 3)
+    with pytest.raises(ValueError, match="at 1/2 scale makes 1504000 pixels"):
+        archives.decode(jpeg, reduction=2, **where)
+    image, size = archives.decode_resized(jpeg, 256, **where)  # decoded at 1/4
+    assert size == (2000, 3008) and image.shape == (256, 385, 3)
 
 
 # Reads the archive's first member as the builders do (`ZipArchive.read`).
