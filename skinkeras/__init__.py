@@ -12,6 +12,7 @@ Subpackages:
     skinkeras.evaluation  clinical evaluation: AUROC intervals, operating points,
                         calibration, temperature scaling, DeLong's test.
     skinkeras.rundir    a run directory's files; atomic writes; its config.
+    skinkeras.imagefiles  image sizes from file headers; limits checked before decoding.
 
 Subpackages are imported on first use, so that `import skinkeras` (and every
 `experiments` command's `--help`) does not import TensorFlow.
@@ -28,6 +29,7 @@ _SUBMODULES = (
     "data",
     "evaluation",
     "gradcam",
+    "imagefiles",
     "inference",
     "layers",
     "metrics",
