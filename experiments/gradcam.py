@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 from absl import flags
 
-from experiments import deploy_cli
+from experiments import common_flags, deploy_cli
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_list(
@@ -55,6 +55,7 @@ flags.DEFINE_integer(
     flag_values=FLAGS,
 )
 flags.DEFINE_float("alpha", 0.4, "Heatmap opacity.", flag_values=FLAGS)
+common_flags.define_image_limit_flags(FLAGS, module=__name__)
 flags.mark_flags_as_required(["model_dirs", "images"], flag_values=FLAGS)
 
 
@@ -129,7 +130,7 @@ def draw_grid(images, columns, out, *, titles, row_names):
 
 
 def main(argv):
-    from skinkeras import inference
+    from skinkeras import imagefiles, inference
 
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
@@ -139,9 +140,13 @@ def main(argv):
             f"error: --labels needs one title per model dir. Received: labels={titles}"
         )
     try:
-        paths = inference.list_images(FLAGS.images)[: FLAGS.max_images]
+        paths = inference.list_images(FLAGS.images)
         if not paths:
             raise FileNotFoundError(f"No images found. Received: images={FLAGS.images}")
+        # Issue 14: sizes from the headers, before anything is decoded.
+        paths = imagefiles.within_limits(
+            paths, max_pixels=FLAGS.max_pixels, min_side=FLAGS.min_side
+        )[: FLAGS.max_images]
         runs = [load_model_run(d, seed=FLAGS.seed) for d in FLAGS.model_dirs]
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None

@@ -97,28 +97,6 @@ def resolve_images(values):
     return paths
 
 
-def within_limits(paths, *, max_pixels, min_side):
-    """The paths whose header gives a size within the limits; the others are named
-    on stderr with the reason (`skinkeras.imagefiles.size_problem`)."""
-    from skinkeras import imagefiles
-
-    kept = []
-    for path in paths:
-        problem = imagefiles.size_problem(
-            path, max_pixels=max_pixels, min_side=min_side
-        )
-        if problem:
-            print(f"Skipping {path}: {problem}", file=sys.stderr)
-        else:
-            kept.append(path)
-    if not kept:
-        raise ValueError(
-            "No image within --max_pixels / --min_side. "
-            f"Received: images={[str(p) for p in paths]!r}"
-        )
-    return kept
-
-
 def _title_band(titles, size):
     import cv2
 
@@ -168,9 +146,11 @@ def make_grid(paths, names, *, size=224, p=6.0):
 def main(argv, flag_values=flags.FLAGS):
     import cv2
 
+    from skinkeras import imagefiles
+
     del argv  # unused
     names = resolve_names(flag_values.preprocessing)
-    paths = within_limits(
+    paths = imagefiles.within_limits(
         resolve_images(flag_values.images),
         max_pixels=flag_values.max_pixels,
         min_side=flag_values.min_side,

@@ -10,8 +10,15 @@ No TensorFlow here: the commands take their flags' defaults from this module.
 """
 
 import pathlib
+import sys
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE", "image_size", "size_problem"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MIN_SIDE",
+    "image_size",
+    "size_problem",
+    "within_limits",
+]
 
 # 10000 x 10000: over three times the largest official ISIC images (~6700 x 4500,
 # 30 MP). Decoding one such image takes 300 MB as uint8 RGB.
@@ -88,3 +95,29 @@ def size_problem(path, *, max_pixels=DEFAULT_MAX_PIXELS, min_side=DEFAULT_MIN_SI
     if min(height, width) < min_side:
         return f"{width}x{height} pixels, a side under min_side={min_side}"
     return None
+
+
+def within_limits(paths, *, max_pixels, min_side, log=None):
+    """The paths whose size is within the limits (`size_problem`), in order.
+
+    The others are reported with the reason, one line each, to ``log`` (default:
+    standard error), so the commands that read image files (`experiments.preview`,
+    `experiments.gradcam`) skip them visibly.
+
+    Raises:
+        ValueError: no path is within the limits.
+    """
+    log = log or (lambda line: print(line, file=sys.stderr))
+    kept = []
+    for path in paths:
+        problem = size_problem(path, max_pixels=max_pixels, min_side=min_side)
+        if problem:
+            log(f"Skipping {path}: {problem}")
+        else:
+            kept.append(path)
+    if not kept:
+        raise ValueError(
+            "No image within --max_pixels / --min_side. "
+            f"Received: images={[str(p) for p in paths]!r}"
+        )
+    return kept

@@ -51,3 +51,26 @@ def test_hostile_png_decodes_to_black(tmp_path):
     hostile_files.write_black_png(tmp_path / "a.png", 70, 90)
     image = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
     assert image.shape == (70, 90, 3) and not image.any()
+
+
+def test_within_limits_keeps_the_order_and_reports_the_others(tmp_path):
+    for name, (height, width) in {
+        "b": (48, 64),
+        "thin": (2, 80),
+        "a": (40, 40),
+        "huge": (16000, 16000),
+    }.items():
+        hostile_files.write_black_png(tmp_path / f"{name}.png", height, width)
+    paths = [tmp_path / f"{n}.png" for n in ("b", "thin", "a", "huge")]
+    lines = []
+    kept = imagefiles.within_limits(
+        paths, max_pixels=10**6, min_side=32, log=lines.append
+    )
+    assert kept == [tmp_path / "b.png", tmp_path / "a.png"]
+    assert lines == [
+        f"Skipping {paths[1]}: 80x2 pixels, a side under min_side=32",
+        f"Skipping {paths[3]}: 16000x16000 = 256000000 pixels, more than "
+        "max_pixels=1000000",
+    ]
+    with pytest.raises(ValueError, match="No image within --max_pixels"):
+        imagefiles.within_limits(paths[1::2], max_pixels=10**6, min_side=32)
