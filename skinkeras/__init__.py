@@ -12,6 +12,7 @@ Subpackages:
     skinkeras.evaluation  clinical evaluation: AUROC intervals, operating points,
                         calibration, temperature scaling, DeLong's test.
     skinkeras.rundir    a run directory's files; atomic writes; its config.
+    skinkeras.model_card  MODEL_CARD.md of a run (use, data, metrics, limits).
 
 Subpackages are imported on first use, so that `import skinkeras` (and every
 `experiments` command's `--help`) does not import TensorFlow.
@@ -31,6 +32,7 @@ _SUBMODULES = (
     "inference",
     "layers",
     "metrics",
+    "model_card",
     "models",
     "rundir",
     "segmentation",
