@@ -43,7 +43,13 @@ def _roc_plot(plt, path, found, y, p, seed_probabilities):
     figure, axes = plt.subplots(figsize=(5, 5))
     for k, probabilities in seed_probabilities.items():
         fpr, tpr, _ = skm.roc_curve(y, probabilities)
-        axes.plot(fpr, tpr, color="0.7", lw=0.8, label="seeds" if k == min(seed_probabilities) else None)
+        axes.plot(
+            fpr,
+            tpr,
+            color="0.7",
+            lw=0.8,
+            label="seeds" if k == min(seed_probabilities) else None,
+        )
     percent = round(100 * found["confidence"])
     axes.fill_between(
         band.fpr, band.low, band.high, alpha=0.3, label=f"{percent} % bootstrap band"
