@@ -29,6 +29,7 @@ every number.
 import csv
 import dataclasses
 import json
+import logging
 import pathlib
 
 from absl import flags
@@ -167,6 +168,39 @@ def predict_split(
         source=source,
     )
     return inference.predict_dataset(inference.Predictor(run, tta=tta), images)
+
+
+def split_metadata(split, *, dataset, data_dir, label):
+    """``{field: {value: count}}`` of a TFDS split's `sex` and `age_approximate`.
+
+    For the model card's limits (issue 15: the data's coverage, from its metadata).
+    Ages by decade; -1 (unknown) as ``"unknown"``. None if the split has neither.
+    """
+    import collections
+
+    from skinkeras.data import loading
+
+    raw, _ = loading.raw_examples(
+        split, dataset=dataset, data_dir=data_dir, label=label, source=None
+    )
+    fields = [key for key in ("sex", "age_approximate") if key in raw.element_spec]
+    if not fields:
+        return None
+    counts = {key: collections.Counter() for key in fields}
+    for example in raw.map(lambda e: {key: e[key] for key in fields}):
+        if "sex" in counts:
+            counts["sex"][example["sex"].numpy().decode()] += 1
+        if "age_approximate" in counts:
+            age = int(example["age_approximate"])
+            decade = f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"
+            counts["age_approximate"][decade] += 1
+
+    def order(item):  # decades in order, "unknown" last
+        return (item[0] == "unknown", len(item[0]), item[0])
+
+    return {
+        key: dict(sorted(found.items(), key=order)) for key, found in counts.items()
+    }
 
 
 def read_truth_csv(path, num_classes):
@@ -516,6 +550,12 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     probabilities = sum(per_seed) / len(per_seed)
+    if calibration and calibration.get("tta", FLAGS.tta) != FLAGS.tta:
+        logging.warning(
+            "calibration.json was fitted with --tta=%s; evaluating with --tta=%s.",
+            calibration["tta"],
+            FLAGS.tta,
+        )
     evaluated_on = (
         f"{FLAGS.images} (truth {FLAGS.truth})"
         if FLAGS.images
@@ -583,8 +623,14 @@ def main(argv):
     if FLAGS.report_dir:
         from experiments import report
 
+        metadata = None
+        if not FLAGS.images:
+            metadata = split_metadata(
+                FLAGS.split, dataset=dataset, data_dir=data_dir, label=run.config.label
+            )
         report.write_report(
             FLAGS.report_dir,
+            dataset_metadata=metadata,
             found=found,
             labels=labels,
             probabilities=ours,

@@ -272,7 +272,14 @@ def report_markdown(found):
 
 
 def write_report(
-    report_dir, *, found, labels, probabilities, seed_probabilities, config
+    report_dir,
+    *,
+    found,
+    labels,
+    probabilities,
+    seed_probabilities,
+    config,
+    dataset_metadata=None,
 ):
     """Writes the plots, `report.md` and `MODEL_CARD.md` into `report_dir`.
 
@@ -282,6 +289,8 @@ def write_report(
         probabilities: (N, classes) calibrated probabilities that `found` describes.
         seed_probabilities: ``{seed: (N, classes)}`` of each seed (multi-seed runs).
         config: the run's `TrainConfig`, for the model card.
+        dataset_metadata: the evaluated images' metadata counts, for the model card
+            (`model_card.render`).
     """
     from skinkeras import model_card
     from skinkeras.metrics import MELANOMA
@@ -302,6 +311,7 @@ def write_report(
         config,
         metrics=found,
         calibration=found.get("calibration"),
+        dataset_metadata=dataset_metadata,
         evaluated_on=found["evaluated_on"],
         title=found["model_dir"],
     )

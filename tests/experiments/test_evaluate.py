@@ -451,9 +451,22 @@ def test_evaluate_command_line_on_synthetic_lesions(tmp_path, capsys):
         "--split=test",
         f"--output={out}",
         "--bootstrap=100",
+        f"--report_dir={tmp_path / 'report'}",
     )
     assert status == 0
     assert "AUROC" in capsys.readouterr().out
+    # The model card states the split's sex metadata, counted here from TFDS.
+    import tensorflow_datasets as tfds
+
+    sexes = [
+        example["sex"].decode()
+        for example in tfds.load(
+            "synthetic_lesions", split="test", data_dir=str(data_dir)
+        ).as_numpy_iterator()
+    ]
+    counts = ", ".join(f"{sex} {sexes.count(sex)}" for sex in sorted(set(sexes)))
+    card = (tmp_path / "report" / "MODEL_CARD.md").read_text()
+    assert f"Sex in the evaluated images: {counts}." in card
     ours = json.loads(out.read_text())
 
     dataset = data.make_dataset(
