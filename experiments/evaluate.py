@@ -195,8 +195,9 @@ def split_metadata(split, *, dataset, data_dir, label):
             decade = f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"
             counts["age_approximate"][decade] += 1
 
-    def order(item):  # decades in order, "unknown" last
-        return (item[0] == "unknown", len(item[0]), item[0])
+    def order(item):  # names alphabetically, decades in order, "unknown" last
+        start = item[0].split("-")[0]
+        return (item[0] == "unknown", int(start) if start.isdigit() else -1, item[0])
 
     return {
         key: dict(sorted(found.items(), key=order)) for key, found in counts.items()
@@ -392,9 +393,9 @@ def run_metrics(labels, probabilities, calibration, *, resamples, seed):
         seed=seed,
     )
     found["operating_point"]["rule"] = (
-        f"calibration.json ({calibration.get('rule')})"
+        f"calibrated p >= {threshold:.6g} (calibration.json, {calibration.get('rule')})"
         if calibration
-        else "probability > 0.5 (uncalibrated)"
+        else "p > 0.5 (uncalibrated; the ISIC scorer's rule)"
     )
     found["argmax"] = metrics.classification_metrics(labels, calibrated)
     found["calibration"] = calibration
@@ -550,7 +551,11 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     probabilities = sum(per_seed) / len(per_seed)
-    if calibration and calibration.get("tta", FLAGS.tta) != FLAGS.tta:
+    if (
+        not FLAGS.calibrate
+        and calibration
+        and calibration.get("tta", FLAGS.tta) != FLAGS.tta
+    ):
         logging.warning(
             "calibration.json was fitted with --tta=%s; evaluating with --tta=%s.",
             calibration["tta"],
@@ -562,15 +567,18 @@ def main(argv):
         else f"{dataset} {FLAGS.split}"
     )
     if FLAGS.calibrate:
-        calibration = fit_calibration(
-            labels,
-            probabilities,
-            rule=FLAGS.operating_point,
-            target_sensitivity=FLAGS.target_sensitivity,
-            split=FLAGS.split,
-            run=run,
-            tta=FLAGS.tta,
-        )
+        try:
+            calibration = fit_calibration(
+                labels,
+                probabilities,
+                rule=FLAGS.operating_point,
+                target_sensitivity=FLAGS.target_sensitivity,
+                split=FLAGS.split,
+                run=run,
+                tta=FLAGS.tta,
+            )
+        except ValueError as error:  # e.g. one class only in the split
+            raise SystemExit(f"error: {error}") from None
         path = inference.write_calibration(FLAGS.model_dir, calibration, FLAGS.seed)
         print(
             f"Calibration written to {path}: temperature "

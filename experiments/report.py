@@ -28,6 +28,12 @@ PLOTS = {
 }
 
 
+def _short_rule(threshold):
+    from skinkeras.evaluation import ISIC_THRESHOLD
+
+    return "p > 0.5" if threshold == ISIC_THRESHOLD else f"p >= {threshold:.3g}"
+
+
 def _roc_plot(plt, path, found, y, p, seed_probabilities):
     from sklearn import metrics as skm
 
@@ -68,7 +74,7 @@ def _roc_plot(plt, path, found, y, p, seed_probabilities):
         point["sensitivity"],
         "o",
         color="C3",
-        label=f"operating point (p >= {point['threshold']:.3g})",
+        label=f"operating point ({_short_rule(point['threshold'])})",
     )
     axes.plot([0, 1], [0, 1], ":", color="0.5")
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC")
@@ -145,7 +151,7 @@ def _confusion_plot(plt, path, found):
         yticklabels=names,
         xlabel="predicted",
         ylabel="truth",
-        title=f"p >= {found['operating_point']['threshold']:.3g}",
+        title=_short_rule(found["operating_point"]["threshold"]),
     )
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
@@ -227,8 +233,7 @@ def report_markdown(found):
         f"- Data: {found['evaluated_on']}: {found['num_examples']} images, "
         f"{found['num_melanoma']} melanoma.",
         f"- Model: {'ensemble of seeds' if ensemble else 'seed'} {found['seeds']}.",
-        f"- Operating point: melanoma when p >= {point['threshold']:.6g} "
-        f"({point['rule']}).",
+        f"- Operating point: melanoma when {point['rule']}.",
     ]
     if calibration:
         lines.append(

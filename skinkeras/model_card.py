@@ -15,6 +15,7 @@ but ``config`` are optional: a card without them says what is not known. Imports
 TensorFlow.
 """
 
+import math
 import pathlib
 
 from skinkeras import rundir
@@ -115,7 +116,13 @@ def _metrics_lines(metrics, evaluated_on):
         lines.append(f"| sensitivity at specificity {target} | {_number(value)} |")
     for target, value in metrics["specificity_at_sensitivity"].items():
         lines.append(f"| specificity at sensitivity {target} | {_number(value)} |")
-    lines.append(f"| operating point (melanoma if p >= {point['threshold']:.4g}) | |")
+    # The ISIC scorer's "> 0.5" is stored as the next float above 0.5.
+    rule = (
+        "p > 0.5"
+        if point["threshold"] == math.nextafter(0.5, 1)
+        else f"p >= {point['threshold']:.4g}"
+    )
+    lines.append(f"| operating point (melanoma if {rule}) | |")
     for name in ("sensitivity", "specificity", "ppv", "npv"):
         label = name.upper() if name in ("ppv", "npv") else name
         lines.append(f"| &nbsp; {label} | {_interval(intervals[name])} |")
