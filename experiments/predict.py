@@ -8,7 +8,10 @@ r"""Predicts melanoma on image files with a trained run; writes a CSV.
 directory (`seed_<k>/`): all its seeds are then averaged (an ensemble of their
 probabilities) unless `--seed` picks one. Each image goes through the run's training
 preprocessing (decode → resize + centre crop → `config.json`'s `preprocessing`).
-Folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif files.
+Folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif files. A run
+calibrated by `experiments.evaluate --calibrate` (its `calibration.json`) gets
+temperature-scaled probabilities and, in the default format, a `decision` column (1
+melanoma at the stored operating point, 0 not).
 
 Before decoding, each file's width and height are read from its header: a file with
 more than `--max_pixels` pixels or a side under `--min_side` is skipped, as is a file
@@ -140,6 +143,8 @@ def main(argv):
         paths = inference.list_images(inputs)
         inference.check_unique_ids(paths)
         run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
+        # Issue 15: the temperature and operating point chosen on validation data.
+        calibration = inference.read_calibration(FLAGS.model_dir, FLAGS.seed)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     if not paths:
@@ -171,12 +176,16 @@ def main(argv):
         )
     except ValueError as error:  # e.g. a lesion-mask run: no masks for files
         raise SystemExit(f"error: {error}") from None
+    probabilities, decisions = inference.apply_calibration(
+        predictions.probabilities, calibration
+    )
     inference.write_predictions_csv(
         FLAGS.output,
         predictions.image_ids,
-        predictions.probabilities,
+        probabilities,
         run.class_names,
         format=FLAGS.format,
+        decisions=decisions if FLAGS.format == "default" else None,
     )
     skipped_csv = skipped_csv_path(FLAGS.output)
     write_skipped_csv(skipped_csv, predictions.failures)

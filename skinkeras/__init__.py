@@ -13,6 +13,7 @@ Subpackages:
                         calibration, temperature scaling, DeLong's test.
     skinkeras.rundir    a run directory's files; atomic writes; its config.
     skinkeras.imagefiles  image sizes from file headers; limits checked before decoding.
+    skinkeras.model_card  MODEL_CARD.md of a run (use, data, metrics, limits).
 
 Subpackages are imported on first use, so that `import skinkeras` (and every
 `experiments` command's `--help`) does not import TensorFlow.
@@ -33,6 +34,7 @@ _SUBMODULES = (
     "inference",
     "layers",
     "metrics",
+    "model_card",
     "models",
     "rundir",
     "segmentation",

@@ -6,7 +6,11 @@ Binary labels throughout: ``y_true`` 1 (or True) is melanoma, 0 any other lesion
 ``scores`` rank melanoma higher (e.g. `metrics.melanoma_probability(logits)`).
 
 Functions:
+    clinical_metrics            all of the below at once, as `experiments.evaluate`
+                                reports them (JSON-ready).
     auroc_ci                    AUROC, stratified bootstrap percentile interval.
+    roc_band                    pointwise bootstrap band of the ROC curve.
+    proportion_ci               Wilson interval of a proportion (sensitivity, PPV, ...).
     partial_auroc               the ISIC scorer's "AUC above 80 % sensitivity".
     average_precision           the ISIC scorer's (and sklearn's) AP.
     sensitivity_at_specificity  best sensitivity with specificity >= a target.
@@ -40,24 +44,38 @@ from sklearn import metrics as skm
 from skinkeras.metrics import auroc, cross_entropy, softmax
 
 __all__ = [
+    "ISIC_THRESHOLD",
+    "SENSITIVITY_TARGETS",
+    "SPECIFICITY_TARGETS",
     "ConfidenceInterval",
     "DeLongResult",
     "ReliabilityCurve",
+    "RocBand",
     "apply_temperature",
     "auroc_ci",
     "average_precision",
     "brier_score",
+    "clinical_metrics",
     "delong_test",
     "expected_calibration_error",
     "fit_temperature",
     "operating_point_metrics",
     "partial_auroc",
+    "proportion_ci",
     "reliability_curve",
+    "roc_band",
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
     "threshold_for_sensitivity",
     "youden_threshold",
 ]
+
+
+# Issue 15's operating points (ISIC 2017 papers report specificity at sensitivities
+# 0.82 / 0.89 / 0.95) and the ISIC scorer's decision rule, ``probability > 0.5``.
+SPECIFICITY_TARGETS = (0.80, 0.90, 0.95)
+SENSITIVITY_TARGETS = (0.82, 0.89, 0.95)
+ISIC_THRESHOLD = float(np.nextafter(0.5, 1))
 
 
 class ConfidenceInterval(typing.NamedTuple):
@@ -73,6 +91,12 @@ class DeLongResult(typing.NamedTuple):
     z: float
     p_value: float  # two-sided
     variance: float  # DeLong's variance of the difference
+
+
+class RocBand(typing.NamedTuple):
+    fpr: np.ndarray  # (points,) grid from 0 to 1
+    low: np.ndarray  # (points,) lower percentile of the resampled sensitivities
+    high: np.ndarray  # (points,) upper percentile
 
 
 class ReliabilityCurve(typing.NamedTuple):
@@ -195,21 +219,78 @@ def auroc_ci(y_true, scores, *, resamples=2000, confidence=0.95, seed=0):
         `ConfidenceInterval(point, low, high)`; ``point`` is `metrics.auroc`.
     """
     y, s = _binary(y_true, scores)
-    resamples = _positive_int(resamples, "resamples")
+    alpha = 1 - _confidence(confidence)
+    aurocs = [
+        _mann_whitney(pos, np.sort(neg))
+        for pos, neg in _stratified_resamples(y, s, resamples, seed)
+    ]
+    low, high = np.quantile(aurocs, [alpha / 2, 1 - alpha / 2])
+    return ConfidenceInterval(auroc(y, s), float(low), float(high))
+
+
+def _confidence(confidence):
     if not 0 < confidence < 1:
         raise ValueError(
             f"`confidence` must be in (0, 1). Received: confidence={confidence}"
         )
+    return float(confidence)
+
+
+def _stratified_resamples(y, s, resamples, seed):
+    """`auroc_ci`'s documented draws: ``(melanoma scores, other scores)`` each."""
+    resamples = _positive_int(resamples, "resamples")
     positives, negatives = s[y], s[~y]
     rng = np.random.default_rng(seed)
-    aurocs = np.empty(resamples)
-    for k in range(resamples):
+    for _ in range(resamples):
         pos = positives[rng.integers(positives.size, size=positives.size)]
-        neg = np.sort(negatives[rng.integers(negatives.size, size=negatives.size)])
-        aurocs[k] = _mann_whitney(pos, neg)
-    alpha = 1 - confidence
-    low, high = np.quantile(aurocs, [alpha / 2, 1 - alpha / 2])
-    return ConfidenceInterval(auroc(y, s), float(low), float(high))
+        neg = negatives[rng.integers(negatives.size, size=negatives.size)]
+        yield pos, neg
+
+
+def roc_band(y_true, scores, *, resamples=2000, confidence=0.95, seed=0, points=101):
+    """Pointwise bootstrap band of the ROC curve (vertical averaging).
+
+    The resamples of `auroc_ci` (same ``seed``, same draws); each resample's ROC
+    curve (every operating point, linearly interpolated between them) is read at
+    ``points`` equally spaced false-positive rates, and the band is the percentile
+    interval of the sensitivities at each. For plots: it is not a simultaneous band.
+
+    Returns:
+        `RocBand(fpr, low, high)`.
+    """
+    y, s = _binary(y_true, scores)
+    alpha = 1 - _confidence(confidence)
+    grid = np.linspace(0.0, 1.0, _positive_int(points, "points"))
+    curves = []
+    for pos, neg in _stratified_resamples(y, s, resamples, seed):
+        labels = np.r_[np.ones(pos.size, bool), np.zeros(neg.size, bool)]
+        _, sensitivities, specificities = _rates(labels, np.r_[pos, neg])
+        curves.append(np.interp(grid, 1 - specificities, sensitivities))
+    low, high = np.quantile(curves, [alpha / 2, 1 - alpha / 2], axis=0)
+    return RocBand(grid, low, high)
+
+
+def proportion_ci(successes, total, confidence=0.95):
+    """Wilson score interval of a proportion ``successes / total``.
+
+    For the rates at an operating point (sensitivity: melanomas found / melanomas;
+    PPV: melanomas among those called; ...). Wilson (1927); unlike the normal
+    approximation it stays inside [0, 1] and is usable at 0 or ``total`` successes.
+    ``total`` 0 gives NaNs.
+    """
+    z = scipy.stats.norm.isf((1 - _confidence(confidence)) / 2)
+    if total == 0:
+        return ConfidenceInterval(np.nan, np.nan, np.nan)
+    if not 0 <= successes <= total:
+        raise ValueError(
+            "`successes` must be in [0, total]. "
+            f"Received: successes={successes}, total={total}"
+        )
+    p = successes / total
+    centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
+    half = z / (1 + z**2 / total) * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2))
+    low, high = np.clip([centre - half, centre + half], 0.0, 1.0)
+    return ConfidenceInterval(float(p), float(low), float(high))
 
 
 def _mann_whitney(positives, sorted_negatives):
@@ -514,3 +595,77 @@ def delong_test(y_true, scores1, scores2):
     return DeLongResult(
         float(aucs[0]), float(aucs[1]), difference, z, p_value, variance
     )
+
+
+# --- Everything at once --------------------------------------------------------------
+
+
+def clinical_metrics(
+    y_true,
+    probabilities,
+    *,
+    threshold=ISIC_THRESHOLD,
+    resamples=2000,
+    confidence=0.95,
+    seed=0,
+    bins=15,
+):
+    """Issue 15's evaluation of melanoma probabilities, as a JSON-ready dict.
+
+    Args:
+        y_true: (N,) binary labels (1 melanoma), both classes present.
+        probabilities: (N,) melanoma probabilities (calibrated ones, if the run has
+            a temperature: every probability metric is computed on these).
+        threshold: the operating point, ``probability >= threshold`` (default: the
+            ISIC scorer's ``> 0.5``).
+        resamples, confidence, seed: of the AUROC bootstrap (`auroc_ci`).
+        bins: of the expected calibration error.
+
+    Returns:
+        dict: ``num_examples``, ``num_melanoma``; ``auroc`` ``{point, low, high}``;
+        ``partial_auroc`` (above 80 % sensitivity, the ISIC scorer's
+        ``auc_sens_80``); ``average_precision``; ``sensitivity_at_specificity`` and
+        ``specificity_at_sensitivity`` keyed by the target (``"0.80"``, ...);
+        ``operating_point``: `operating_point_metrics` at ``threshold`` (confusion
+        matrix as nested lists) and a Wilson interval ``{point, low, high}`` of each
+        of its four rates under ``intervals``; ``ece``, ``brier``; ``confidence``,
+        ``resamples``, ``bootstrap_seed``.
+    """
+    y = _labels(y_true)
+    p = _scores(probabilities, y, name="probabilities", probabilities=True)
+    point = operating_point_metrics(y, p, threshold)
+    (tn, fp), (fn, tp) = point["confusion_matrix"].tolist()
+    counts = {
+        "sensitivity": (tp, tp + fn),
+        "specificity": (tn, tn + fp),
+        "ppv": (tp, tp + fp),
+        "npv": (tn, tn + fn),
+    }
+    point["confusion_matrix"] = point["confusion_matrix"].tolist()
+    point["intervals"] = {
+        name: proportion_ci(k, n, confidence)._asdict()
+        for name, (k, n) in counts.items()
+    }
+    return {
+        "num_examples": int(y.size),
+        "num_melanoma": int(y.sum()),
+        "auroc": auroc_ci(
+            y, p, resamples=resamples, confidence=confidence, seed=seed
+        )._asdict(),
+        "partial_auroc": partial_auroc(y, p),
+        "average_precision": average_precision(y, p),
+        "sensitivity_at_specificity": {
+            f"{target:.2f}": sensitivity_at_specificity(y, p, target)
+            for target in SPECIFICITY_TARGETS
+        },
+        "specificity_at_sensitivity": {
+            f"{target:.2f}": specificity_at_sensitivity(y, p, target)
+            for target in SENSITIVITY_TARGETS
+        },
+        "operating_point": point,
+        "ece": expected_calibration_error(y, p, bins),
+        "brier": brier_score(y, p),
+        "confidence": float(confidence),
+        "resamples": int(resamples),
+        "bootstrap_seed": int(seed),
+    }

@@ -5,6 +5,9 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     config.json      the run's `TrainConfig`
     summary.json     per-run maxima, final values, per-epoch history, ARL alphas
     model.keras      the trained model (written last: its presence means "finished")
+    calibration.json temperature and operating point (`experiments.evaluate
+                     --calibrate`; docs/analysis.md); a multi-seed dir's own one
+                     is the ensemble's
     checkpoints/     resume state (weights + state.json)
     logs/            TensorBoard summaries
 
@@ -23,6 +26,7 @@ from skinkeras.training.config import TrainConfig
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 MODEL = "model.keras"
+CALIBRATION = "calibration.json"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 RESULTS_MD = "results.md"

@@ -196,6 +196,76 @@ def test_auroc_ci_seeded_and_narrower_at_lower_confidence():
     assert wide.low < narrow.low < narrow.high < wide.high
 
 
+@pytest.mark.parametrize("decimals", [None, 0])
+def test_roc_band_is_the_percentile_of_the_resampled_curves(decimals):
+    y, p = _data(21, n=80, decimals=decimals)
+    band = ev.roc_band(y, p, resamples=150, confidence=0.9, seed=5, points=21)
+    # The documented draws (auroc_ci's), each curve from sklearn's roc_curve.
+    rng = np.random.default_rng(5)
+    positives, negatives = p[y == 1], p[y == 0]
+    grid = np.linspace(0, 1, 21)
+    curves = []
+    for _ in range(150):
+        pos = positives[rng.integers(positives.size, size=positives.size)]
+        neg = negatives[rng.integers(negatives.size, size=negatives.size)]
+        labels = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+        fpr, tpr, _ = skm.roc_curve(labels, np.r_[pos, neg], drop_intermediate=False)
+        curves.append(np.interp(grid, fpr, tpr))
+    low, high = np.quantile(curves, [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(band.fpr, grid)
+    np.testing.assert_allclose(band.low, low, atol=1e-12)
+    np.testing.assert_allclose(band.high, high, atol=1e-12)
+    # The full-sample curve lies inside the band at most points.
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    inside = (band.low <= np.interp(grid, fpr, tpr)) & (
+        np.interp(grid, fpr, tpr) <= band.high
+    )
+    assert inside.mean() > 0.8
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (10, 10), (57, 120)])
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_proportion_ci_is_scipys_wilson_interval(k, n, confidence):
+    expected = scipy.stats.binomtest(k, n).proportion_ci(confidence, method="wilson")
+    got = ev.proportion_ci(k, n, confidence)
+    assert got.point == k / n
+    assert got.low == pytest.approx(expected.low, abs=1e-12)
+    assert got.high == pytest.approx(expected.high, abs=1e-12)
+
+
+def test_proportion_ci_of_nothing_is_nan():
+    assert np.isnan(ev.proportion_ci(0, 0)).all()
+    with pytest.raises(ValueError, match="Received: successes=5, total=4"):
+        ev.proportion_ci(5, 4)
+
+
+def test_clinical_metrics_gathers_the_pieces():
+    y, p = _data(22, n=200)
+    found = ev.clinical_metrics(y, p, threshold=0.3, resamples=100, seed=2)
+    ci = ev.auroc_ci(y, p, resamples=100, seed=2)
+    assert found["auroc"] == {"point": ci.point, "low": ci.low, "high": ci.high}
+    assert found["auroc"]["point"] == pytest.approx(skm.roc_auc_score(y, p))
+    assert found["average_precision"] == pytest.approx(
+        skm.average_precision_score(y, p)
+    )
+    assert found["brier"] == pytest.approx(skm.brier_score_loss(y, p))
+    assert list(found["sensitivity_at_specificity"]) == ["0.80", "0.90", "0.95"]
+    assert list(found["specificity_at_sensitivity"]) == ["0.82", "0.89", "0.95"]
+    sensitivity, specificity = _counts(y, p, 0.3)
+    point = found["operating_point"]
+    assert point["sensitivity"] == pytest.approx(sensitivity)
+    assert point["specificity"] == pytest.approx(specificity)
+    tn, fp, fn, tp = skm.confusion_matrix(y, p >= 0.3).ravel()
+    assert point["confusion_matrix"] == [[tn, fp], [fn, tp]]
+    ppv = scipy.stats.binomtest(tp, tp + fp).proportion_ci(0.95, method="wilson")
+    assert point["intervals"]["ppv"]["low"] == pytest.approx(ppv.low)
+    assert found["num_examples"] == 200 and found["num_melanoma"] == y.sum()
+    json.dumps(found)  # JSON-ready
+    # Default operating point: the ISIC scorer's probability > 0.5.
+    at_half = ev.clinical_metrics([0, 1, 1, 0], [0.5, 0.5, 0.6, 0.2], resamples=5)
+    assert at_half["operating_point"]["confusion_matrix"] == [[2, 0], [1, 1]]
+
+
 # --- Partial AUROC, average precision ------------------------------------------------
 
 
@@ -589,6 +659,8 @@ def test_argument_checks():
         (lambda: ev.threshold_for_sensitivity(y, p, 0), "Received: target=0"),
         (lambda: ev.auroc_ci(y, p, confidence=1.0), "Received: confidence=1.0"),
         (lambda: ev.auroc_ci(y, p, resamples=0), "Received: resamples=0"),
+        (lambda: ev.roc_band(y, p, points=0), "Received: points=0"),
+        (lambda: ev.roc_band(y, p, confidence=0), "Received: confidence=0"),
         (lambda: ev.reliability_curve(y, p, bins=2.5), "Received: bins=2.5"),
         (lambda: ev.brier_score([], []), r"Received: y_true\.shape=\(0,\)"),
         (lambda: ev.brier_score(y, p * 2), r"Received: probabilities range="),

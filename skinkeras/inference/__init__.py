@@ -7,12 +7,19 @@ Submodules, one job each:
     predict     `Predictor` (softmax averaged over seeds and TTA), `predict_files`,
                 `predict_dataset`, image file listing.
     submission  prediction and ISIC ground-truth CSVs (`CSV_FORMATS`).
+    calibration a run's `calibration.json` (temperature, operating point).
     export      SavedModel and TFLite (`from skinkeras.inference import export`).
 
 Metrics are `skinkeras.metrics`'; the run directory's layout is `skinkeras.rundir`.
 The names below are re-exported so that `from skinkeras.inference import X` works.
 """
 
+from skinkeras.inference.calibration import (
+    apply_calibration,
+    calibration_path,
+    read_calibration,
+    write_calibration,
+)
 from skinkeras.inference.predict import (
     IMAGE_EXTENSIONS,
     Predictions,
@@ -53,7 +60,9 @@ __all__ = [
     "Predictions",
     "Predictor",
     "Run",
+    "apply_calibration",
     "bytes_transform",
+    "calibration_path",
     "check_unique_ids",
     "classification_metrics",
     "find_models",
@@ -63,9 +72,11 @@ __all__ = [
     "load_run",
     "predict_dataset",
     "predict_files",
+    "read_calibration",
     "read_config",
     "round_like_training",
     "tta_batch",
+    "write_calibration",
     "write_isic_truth_csv",
     "write_predictions_csv",
 ]

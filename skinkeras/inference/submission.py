@@ -17,13 +17,15 @@ def _format_probability(value):
 
 
 def write_predictions_csv(
-    path, image_ids, probabilities, class_names, *, format="default"
+    path, image_ids, probabilities, class_names, *, format="default", decisions=None
 ):
     """Writes predictions as CSV.
 
     Formats:
         default:  `image_id,melanoma_probability,predicted_class` (the class name
-                  with the highest probability).
+                  with the highest probability), and with `decisions` (a calibrated
+                  run's operating point, `calibration.apply_calibration`) a column
+                  `decision`: 1 melanoma, 0 not.
         isic:     what `isic-challenge-scoring classification` reads: `image` and one
                   probability column per class — `melanoma,other` for the binary
                   task, `melanoma,nevus,seborrheic_keratosis` for ISIC 2017's 3 classes.
@@ -36,6 +38,12 @@ def write_predictions_csv(
         raise ValueError(
             f"`format` must be one of {CSV_FORMATS}. Received: format={format}"
         )
+    if decisions is not None and format != "default":
+        # The scorer's formats have a fixed set of columns.
+        raise ValueError(
+            "A `decision` column exists in the default format only. "
+            f"Received: format={format}"
+        )
     if probabilities.shape != (len(image_ids), len(class_names)):
         raise ValueError(
             f"Expected probabilities of shape {(len(image_ids), len(class_names))}. "
@@ -47,6 +55,10 @@ def write_predictions_csv(
             [key, _format_probability(p[MELANOMA]), class_names[int(np.argmax(p))]]
             for key, p in zip(image_ids, probabilities, strict=True)
         ]
+        if decisions is not None:
+            header.append("decision")
+            for row, decision in zip(rows, decisions, strict=True):
+                row.append(int(decision))
     elif format == "isic":
         order = ["melanoma"] + sorted(set(class_names) - {"melanoma"})
         columns = [class_names.index(name) for name in order]
