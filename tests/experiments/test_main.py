@@ -245,3 +245,23 @@ def test_nan_advice_is_a_command_line_that_parses(parsed):
     nan["stage"] = 1
     message = str(loop._nan_error(nan, "ckpt", state, config))
     assert "--head_lr=0.0003 --restart" in message
+
+
+def test_each_worker_locks_only_its_own_directory(parsed, tmp_path):
+    def tf_config(index):
+        cluster = {"worker": ["localhost:1", "localhost:2"]}
+        return json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+
+    parsed("--strategy=multiworker", f"--model_dir={tmp_path}")
+    config = main_module.config_from_flags()
+    chief = main_module.writer_dir(config, {"TF_CONFIG": tf_config(0)})
+    other = main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)})
+    assert (chief, other) == (tmp_path, tmp_path / "workers" / "worker_1")
+    parsed("--strategy=cpu", f"--model_dir={tmp_path}")
+    config = main_module.config_from_flags()
+    assert main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)}) == tmp_path
+    parsed("--strategy=multiworker", f"--model_dir={tmp_path}", "--restart")
+    assert main_module.main(["experiments.main"]) == 1  # refused, nothing moved
+    assert not list(tmp_path.parent.glob(f"{tmp_path.name}.old-*"))
