@@ -94,7 +94,8 @@ def _check_model_dir(config, model_dir):
         details = ", ".join(f"{key}={saved[key]!r}" for key in differing)
         raise ConfigMismatchError(
             f"{model_dir} already holds a run with a different configuration "
-            f"({details}); use another --model_dir. "
+            f"({details}); use another --model_dir, or --restart to move the old "
+            "run aside. "
             f"Received: model_dir={str(model_dir)!r}"
         )
 
