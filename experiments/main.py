@@ -5,21 +5,26 @@
 Stage 1 trains the new head with the backbone frozen (``--head_epochs`` at
 ``--head_lr``), stage 2 the whole model (``--epochs`` at ``--lr``), both with
 one-cycle AdamW. Each seed runs in ``--model_dir/seed_<k>``; running the same command
-again resumes an interrupted seed and skips finished ones. ``results.md`` and
-``results.csv`` in ``--model_dir`` hold the multi-seed table. Flags: ``--help``.
+again resumes an interrupted seed and skips finished ones; ``--restart`` moves the old
+run aside and starts again. One process at a time writes a ``--model_dir`` (a lock).
+``results.md`` and ``results.csv`` in ``--model_dir`` hold the multi-seed table.
+Flags: ``--help``.
 
 Offline demo (synthetic lesions, no downloads):
 
     python -m experiments.main --preset=demo --model_dir=runs/demo
 """
 
+import os
+import pathlib
 import sys
 
 from absl import app, flags
 
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS
-from skinkeras.training.config import NUM_CLASSES, TrainConfig
+from skinkeras import rundir
+from skinkeras.training.config import NUM_CLASSES, TrainConfig, check_runnable
 
 FLAGS = flags.FLAGS
 
@@ -46,7 +51,12 @@ common_flags.define_seed_flags(FLAGS, module=__name__)
 flags.DEFINE_string(
     "model_dir",
     None,
-    "Run directory (config.json, results.md/.csv, seed_<k>/...). Default: runs/<model>[_se][_arl]_<preprocessing>.",
+    "Run directory (config.json, results.md/.csv, seed_<k>/...). Default: runs/<model>[_se][_arl]_<preprocessing>-<hash>, the hash (8 hex digits) of every setting that changes the numbers (lr, epochs, augmentation, ...; not the seeds), so the same command resumes and a sweep does not collide.",
+)
+flags.DEFINE_boolean(
+    "restart",
+    False,
+    "Move an existing --model_dir aside (renamed to MODEL_DIR.old-<UTC time>, never deleted) and train from scratch, e.g. with another --lr after a NaN loss.",
 )
 
 
@@ -75,8 +85,16 @@ def config_from_flags():
     values["num_classes"] = NUM_CLASSES[values["label"]]
     values["seeds"] = seeds_from_flags()
     config = TrainConfig(model_dir="runs/unnamed", **values)
-    model_dir = FLAGS.model_dir or f"runs/{config.run_name}"
+    model_dir = FLAGS.model_dir or f"runs/{rundir.default_name(config)}"
     return config.replace(model_dir=model_dir)
+
+
+def writer_dir(config, environ=os.environ):
+    """The directory this process writes and locks: a non-chief worker's own."""
+    if config.strategy != "multiworker":
+        return pathlib.Path(config.model_dir)
+    subdir = rundir.multiworker_subdir(environ.get("TF_CONFIG"))
+    return pathlib.Path(config.model_dir, *([subdir] if subdir else []))
 
 
 def format_lr(value):
@@ -93,43 +111,72 @@ def stage_header(seed, stage, epochs, max_lr, *, with_seed=False):
     return f"seed {seed}, {line}" if with_seed else line
 
 
+def restart(model_dir):
+    """Moves ``model_dir`` aside under its lock (`rundir.move_aside`); prints where."""
+    with rundir.lock(model_dir):
+        moved = rundir.move_aside(model_dir)
+    if moved is not None:
+        print(f"--restart: moved the old run to {moved}", flush=True)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # Imported here so that `--help` does not wait for TensorFlow.
-    from skinkeras.training import loop
-
     try:
         config = config_from_flags()
-        print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
-
-        def report(seed, summary):
-            print(
-                f"seed {seed}: max accuracy {summary['max_accuracy']:.4f} "
-                f"(epoch {summary['best_epoch_accuracy']}), max AUROC "
-                f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})",
-                flush=True,
+        check_runnable(config)
+        if FLAGS.restart and config.strategy == "multiworker":
+            raise ValueError(
+                "--restart moves the run directory that every worker shares: move it "
+                "aside before starting the workers. Received: restart=True"
             )
-
-        def announce(seed, stage, epochs, max_lr):
-            with_seed = len(config.seeds) > 1
-            header = stage_header(seed, stage, epochs, max_lr, with_seed=with_seed)
-            print(header, flush=True)
-
-        loop.run_seeds(
-            config,
-            config.seeds,
-            verbose=FLAGS.verbose,
-            progress=report,
-            on_stage=announce,
-        )
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        if FLAGS.restart:
+            restart(config.model_dir)
+        # Held until training ends; taken before TensorFlow loads, so a second
+        # process on the same directory fails at once (issue 14).
+        with rundir.lock(writer_dir(config)):
+            train(config)
+    except (
+        ValueError,
+        FileNotFoundError,
+        FloatingPointError,
+        rundir.RunDirBusyError,
+    ) as error:
         # Configuration and data errors (e.g. the `tfds build` command for an
         # unprepared ISIC dataset) are messages for the user, not tracebacks.
         print(f"experiments.main: error: {error}", file=sys.stderr)
         return 1
     print(f"Results: {config.model_dir}/results.md")
     return 0
+
+
+def train(config):
+    """Trains every seed of ``config`` (`loop.run_seeds`), printing progress."""
+    # Imported here so that `--help` does not wait for TensorFlow.
+    from skinkeras.training import loop
+
+    print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
+
+    def report(seed, summary):
+        print(
+            f"seed {seed}: max accuracy {summary['max_accuracy']:.4f} "
+            f"(epoch {summary['best_epoch_accuracy']}), max AUROC "
+            f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})",
+            flush=True,
+        )
+
+    def announce(seed, stage, epochs, max_lr):
+        with_seed = len(config.seeds) > 1
+        header = stage_header(seed, stage, epochs, max_lr, with_seed=with_seed)
+        print(header, flush=True)
+
+    loop.run_seeds(
+        config,
+        config.seeds,
+        verbose=FLAGS.verbose,
+        progress=report,
+        on_stage=announce,
+    )
 
 
 def cli():

@@ -9,7 +9,6 @@ network's order, with a dashed line where stage 2 (whole network) starts when th
 run's ``config.json`` gives ``head_epochs``.
 """
 
-import json
 import math
 import pathlib
 import re
@@ -57,14 +56,15 @@ def load_alphas(run_dir):
             "No summary.json in the run directory or its seed_<k>/ subdirectories "
             f"(training unfinished?). Received: run_dir={run_dir}"
         )
-    seeds = {path.parent.name: json.loads(path.read_text())["alphas"] for path in paths}
+    from skinkeras import rundir
+
+    # rundir.read_json names a corrupt file (issue 14).
+    seeds = {path.parent.name: rundir.read_json(path)["alphas"] for path in paths}
     if not any(seeds.values()):
         raise ValueError(
             "The run has no ARL alphas to plot (trained without --arl?). "
             f"Received: run_dir={run_dir}"
         )
-    from skinkeras import rundir
-
     try:
         head_epochs = rundir.read_config(paths[0].parent).head_epochs
     except FileNotFoundError:

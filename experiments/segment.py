@@ -18,6 +18,7 @@ import dataclasses
 from absl import flags
 
 from experiments import common_flags, deploy_cli
+from skinkeras import rundir
 from skinkeras.segmentation.config import SegmentConfig
 
 FLAGS = flags.FlagValues()
@@ -32,14 +33,16 @@ def config_from_flags(flag_values=FLAGS):
 
 
 def main(argv):
-    from skinkeras.segmentation.training import train_segmenter
-
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
     try:
         config = config_from_flags()
-        summary = train_segmenter(config, verbose=1)
-    except (ValueError, FileNotFoundError) as error:
+        # One writer per run directory (issue 14), taken before TensorFlow loads.
+        with rundir.lock(config.model_dir):
+            from skinkeras.segmentation.training import train_segmenter
+
+            summary = train_segmenter(config, verbose=1)
+    except (ValueError, FileNotFoundError, rundir.RunDirBusyError) as error:
         raise SystemExit(f"error: {error}") from None
     print(
         f"{config.model_dir}: validation Dice {summary['val_dice']:.4f} "

@@ -30,6 +30,8 @@ from absl import flags
 
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS, run_preset
+from skinkeras import rundir
+from skinkeras.training.config import check_runnable
 
 # The configurations of each experiment, the first one being the reference.
 EXPERIMENTS = {
@@ -198,17 +200,22 @@ def run_suite(
 ):
     """Runs (or resumes) every configuration, writes `comparison_path`; returns its text.
 
-    ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests).
+    ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests). Each
+    configuration's directory is locked while it trains (`rundir.lock`), so an
+    ``experiments.main`` on the same directory cannot write beside it.
     """
     from skinkeras.training import results, run_seeds
 
     configs = suite_configs(
         experiment, model_dir, overrides=overrides, mask_overrides=mask_overrides
     )
+    for _, config in configs:  # every configuration, before the first one trains
+        check_runnable(config)
     for name, config in configs:
         if progress:
             progress(f"[{name}] {config.model_dir}, seeds {list(seeds)}")
-        run_seeds(config, seeds, sources=sources, verbose=verbose)
+        with rundir.lock(config.model_dir):
+            run_seeds(config, seeds, sources=sources, verbose=verbose)
     text = comparison_markdown(
         experiment,
         [config.model_dir for _, config in configs],
@@ -234,15 +241,17 @@ def main(argv):
     overrides, masks = overrides_from_flags()
     seeds = list(range(FLAGS.seed, FLAGS.seed + FLAGS.num_seeds))
     try:
-        text = run_suite(
-            experiment,
-            FLAGS.model_dir,
-            seeds=seeds,
-            overrides=overrides,
-            mask_overrides=masks,
-            verbose=FLAGS.verbose,
-        )
-    except (ValueError, FileNotFoundError) as error:
+        # The suite directory's lock, for the whole suite (issue 14).
+        with rundir.lock(FLAGS.model_dir):
+            text = run_suite(
+                experiment,
+                FLAGS.model_dir,
+                seeds=seeds,
+                overrides=overrides,
+                mask_overrides=masks,
+                verbose=FLAGS.verbose,
+            )
+    except (ValueError, FileNotFoundError, rundir.RunDirBusyError) as error:
         raise SystemExit(f"error: {error}") from None
     print(text)
     print(f"Wrote {comparison_path(FLAGS.model_dir, experiment)}")

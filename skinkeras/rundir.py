@@ -11,17 +11,23 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     checkpoints/     resume state (weights + state.json)
     logs/            TensorBoard summaries
 
+and ``.lock``, the lock file of the one process that writes there (`lock`).
+
 and for several seeds, ``model_dir/config.json``, ``results.md``/``results.csv`` (the
 multi-seed table) and one such directory per seed, ``seed_<k>/``. Training, inference
 and the experiments read and write runs through these names. Imports no TensorFlow.
 """
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import pathlib
 import tempfile
+import time
 
-from skinkeras.training.config import TrainConfig
+from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -32,6 +38,126 @@ LOGS = "logs"
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
 SEED_PREFIX = "seed_"
+LOCK = ".lock"
+
+
+class RunDirBusyError(RuntimeError):
+    """Another process holds the run directory's lock (issue 14: one writer per run)."""
+
+
+class CorruptFileError(ValueError):
+    """A file of a run directory cannot be read as what it should be."""
+
+
+@contextlib.contextmanager
+def lock(model_dir):
+    """Holds an exclusive `fcntl.flock` on ``model_dir/.lock`` for the block.
+
+    One process writes a run directory at a time (issue 14): a second one gets
+    `RunDirBusyError` at once, naming the directory and the holder's pid, which the
+    lock file records. The kernel drops the lock when its holder exits, however it
+    exits (a SIGKILL included), so a stale lock file never blocks; it is never
+    deleted (deleting it would let two processes lock two different files).
+    Creates ``model_dir``. Yields the lock file's path.
+    """
+    model_dir = pathlib.Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise RunDirBusyError(
+                f"{model_dir} is in use by another process (pid "
+                f"{holder or 'unknown'}, holding {path}); wait for it to finish or "
+                f"use another --model_dir. Received: model_dir={str(model_dir)!r}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def multiworker_subdir(tf_config):
+    """``workers/<task>_<index>`` of a non-chief ``TF_CONFIG`` task, else None.
+
+    The TensorFlow-free twin of `skinkeras.training.distribute.worker_subdir`: every
+    worker of a multi-worker run gets the same ``--model_dir`` and each writes (and
+    locks) only its own directory, the chief ``model_dir`` itself.
+    """
+    if not tf_config:
+        return None
+    try:
+        data = json.loads(tf_config)
+        task_type, task_id = data["task"]["type"], int(data["task"]["index"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON with a task type and index ({error}). "
+            f"Received: TF_CONFIG={tf_config!r}"
+        ) from None
+    if task_type == "chief":
+        return None
+    if (
+        task_type == "worker"
+        and task_id == 0
+        and "chief" not in data.get("cluster", {})
+    ):
+        return None
+    return f"workers/{task_type}_{task_id}"
+
+
+def move_aside(model_dir):
+    """Renames ``model_dir`` to ``<model_dir>.old-<UTC time>`` (never deletes it).
+
+    Returns the new path, or None when ``model_dir`` does not exist. What
+    ``experiments.main --restart`` does before starting again.
+    """
+    model_dir = pathlib.Path(model_dir)
+    if not model_dir.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = model_dir.with_name(f"{model_dir.name}.old-{stamp}")
+    suffix = 1
+    while target.exists():
+        target = model_dir.with_name(f"{model_dir.name}.old-{stamp}-{suffix}")
+        suffix += 1
+    model_dir.rename(target)
+    return target
+
+
+def default_name(config):
+    """``<run_name>-<hash>``: the default run directory name of ``config``.
+
+    ``run_name`` (e.g. ``effnet_se_arl_none``) says what is trained; the hash (8 hex
+    digits of the SHA-256 of every field that changes the numbers: all but
+    `RUNTIME_KEYS` and the seeds) tells runs of different lr, epochs, augmentation,
+    image size ... apart, so parameter sweeps do not collide (issue 14), while the
+    same command, with more seeds, still names the same directory.
+    """
+    fields = {
+        key: value
+        for key, value in config.to_dict().items()
+        if key not in RUNTIME_KEYS and key != "seed"
+    }
+    text = json.dumps(fields, sort_keys=True)
+    return f"{config.run_name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def _umask():
+    """The process's umask: Linux shows it; elsewhere set and restore it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no getter: briefly set, then restored
+    os.umask(mask)
+    return mask
 
 
 def seed_dir(model_dir, seed):
@@ -51,12 +177,15 @@ def seed_dirs(model_dir):
 def atomic_write_text(path, text):
     """Writes ``text`` to ``path`` through a temporary file and ``os.replace``.
 
-    A reader (or a crash) never sees a half-written file.
+    A reader (or a crash) never sees a half-written file. The temporary name is
+    unique per process (`tempfile.mkstemp`); the file gets the mode of an ordinary
+    ``open``, 0666 less the umask (mkstemp's own 0600 would make results private).
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
@@ -73,8 +202,15 @@ def atomic_write_json(path, data):
 
 
 def read_json(path):
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+    """The JSON of ``path``; `CorruptFileError` (a ValueError) names a corrupt file."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptFileError(
+            f"{path} is not valid JSON ({error}); it may be truncated or "
+            f"overwritten. Received: path={str(path)!r}"
+        ) from None
 
 
 def read_config(run_dir):
@@ -85,11 +221,21 @@ def read_config(run_dir):
 
     Raises:
         FileNotFoundError: neither directory holds a `config.json`.
+        ValueError: the file is corrupt or holds an invalid configuration (the
+            message names the file).
     """
     run_dir = pathlib.Path(run_dir)
     for path in (run_dir / CONFIG, run_dir.parent / CONFIG):
         if path.is_file():
-            return TrainConfig.from_json(path.read_text(encoding="utf-8"))
+            data = read_json(path)
+            if not isinstance(data, dict):
+                raise CorruptFileError(
+                    f"{path} must hold a JSON object. Received: {type(data).__name__}"
+                )
+            try:
+                return TrainConfig.from_dict(data)
+            except (ValueError, TypeError) as error:
+                raise CorruptFileError(f"{path}: {error}") from None
     raise FileNotFoundError(
         f"No {CONFIG} in {run_dir} or its parent: the preprocessing used in "
         f"training is unknown. Received: model_dir={run_dir}"

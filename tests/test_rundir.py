@@ -2,6 +2,11 @@
 
 import json
 import os
+import pathlib
+import signal
+import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -48,5 +53,134 @@ def test_read_config_fills_defaults_and_falls_back_to_the_parent(tmp_path):
         rundir.read_config(tmp_path / "elsewhere" / "seed_0")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text(json.dumps({"model": "vgg"}))
-    with pytest.raises(ValueError, match="Received: model='vgg'"):
+    with pytest.raises(ValueError, match="bad/config.json: .*Received: model='vgg'"):
         rundir.read_config(tmp_path / "bad")
+
+
+# A process that holds the lock of argv[1] until killed (issue 14's second writer).
+HOLDER = """
+import sys, time
+from skinkeras import rundir
+with rundir.lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def start_holder(run_dir):
+    """A subprocess holding ``run_dir``'s lock (returns once it holds it)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_lock_refuses_a_second_writer_naming_the_directory_and_holder(tmp_path):
+    run_dir = tmp_path / "run"
+    holder = start_holder(run_dir)
+    try:
+        with pytest.raises(rundir.RunDirBusyError) as error:
+            with rundir.lock(run_dir):
+                pass
+        assert str(run_dir) in str(error.value)
+        assert f"pid {holder.pid}" in str(error.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_killed_holder_never_blocks(tmp_path):
+    run_dir = tmp_path / "run"
+    holder = start_holder(run_dir)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    # The lock file (with the dead pid) is still there; the kernel released its lock.
+    assert (run_dir / rundir.LOCK).read_text() == f"{holder.pid}\n"
+    with rundir.lock(run_dir) as path:
+        assert path.read_text() == f"{os.getpid()}\n"
+    with rundir.lock(run_dir):  # released at the end of the block, in-process too
+        pass
+
+
+def test_move_aside_renames_and_never_deletes(tmp_path):
+    run_dir = tmp_path / "run"
+    assert rundir.move_aside(run_dir) is None
+    (run_dir / "seed_0").mkdir(parents=True)
+    (run_dir / "seed_0" / "summary.json").write_text("{}")
+    first = rundir.move_aside(run_dir)
+    assert not run_dir.exists()
+    assert first.name.startswith("run.old-")
+    assert (first / "seed_0" / "summary.json").read_text() == "{}"
+    run_dir.mkdir()
+    second = rundir.move_aside(run_dir)  # the same second: a new name, not over it
+    assert second != first and first.exists() and second.exists()
+
+
+def test_default_name_tells_sweeps_apart_but_not_seeds_or_places():
+    base = TrainConfig()
+    name = rundir.default_name(base)
+    assert (
+        name.startswith("effnet_se_none-") and len(name) == len("effnet_se_none-") + 8
+    )
+    for changed in (
+        dict(lr=1e-4),
+        dict(head_lr=1e-3),
+        dict(epochs=5),
+        dict(head_epochs=1),
+        dict(augment=False),
+        dict(image_size=128),
+        dict(batch_size=8),
+    ):
+        assert rundir.default_name(base.replace(**changed)) != name, changed
+    same = base.replace(seed=3, seeds=[3, 4], model_dir="elsewhere", data_dir="/d")
+    assert rundir.default_name(same) == name
+
+
+def test_multiworker_subdir_matches_tf_distribute_roles():
+    def tf_config(task_type, index, chief=False):
+        cluster = {"worker": ["a:1", "b:2"], **({"chief": ["c:3"]} if chief else {})}
+        task = {"type": task_type, "index": index}
+        return json.dumps({"cluster": cluster, "task": task})
+
+    assert rundir.multiworker_subdir(None) is None
+    assert rundir.multiworker_subdir(tf_config("worker", 0)) is None
+    assert rundir.multiworker_subdir(tf_config("worker", 1)) == "workers/worker_1"
+    assert rundir.multiworker_subdir(tf_config("chief", 0, True)) is None
+    assert rundir.multiworker_subdir(tf_config("worker", 0, True)) == "workers/worker_0"
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        rundir.multiworker_subdir("{not json")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0, 0o666)])
+def test_atomic_writes_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        rundir.atomic_write_text(tmp_path / "results.md", "x")
+        # What `open` gives, the reference: an ordinary file of the same umask.
+        (tmp_path / "plain").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "plain").st_mode) == mode
+    assert stat.S_IMODE(os.stat(tmp_path / "results.md").st_mode) == mode
+
+
+def test_corrupt_json_names_the_file(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text('{"max_accuracy": 0.8,')  # truncated
+    with pytest.raises(ValueError, match=f"{path} is not valid JSON"):
+        rundir.read_json(path)
+    path.write_bytes(b"\xff\xfe{")
+    with pytest.raises(rundir.CorruptFileError, match="summary.json"):
+        rundir.read_json(path)
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="config.json must hold a JSON object"):
+        rundir.read_config(tmp_path)
+    (tmp_path / "config.json").write_text('{"image_size": ')
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        rundir.read_config(tmp_path)

@@ -14,6 +14,8 @@ by the flag validators, and (augmentation) by `skinkeras.data.make_dataset`.
 
 import dataclasses
 import json
+import math
+import os
 
 MODELS = ("resnet50", "effnet")
 HEADS = ("fastai", "linear")
@@ -54,19 +56,32 @@ AT_LEAST = {
 }
 GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
 IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
+# The smallest input side each backbone takes: both downsample by 32 (ResNet-50's
+# conv5, EfficientNet-B0's block7), and `skinkeras.models` refuses less, with or
+# without ARL, whatever the head (tests/training/test_config.py builds them there).
+MIN_IMAGE_SIZE = {"resnet50": 32, "effnet": 32}
+
+
+def _check_finite(name, value):
+    # `inf > 0` and `nan < 0` are both False: a bound alone lets them through.
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value}")
 
 
 def check_at_least(name, value, bound):
+    _check_finite(name, value)
     if value < bound:
         raise ValueError(f"`{name}` must be >= {bound}. Received: {name}={value}")
 
 
 def check_greater_than(name, value, bound):
+    _check_finite(name, value)
     if not value > bound:
         raise ValueError(f"`{name}` must be > {bound}. Received: {name}={value}")
 
 
 def check_in_range(name, value, low, high):
+    _check_finite(name, value)
     if not low <= value < high:
         raise ValueError(
             f"`{name}` must be in [{low}, {high}). Received: {name}={value}"
@@ -96,6 +111,17 @@ def check_field(name, value):
         if name == "seed" and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"`seed` must be an int. Received: seed={value!r}")
         check_in_range(name, value, *IN_RANGE[name])
+    elif name == "seeds" and value is not None:
+        # Each seed becomes a run's `seed`. The flag gives strings.
+        low, high = IN_RANGE["seed"]
+        for seed in value:
+            try:
+                check_field("seed", int(seed) if isinstance(seed, str) else seed)
+            except ValueError:
+                raise ValueError(
+                    f"`seeds` must be integers in [{low}, {high}). "
+                    f"Received: seeds={value!r}"
+                ) from None
 
 
 def check_se(*, model, se):
@@ -132,8 +158,65 @@ def check_masks_dir(*, preprocessing, masks_dir):
         )
 
 
+def check_epochs(*, head_epochs, epochs):
+    # Zero epochs in both stages would write an untrained model.keras as a result.
+    if head_epochs + epochs < 1:
+        raise ValueError(
+            "At least one epoch must train: `head_epochs` (stage 1) and `epochs` "
+            "(stage 2) are both 0. "
+            f"Received: head_epochs={head_epochs}, epochs={epochs}"
+        )
+
+
+def check_image_size(*, model, image_size):
+    if image_size < MIN_IMAGE_SIZE[model]:
+        raise ValueError(
+            f"`image_size` must be >= {MIN_IMAGE_SIZE[model]} for model={model!r} "
+            "(the backbone downsamples by 32). "
+            f"Received: image_size={image_size}"
+        )
+
+
+def check_masks_files(*, preprocessing, masks_dir, splits=("train", "validation")):
+    """``masks_dir`` holds a folder of PNG masks per split (before training starts).
+
+    Reads the file system, so it is not one of `RULES`: a `config.json` stays
+    readable on a machine without the masks.
+    """
+    if preprocessing != "lesion_mask" or not masks_dir:
+        return
+    if not os.path.isdir(masks_dir):
+        raise ValueError(
+            f"`masks_dir` {masks_dir!r} is not a directory (write the masks with "
+            "`python -m experiments.make_masks`). "
+            f"Received: masks_dir={masks_dir!r}"
+        )
+    for split in splits:
+        folder = os.path.join(masks_dir, split)
+        if not os.path.isdir(folder) or not any(
+            name.endswith(".png") for name in os.listdir(folder)
+        ):
+            raise ValueError(
+                f"`masks_dir` has no PNG masks in {folder} (expected "
+                f"MASKS_DIR/{split}/<image_id>.png from `python -m "
+                f"experiments.make_masks`). Received: masks_dir={masks_dir!r}"
+            )
+
+
+def check_runnable(config):
+    """The checks of ``config`` against this machine and the real models.
+
+    `experiments.main` and `experiments.suite` call it before any training. Not part
+    of `TrainConfig.validate`: the library trains stand-in models at any size (tests),
+    and reading a run's `config.json` must not need its masks.
+    """
+    check_image_size(model=config.model, image_size=config.image_size)
+    check_masks_files(preprocessing=config.preprocessing, masks_dir=config.masks_dir)
+
+
 # The rules between fields: {check: the fields it reads (its keyword arguments)}.
 RULES = {
+    check_epochs: ("head_epochs", "epochs"),
     check_se: ("model", "se"),
     check_augmentation: ("augment", "lighting", "flip", "warp"),
     check_num_classes: ("label", "num_classes"),

@@ -94,7 +94,8 @@ def _check_model_dir(config, model_dir):
         details = ", ".join(f"{key}={saved[key]!r}" for key in differing)
         raise ConfigMismatchError(
             f"{model_dir} already holds a run with a different configuration "
-            f"({details}); use another --model_dir. "
+            f"({details}); use another --model_dir, or --restart to move the old "
+            "run aside. "
             f"Received: model_dir={str(model_dir)!r}"
         )
 
@@ -173,17 +174,23 @@ def make_summary(config, state, *, model_name):
     return summary
 
 
-def _nan_error(nan, checkpoint_dir, state):
+def _nan_error(nan, checkpoint_dir, state, config):
     last = (
         f"stage {state.stage}, epoch {state.stage_epoch}"
         if state.epoch
         else "none (no epoch finished)"
     )
+    # A changed lr on this directory is refused as another configuration
+    # (`_check_model_dir`), so the advice is `--restart` (experiments.main), which
+    # moves the old run aside (issue 14).
+    flag = "head_lr" if nan["stage"] == 1 else "lr"
+    lower = getattr(config, flag) / 10
     return FloatingPointError(
         f"Training loss became NaN at stage {nan['stage']}, epoch {nan['stage_epoch']}, "
         f"batch {nan['batch']}. The last good checkpoint ({last}) is kept in "
-        f"{checkpoint_dir}; lower --lr/--head_lr or check the input data, then run "
-        "the same command again to resume from it."
+        f"{checkpoint_dir}. To train again with a lower learning rate, run the same "
+        f"command with --{flag}={lower:g} --restart (the old run is moved aside, not "
+        "deleted); or check the input data and run the same command to resume."
     )
 
 
@@ -328,7 +335,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                 shuffle=False,  # the pipeline draws each epoch's order
             )
             if state.nan is not None:
-                raise _nan_error(state.nan, checkpoint_dir, state)
+                raise _nan_error(state.nan, checkpoint_dir, state, config)
 
         summary = make_summary(config, state, model_name=model.name)
         checkpoints.save_model(model, model_dir / MODEL)

@@ -72,12 +72,25 @@ def test_helpfull_documents_every_flag_of_the_issue():
         (["--noaugment", "--lighting"], "remove --noaugment"),
         (["--noaugment", "--warp"], "remove --noaugment"),
         (["--seed=-1"], "--seed=-1"),
+        # Issue 14: degenerate runs (the config's checks, before TensorFlow loads).
+        (["--head_lr=inf"], "Received: head_lr=inf"),
+        (["--lr=nan"], "Received: lr=nan"),
+        (["--lr=0"], "Received: lr=0"),
+        (["--seeds=-1,2"], "Received: seeds=['-1', '2']"),
+        (["--head_epochs=0", "--epochs=0"], "Received: head_epochs=0, epochs=0"),
+        (["--image_size=16"], "Received: image_size=16"),
+        (
+            ["--preprocessing=lesion_mask", "--masks_dir=/nonexistent/masks"],
+            "Received: masks_dir='/nonexistent/masks'",
+        ),
     ],
 )
-def test_bad_flags_fail_before_anything_runs(args, message):
-    result = _cli(*args)
+def test_bad_flags_fail_before_anything_runs(args, message, tmp_path):
+    result = _cli(*args, f"--model_dir={tmp_path / 'run'}")
     assert result.returncode != 0
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 def test_flags_become_one_config(parsed, monkeypatch, tmp_path):
@@ -100,7 +113,10 @@ def test_flags_become_one_config(parsed, monkeypatch, tmp_path):
         False,
         1e-3,
     )
-    assert config.model_dir == "runs/effnet_arl_none"
+    # The configuration's name and the hash of its settings (rundir.default_name).
+    assert config.model_dir.startswith("runs/effnet_arl_none-")
+    parsed("--model=effnet", "--arl", "--nose", "--seed=5", "--lr=1e-4")
+    assert main_module.config_from_flags().model_dir != config.model_dir
     assert (config.head_epochs, config.epochs, config.batch_size) == (4, 20, 16)
     # The study's protocol by default (README, "The study's protocol").
     assert config.augment and config.oversample and not config.lighting
@@ -156,3 +172,96 @@ def test_offline_demo_reaches_auroc_0_8(tmp_path):
     summary = json.loads((tmp_path / "run" / "seed_0" / "summary.json").read_text())
     assert summary["max_auroc"] >= 0.8, summary["history"]
     assert (tmp_path / "run" / "results.md").exists()
+
+
+def test_a_second_process_on_a_locked_directory_exits_at_once(tmp_path):
+    """Issue 14: two processes, one directory; the second names the holder."""
+    from tests.test_rundir import start_holder
+
+    run_dir = tmp_path / "run"
+    holder = start_holder(run_dir)
+    try:
+        result = _cli(
+            "--dataset=synthetic_lesions", "--weights=none", f"--model_dir={run_dir}"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert f"{run_dir} is in use by another process (pid {holder.pid}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(run_dir)) == [".lock"]  # nothing written
+
+
+def test_main_holds_the_lock_while_it_trains(parsed, monkeypatch, tmp_path):
+    from skinkeras import rundir
+
+    def fake_run_seeds(config, seeds, **kwargs):
+        with pytest.raises(rundir.RunDirBusyError):
+            with rundir.lock(config.model_dir):
+                pass
+        seen.append(config.model_dir)
+
+    seen = []
+    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    parsed(f"--model_dir={tmp_path / 'run'}")
+    assert main_module.main(["experiments.main"]) == 0
+    assert seen == [str(tmp_path / "run")]
+    with rundir.lock(tmp_path / "run"):  # released afterwards
+        pass
+
+
+def test_restart_moves_the_old_run_aside(parsed, monkeypatch, tmp_path):
+    def fake_run_seeds(config, seeds, **kwargs):
+        (tmp_path / "run" / "config.json").write_text(config.to_json())
+
+    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    old = tmp_path / "run" / "seed_0"
+    old.mkdir(parents=True)
+    (old / "summary.json").write_text('{"old": true}')
+    parsed(f"--model_dir={tmp_path / 'run'}", "--lr=1e-5", "--restart")
+    assert main_module.main(["experiments.main"]) == 0
+    (moved,) = tmp_path.glob("run.old-*")
+    assert (moved / "seed_0" / "summary.json").read_text() == '{"old": true}'
+    assert not (tmp_path / "run" / "seed_0").exists()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 1e-5
+
+
+def test_nan_advice_is_a_command_line_that_parses(parsed):
+    import re
+
+    from skinkeras.training import checkpoints
+
+    parsed("--lr=3e-4", "--head_lr=3e-3")
+    config = main_module.config_from_flags()
+    state = checkpoints.RunState(stage=2, stage_epoch=1, history=[{"epoch": 1}])
+    nan = {"stage": 2, "stage_epoch": 2, "batch": 7}
+    message = str(loop._nan_error(nan, "ckpt", state, config))
+    suggested = re.search(r"same command with (.*?) \(", message).group(1).split()
+    assert suggested == ["--lr=3e-05", "--restart"]
+    parsed("--lr=3e-4", "--head_lr=3e-3", *suggested)
+    assert main_module.FLAGS.restart
+    assert main_module.config_from_flags().lr == pytest.approx(3e-5)
+    nan["stage"] = 1
+    message = str(loop._nan_error(nan, "ckpt", state, config))
+    assert "--head_lr=0.0003 --restart" in message
+
+
+def test_each_worker_locks_only_its_own_directory(parsed, tmp_path):
+    def tf_config(index):
+        cluster = {"worker": ["localhost:1", "localhost:2"]}
+        return json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+
+    parsed("--strategy=multiworker", f"--model_dir={tmp_path}")
+    config = main_module.config_from_flags()
+    chief = main_module.writer_dir(config, {"TF_CONFIG": tf_config(0)})
+    other = main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)})
+    assert (chief, other) == (tmp_path, tmp_path / "workers" / "worker_1")
+    parsed("--strategy=cpu", f"--model_dir={tmp_path}")
+    config = main_module.config_from_flags()
+    assert main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)}) == tmp_path
+    parsed("--strategy=multiworker", f"--model_dir={tmp_path}", "--restart")
+    assert main_module.main(["experiments.main"]) == 1  # refused, nothing moved
+    assert not list(tmp_path.parent.glob(f"{tmp_path.name}.old-*"))

@@ -63,3 +63,18 @@ def test_offline_run_on_synthetic_lesions(tmp_path, capsys):
     assert "validation Dice" in capsys.readouterr().out
     summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
     assert summary["epochs"] == 2 and (tmp_path / "seg" / "model.keras").is_file()
+
+
+def test_a_locked_run_directory_is_refused_before_training(tmp_path, monkeypatch):
+    """Issue 14: one writer per run directory."""
+    from skinkeras import rundir
+    from skinkeras.segmentation import training
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained on a locked directory")
+
+    monkeypatch.setattr(training, "train_segmenter", must_not_train)
+    deploy_cli.parse(segment.FLAGS, ["segment", f"--model_dir={tmp_path}"])
+    with rundir.lock(tmp_path):
+        with pytest.raises(SystemExit, match=f"{tmp_path} is in use .*pid"):
+            segment.main(["segment"])

@@ -191,3 +191,24 @@ def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path):
         )
         == text
     )
+
+
+def test_a_locked_suite_or_configuration_directory_is_refused(tmp_path, monkeypatch):
+    """Issue 14: one writer per run directory, the suite's and each configuration's."""
+    import skinkeras.training
+    from skinkeras import rundir
+
+    trained = []
+    monkeypatch.setattr(
+        skinkeras.training, "run_seeds", lambda config, *a, **k: trained.append(1)
+    )
+    deploy_cli.parse(
+        suite.FLAGS, ["suite", "--experiment=3", f"--model_dir={tmp_path}"]
+    )
+    with rundir.lock(tmp_path):
+        with pytest.raises(SystemExit, match=f"{tmp_path} is in use"):
+            suite.main(["suite"])
+    with rundir.lock(tmp_path / "exp3_resnet50"):
+        with pytest.raises(rundir.RunDirBusyError, match="exp3_resnet50 is in use"):
+            suite.run_suite(3, tmp_path, seeds=[0], progress=None)
+    assert trained == []
