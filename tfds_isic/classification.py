@@ -6,8 +6,13 @@
 - `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
   stores them (-1 / "unknown");
 - `split_ids`: the grouped splits of `tfds_isic.splits` for the builder's config;
-- `images`: the split's images from the official zip, resized once at build time.
+- `features`, `locate`, `manual_instructions`: the parts of each builder that
+  only differ by name;
+- `images`: the split's images from the official zip (checked: top folder, one
+  file per id, the same ids as the labels), resized once at build time.
 """
+
+import tensorflow_datasets as tfds
 
 from tfds_isic import archives, splits
 
@@ -85,17 +90,65 @@ def split_ids(config, labels, groups):
     }
 
 
-def images(archive, ids, shorter_side):
-    """(id, JPEG bytes) of `ids` read from `archive` (a dict id -> member given
-    by `ZipArchive.files_matching`), resized to `shorter_side` or, for None, the
-    original bytes after a check that they decode."""
-    zip_archive, members = archive
-    for image_id in ids:
-        data = zip_archive.read(members[image_id])
-        where = {"image_id": image_id, "archive": zip_archive.name}
-        if shorter_side is None:
-            archives.check_decodable(data, **where)
-        else:
-            image, _ = archives.decode_resized(data, shorter_side, **where)
-            data = archives.encode_jpeg(image)
-        yield image_id, data
+def features(diagnoses, **metadata):
+    """FeaturesDict: image, image_id, diagnosis, melanoma and `metadata`."""
+    return tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
+            "image_id": tfds.features.Text(),
+            "diagnosis": tfds.features.ClassLabel(names=diagnoses),
+            "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
+            **metadata,
+        }
+    )
+
+
+def manual_instructions(files, size):
+    return (
+        f"Optional: without them the files are downloaded (the image zip is about "
+        f"{size}). To build from files you already have, put these official files "
+        "(same names) into --manual_dir:\n"
+        + "\n".join(f"  {f.name}  ({f.url})" for f in files)
+    )
+
+
+def locate(builder, dl_manager, files):
+    """{name: path} of `files` (manual dir or download), MD5-checked where known."""
+    paths = archives.locate(
+        dl_manager,
+        files,
+        build_command=(
+            f"tfds build {builder.name}/{builder.builder_config.name} "
+            "--imports=tfds_isic"
+        ),
+    )
+    archives.check_md5(paths, files)
+    return paths
+
+
+def images(
+    path, *, name, top_folder, pattern, labels, labels_name, ids, shorter_side, skip=()
+):
+    """(id, JPEG bytes) of `ids` from the zip at `path`, resized to `shorter_side`
+    or, for None, the original bytes after a check that they decode.
+
+    The zip must hold its files under `top_folder/`, one file matching `pattern`
+    per id, and exactly the ids of `labels` (the rows of `labels_name`) once the
+    ids in `skip` (ISIC 2020's published duplicates) are left out.
+    """
+    with archives.ZipArchive(path, name=name) as archive:
+        archive.check_top_folder(top_folder)
+        members = archive.files_matching(pattern, what="image")
+        members = {i: m for i, m in members.items() if i not in skip}
+        archives.check_same_ids(
+            members, labels, images_name=archive.name, labels_name=labels_name
+        )
+        for image_id in ids:
+            data = archive.read(members[image_id])
+            where = {"image_id": image_id, "archive": archive.name}
+            if shorter_side is None:
+                archives.check_decodable(data, **where)
+            else:
+                image, _ = archives.decode_resized(data, shorter_side, **where)
+                data = archives.encode_jpeg(image)
+            yield image_id, data

@@ -26,41 +26,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded (the image zip is about "
-        "2.8 GB). To build from files you already have, put these official files "
-        "(same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
-    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "2.8 GB")
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(
-                        shape=(None, None, 3), encoding_format="jpeg"
-                    ),
-                    "image_id": tfds.features.Text(),
-                    "diagnosis": tfds.features.ClassLabel(names=DIAGNOSES),
-                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-                    # histo / follow_up / consensus / confocal, or unknown.
-                    "dx_type": tfds.features.Text(),
-                    "lesion_id": tfds.features.Text(),
-                }
+            features=classification.features(
+                DIAGNOSES,
+                # histo / follow_up / consensus / confocal, or unknown.
+                dx_type=tfds.features.Text(),
+                lesion_id=tfds.features.Text(),
             ),
             supervised_keys=("image", "diagnosis"),
             homepage="https://doi.org/10.7910/DVN/DBW86T",
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build ham10000/{self.builder_config.name} --imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = classification.locate(self, dl_manager, FILES)
         labels_name = f"{_TRUTH}/{_TRUTH}.csv"
         with archives.ZipArchive(paths[_TRUTH + ".zip"], name=_TRUTH + ".zip") as z:
             z.check_top_folder(_TRUTH)
@@ -98,26 +79,26 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, input_zip, labels, groupings, ids):
-        with archives.ZipArchive(input_zip, name=_INPUT + ".zip") as archive:
-            archive.check_top_folder(_INPUT)
-            members = archive.files_matching(_IMAGE_PATTERN, what="image")
-            archives.check_same_ids(
-                members, labels, images_name=archive.name, labels_name=_TRUTH
+        for image_id, data in classification.images(
+            input_zip,
+            name=_INPUT + ".zip",
+            top_folder=_INPUT,
+            pattern=_IMAGE_PATTERN,
+            labels=labels,
+            labels_name=_TRUTH,
+            ids=ids,
+            shorter_side=self.builder_config.shorter_side,
+        ):
+            yield (
+                image_id,
+                {
+                    "image": data,
+                    "image_id": image_id,
+                    "diagnosis": labels[image_id],
+                    "melanoma": int(labels[image_id] == "MEL"),
+                    "dx_type": classification.text_or_unknown(
+                        groupings[image_id]["diagnosis_confirm_type"]
+                    ),
+                    "lesion_id": groupings[image_id]["lesion_id"].strip(),
+                },
             )
-            for image_id, data in classification.images(
-                (archive, members), ids, self.builder_config.shorter_side
-            ):
-                row = groupings[image_id]
-                yield (
-                    image_id,
-                    {
-                        "image": data,
-                        "image_id": image_id,
-                        "diagnosis": labels[image_id],
-                        "melanoma": int(labels[image_id] == "MEL"),
-                        "dx_type": classification.text_or_unknown(
-                            row["diagnosis_confirm_type"]
-                        ),
-                        "lesion_id": row["lesion_id"].strip(),
-                    },
-                )

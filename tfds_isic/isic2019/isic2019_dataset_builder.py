@@ -31,42 +31,23 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded (the image zip is about "
-        "9 GB). To build from files you already have, put these official files "
-        "(same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
-    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "9 GB")
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(
-                        shape=(None, None, 3), encoding_format="jpeg"
-                    ),
-                    "image_id": tfds.features.Text(),
-                    "diagnosis": tfds.features.ClassLabel(names=DIAGNOSES),
-                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-                    "age_approximate": tfds.features.Scalar(dtype=np.int32),
-                    "sex": tfds.features.Text(),
-                    "anatom_site_general": tfds.features.Text(),
-                    "lesion_id": tfds.features.Text(),
-                }
+            features=classification.features(
+                DIAGNOSES,
+                age_approximate=tfds.features.Scalar(dtype=np.int32),
+                sex=tfds.features.Text(),
+                anatom_site_general=tfds.features.Text(),
+                lesion_id=tfds.features.Text(),
             ),
             supervised_keys=("image", "diagnosis"),
             homepage="https://challenge.isic-archive.com/landing/2019/",
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build isic2019/{self.builder_config.name} --imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = classification.locate(self, dl_manager, FILES)
         labels = classification.read_one_hot(
             paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH, columns=DIAGNOSES
         )
@@ -95,30 +76,31 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, input_zip, labels, metadata, ids):
-        with archives.ZipArchive(input_zip, name=_INPUT + ".zip") as archive:
-            archive.check_top_folder(_INPUT)
-            members = archive.files_matching(_IMAGE_PATTERN, what="image")
-            archives.check_same_ids(
-                members, labels, images_name=archive.name, labels_name=_GROUND_TRUTH
+        for image_id, data in classification.images(
+            input_zip,
+            name=_INPUT + ".zip",
+            top_folder=_INPUT,
+            pattern=_IMAGE_PATTERN,
+            labels=labels,
+            labels_name=_GROUND_TRUTH,
+            ids=ids,
+            shorter_side=self.builder_config.shorter_side,
+        ):
+            row = metadata[image_id]
+            yield (
+                image_id,
+                {
+                    "image": data,
+                    "image_id": image_id,
+                    "diagnosis": labels[image_id],
+                    "melanoma": int(labels[image_id] == "MEL"),
+                    "age_approximate": classification.age(row["age_approx"]),
+                    "sex": classification.sex(row["sex"]),
+                    "anatom_site_general": classification.text_or_unknown(
+                        row["anatom_site_general"]
+                    ),
+                    # Empty when the metadata has none (the image is then its own
+                    # group in the splits).
+                    "lesion_id": row["lesion_id"].strip(),
+                },
             )
-            for image_id, data in classification.images(
-                (archive, members), ids, self.builder_config.shorter_side
-            ):
-                row = metadata[image_id]
-                yield (
-                    image_id,
-                    {
-                        "image": data,
-                        "image_id": image_id,
-                        "diagnosis": labels[image_id],
-                        "melanoma": int(labels[image_id] == "MEL"),
-                        "age_approximate": classification.age(row["age_approx"]),
-                        "sex": classification.sex(row["sex"]),
-                        "anatom_site_general": classification.text_or_unknown(
-                            row["anatom_site_general"]
-                        ),
-                        # Empty when the metadata has none (the image is then its
-                        # own group in the splits).
-                        "lesion_id": row["lesion_id"].strip(),
-                    },
-                )

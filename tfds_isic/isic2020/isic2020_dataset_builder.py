@@ -50,43 +50,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded (the JPEG zip is about "
-        "23 GB). To build from files you already have, put these official files "
-        "(same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
-    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "23 GB")
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(
-                        shape=(None, None, 3), encoding_format="jpeg"
-                    ),
-                    "image_id": tfds.features.Text(),
-                    "diagnosis": tfds.features.ClassLabel(names=DIAGNOSES),
-                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-                    "age_approximate": tfds.features.Scalar(dtype=np.int32),
-                    "sex": tfds.features.Text(),
-                    "anatom_site_general": tfds.features.Text(),
-                    "patient_id": tfds.features.Text(),
-                    "lesion_id": tfds.features.Text(),
-                }
+            features=classification.features(
+                DIAGNOSES,
+                age_approximate=tfds.features.Scalar(dtype=np.int32),
+                sex=tfds.features.Text(),
+                anatom_site_general=tfds.features.Text(),
+                patient_id=tfds.features.Text(),
+                lesion_id=tfds.features.Text(),
             ),
             supervised_keys=("image", "melanoma"),
             homepage="https://challenge.isic-archive.com/landing/2020/",
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build isic2020/{self.builder_config.name} --imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = classification.locate(self, dl_manager, FILES)
         rows = read_ground_truth(paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH)
         duplicates = read_duplicates(paths[_DUPLICATES].read_bytes(), name=_DUPLICATES)
         # The second image of each published pair goes; subsets may lack either.
@@ -102,33 +83,34 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, input_zip, rows, duplicates, ids):
-        with archives.ZipArchive(input_zip, name=_INPUT) as archive:
-            archive.check_top_folder(_TOP_FOLDER)
-            members = archive.files_matching(_IMAGE_PATTERN, what="image")
-            members = {i: m for i, m in members.items() if i not in duplicates}
-            archives.check_same_ids(
-                members, rows, images_name=archive.name, labels_name=_GROUND_TRUTH
+        for image_id, data in classification.images(
+            input_zip,
+            name=_INPUT,
+            top_folder=_TOP_FOLDER,
+            pattern=_IMAGE_PATTERN,
+            labels=rows,
+            labels_name=_GROUND_TRUTH,
+            ids=ids,
+            shorter_side=self.builder_config.shorter_side,
+            skip=duplicates,
+        ):
+            row = rows[image_id]
+            yield (
+                image_id,
+                {
+                    "image": data,
+                    "image_id": image_id,
+                    "diagnosis": row["diagnosis"],
+                    "melanoma": int(row["target"]),
+                    "age_approximate": classification.age(row["age_approx"]),
+                    "sex": classification.sex(row["sex"]),
+                    "anatom_site_general": classification.text_or_unknown(
+                        row["anatom_site_general_challenge"]
+                    ),
+                    "patient_id": row["patient_id"].strip(),
+                    "lesion_id": row["lesion_id"].strip(),
+                },
             )
-            for image_id, data in classification.images(
-                (archive, members), ids, self.builder_config.shorter_side
-            ):
-                row = rows[image_id]
-                yield (
-                    image_id,
-                    {
-                        "image": data,
-                        "image_id": image_id,
-                        "diagnosis": row["diagnosis"],
-                        "melanoma": int(row["target"]),
-                        "age_approximate": classification.age(row["age_approx"]),
-                        "sex": classification.sex(row["sex"]),
-                        "anatom_site_general": classification.text_or_unknown(
-                            row["anatom_site_general_challenge"]
-                        ),
-                        "patient_id": row["patient_id"].strip(),
-                        "lesion_id": row["lesion_id"].strip(),
-                    },
-                )
 
 
 def read_ground_truth(data, *, name):
