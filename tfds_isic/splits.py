@@ -6,9 +6,10 @@ every number (issue 16). `grouped_split` assigns whole groups to splits:
 
 - every group lands in exactly one split; an image without a group id is its own
   group;
-- groups are taken largest first (ties in the order of an MD5 of `salt` and the
-  group id, so the result depends on nothing but the inputs), and each goes to the
-  split where it most reduces the squared distance between the split's per-class
+- groups are taken in the order of an MD5 of `salt` and the group id (so the
+  result depends on nothing but the inputs; not largest first, which would put
+  the patients with most images into train), and each goes to the split where it
+  most reduces the squared distance between the split's per-class
   and total counts and their targets (`fraction x total`), each class weighted by
   1 / its total so that rare classes (1.8 % melanoma in ISIC 2020) weigh as much as
   common ones: classes stratified as far as groups allow.
@@ -81,7 +82,7 @@ def grouped_split(labels, groups, fractions=DEFAULT_FRACTIONS, *, salt="tfds_isi
         groups: {image id: group id}; a missing, None or empty group id makes the
             image its own group.
         fractions: ((split name, fraction), ...), fractions > 0 summing to 1.
-        salt: string that, with the group ids, orders groups of equal size.
+        salt: string that, with the group ids, orders the groups.
 
     Returns:
         {image id: split name} for every id in `labels`.
@@ -105,9 +106,7 @@ def grouped_split(labels, groups, fractions=DEFAULT_FRACTIONS, *, salt="tfds_isi
     ]
     weights = [1.0 / t**2 for t in class_totals] + [1.0 / max(total, 1) ** 2]
     counts = [[0] * (len(classes) + 1) for _ in fractions]
-    order = sorted(
-        members, key=lambda g: (-len(members[g]), _order_key(salt, g[1]), g[0])
-    )
+    order = sorted(members, key=lambda g: (_order_key(salt, g[1]), g[0]))
     assignment = {}
     for group in order:
         added = [0] * (len(classes) + 1)

@@ -30,7 +30,7 @@ class Isic2019Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     """All three configs over dummy_data (24 images: 8 lesions of 2, 8 ungrouped)."""
 
     DATASET_CLASS = isic2019.Builder
-    SPLITS = {"train": 18, "validation": 3, "test": 3}
+    SPLITS = {"train": 18, "validation": 2, "test": 4}
 
 
 class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
@@ -44,7 +44,7 @@ class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
 class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = ham10000.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
-    SPLITS = {"train": 18, "validation": 3, "test": 3}
+    SPLITS = {"train": 18, "validation": 2, "test": 4}
 
 
 def test_file_lists_are_the_official_ones():
