@@ -7,24 +7,14 @@ size) and to (re)write the builders' `dummy_data/`:
     python -m tests.tfds_isic.fake_grouped   # from the repository root
 """
 
-import csv
-import io
 import pathlib
 
 import numpy as np
 
-from tests.tfds_isic.fake_isic import _lesion, jpeg, write_zip
+from tests.tfds_isic.fake_isic import _csv, _lesion, jpeg, write_zip
 
 ISIC2019_DIAGNOSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 HAM10000_DIAGNOSES = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
-
-
-def _csv(header, rows):
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def _one_hot(label, names):
