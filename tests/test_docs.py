@@ -409,7 +409,7 @@ def test_commands_are_read_from_blocks_and_spans():
         ("skinkeras-predict", ["--tta=2", "--ttta=2"], "no flag --ttta"),
         ("benchmarks.models", ["--steps=2"], "no flag --steps"),
         ("benchmarks.nothing", [], "no such module"),
-        ("tfds build", ["isic2019"], "no tfds_isic builder"),
+        ("tfds build", ["isic2099"], "no tfds_isic builder"),
     ],
 )
 def test_checker_finds_missing_modules_and_flags(program, arguments, problem):

@@ -1,0 +1,196 @@
+"""Small archives laid out like the official ISIC 2019, ISIC 2020 and HAM10000
+(ISIC 2018 Task 3) downloads, with lesion / patient groups.
+
+Used by the tests, by `benchmarks/build_isic2020.py` (an archive of ISIC 2020's
+size) and to (re)write the builders' `dummy_data/`:
+
+    python -m tests.tfds_isic.fake_grouped   # from the repository root
+"""
+
+import pathlib
+
+import numpy as np
+
+from tests.tfds_isic.fake_isic import _csv, _lesion, jpeg, write_zip
+
+ISIC2019_DIAGNOSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
+HAM10000_DIAGNOSES = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
+
+
+def _one_hot(label, names):
+    return [f"{float(label == n)}" for n in names]
+
+
+def grouped_labels(n, diagnoses, group_size=2):
+    """[(image_id, diagnosis, group or "")]: groups of `group_size` images of one
+    diagnosis (cycling through `diagnoses`), every 4th group without an id."""
+    rows = []
+    for k in range(n):
+        group = k // group_size
+        label = diagnoses[group % len(diagnoses)]
+        group_id = "" if group % 4 == 3 else f"G_{group:07d}"
+        rows.append((f"ISIC_{k:07d}", label, group_id))
+    return rows
+
+
+def _images(top, ids, rng, image_shape, extra=None):
+    members = {f"{top}/{i}.jpg": jpeg(_lesion(rng, image_shape)[0]) for i in ids}
+    return {**members, **(extra or {})}
+
+
+def write_isic2019(directory, n=24, *, image_shape=(48, 64), seed=0):
+    """The three ISIC 2019 training files; returns [(id, diagnosis, lesion_id)]."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = grouped_labels(n, ISIC2019_DIAGNOSES[:3])
+    # The MSK images' official names end in _downsampled.
+    rows[1] = (rows[1][0] + "_downsampled", *rows[1][1:])
+    top = "ISIC_2019_Training_Input"
+    notes = {f"{top}/LICENSE.txt": b"CC-BY-NC\n", f"{top}/ATTRIBUTION.txt": b"ISIC\n"}
+    write_zip(
+        directory / f"{top}.zip",
+        _images(top, [r[0] for r in rows], rng, image_shape, notes),
+    )
+    (directory / "ISIC_2019_Training_GroundTruth.csv").write_bytes(
+        _csv(
+            ["image", *ISIC2019_DIAGNOSES],
+            [[i, *_one_hot(y, ISIC2019_DIAGNOSES)] for i, y, _ in rows],
+        )
+    )
+    ages = ["55.0", "", "30.0", "85.0"]
+    sites = ["anterior torso", "", "head/neck", "lower extremity"]
+    sexes = ["male", "female", "", "female"]
+    (directory / "ISIC_2019_Training_Metadata.csv").write_bytes(
+        _csv(
+            ["image", "age_approx", "anatom_site_general", "lesion_id", "sex"],
+            [
+                [i, ages[k % 4], sites[k % 4], g, sexes[k % 4]]
+                for k, (i, _, g) in enumerate(rows)
+            ],
+        )
+    )
+    return rows
+
+
+ISIC2020_DIAGNOSES = ("nevus", "unknown", "melanoma", "seborrheic keratosis")
+
+
+def isic2020_rows(n, *, patients=None, seed=0):
+    """[(image_name, patient_id, diagnosis)]: patients with geometric group sizes
+    (mean about 16 images, as ISIC 2020's 33,126 images of 2,056 patients), 1.8 %
+    melanoma, the rest mostly unknown."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    patient = 0
+    while len(rows) < n:
+        size = int(rng.geometric(1 / 16)) if patients is None else patients
+        for _ in range(min(size, n - len(rows))):
+            u = rng.random()
+            diagnosis = (
+                "melanoma"
+                if u < 0.018
+                else "nevus"
+                if u < 0.17
+                else "seborrheic keratosis"
+                if u < 0.175
+                else "unknown"
+            )
+            rows.append((f"ISIC_{len(rows):07d}", f"IP_{patient:07d}", diagnosis))
+        patient += 1
+    return rows
+
+
+def isic2020_csvs(rows, duplicates=()):
+    """(ground-truth v2 CSV, duplicates CSV) bytes of `rows`."""
+    truth = _csv(
+        [
+            "image_name",
+            "patient_id",
+            "lesion_id",
+            "sex",
+            "age_approx",
+            "anatom_site_general_challenge",
+            "diagnosis",
+            "benign_malignant",
+            "target",
+        ],
+        [
+            [
+                i,
+                p,
+                f"IL_{k:07d}",
+                ("male", "female", "")[k % 3],
+                ("45.0", "", "70.0")[k % 3],
+                ("torso", "", "head/neck")[k % 3],
+                y,
+                "malignant" if y == "melanoma" else "benign",
+                int(y == "melanoma"),
+            ]
+            for k, (i, p, y) in enumerate(rows)
+        ],
+    )
+    pairs = _csv(["image_name_1", "image_name_2"], [list(p) for p in duplicates])
+    return truth, pairs
+
+
+def write_isic2020(directory, rows=None, *, image_shape=(48, 64), seed=0):
+    """The three ISIC 2020 training files: `rows` plus one published duplicate
+    (ISIC_9999999, a copy of the first image). Returns `rows`."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    if rows is None:
+        rows = [
+            (f"ISIC_{k:07d}", f"IP_{k // 2:07d}", ISIC2020_DIAGNOSES[(k // 2) % 3])
+            for k in range(24)
+        ]
+    duplicate = ("ISIC_9999999", rows[0][1], rows[0][2])
+    members = _images("train", [r[0] for r in rows], rng, image_shape)
+    members["train/ISIC_9999999.jpg"] = members[f"train/{rows[0][0]}.jpg"]
+    write_zip(directory / "ISIC_2020_Training_JPEG.zip", members)
+    truth, pairs = isic2020_csvs([*rows, duplicate], [(rows[0][0], duplicate[0])])
+    (directory / "ISIC_2020_Training_GroundTruth_v2.csv").write_bytes(truth)
+    (directory / "ISIC_2020_Training_Duplicates.csv").write_bytes(pairs)
+    return rows
+
+
+def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
+    """The three ISIC 2018 Task 3 training files (HAM10000); returns the rows."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
+    rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
+    top = "ISIC2018_Task3_Training_Input"
+    notes = {f"{top}/LICENSE.txt": b"CC-BY-NC\n", f"{top}/ATTRIBUTION.txt": b"ISIC\n"}
+    write_zip(
+        directory / f"{top}.zip",
+        _images(top, [r[0] for r in rows], rng, image_shape, notes),
+    )
+    truth = "ISIC2018_Task3_Training_GroundTruth"
+    write_zip(
+        directory / f"{truth}.zip",
+        {
+            f"{truth}/{truth}.csv": _csv(
+                ["image", *HAM10000_DIAGNOSES],
+                [[i, *_one_hot(y, HAM10000_DIAGNOSES)] for i, y, _ in rows],
+            ),
+            f"{truth}/LICENSE.txt": b"CC-BY-NC\n",
+        },
+    )
+    types = ["histo", "follow_up", "consensus", ""]
+    (directory / "ISIC2018_Task3_Training_LesionGroupings.csv").write_bytes(
+        _csv(
+            ["image", "lesion_id", "diagnosis_confirm_type"],
+            [[i, g, types[k % 4]] for k, (i, _, g) in enumerate(rows)],
+        )
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    root = pathlib.Path(__file__).resolve().parents[2] / "tfds_isic"
+    write_isic2019(root / "isic2019" / "dummy_data")
+    write_isic2020(root / "isic2020" / "dummy_data")
+    write_ham10000(root / "ham10000" / "dummy_data")

@@ -1,0 +1,231 @@
+"""isic2019, isic2020, ham10000: builder harness over dummy_data, no lesion or
+patient in two splits, labels and metadata against the source CSVs, duplicates
+removed, official file names, and the label-integrity checks."""
+
+import collections
+import os
+from unittest import mock
+
+import pytest
+import tensorflow_datasets as tfds
+
+import tfds_isic  # noqa: F401  (registers the builders)
+from tests.tfds_isic import fake_grouped
+from tests.tfds_isic.helpers import build, examples, rewrite_csv, rewrite_zip
+from tfds_isic import archives
+from tfds_isic.ham10000 import ham10000_dataset_builder as ham10000
+from tfds_isic.isic2019 import isic2019_dataset_builder as isic2019
+from tfds_isic.isic2020 import isic2020_dataset_builder as isic2020
+
+SPLITS = ("train", "validation", "test")
+
+
+class _SkipMd5:
+    def setUp(self):
+        super().setUp()
+        self.enter_context(mock.patch.dict(os.environ, {archives.SKIP_MD5_ENV: "1"}))
+
+
+class Isic2019Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
+    """All three configs over dummy_data (24 images: 8 lesions of 2, 8 ungrouped)."""
+
+    DATASET_CLASS = isic2019.Builder
+    # 512 takes the 256 code path; `full` is built by the group test below.
+    BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
+    SPLITS = {"train": 18, "validation": 2, "test": 4}
+
+
+class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
+    """24 images of 12 patients, plus one published duplicate that is dropped."""
+
+    DATASET_CLASS = isic2020.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["256"]  # `full`: the group test below
+    SPLITS = {"train": 18, "validation": 4, "test": 2}
+
+
+class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = ham10000.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
+    SPLITS = {"train": 18, "validation": 2, "test": 4}
+
+
+def test_file_lists_are_the_official_ones():
+    assert [f.url for f in isic2019.FILES] == [
+        "https://isic-challenge-data.s3.amazonaws.com/2019/" + n
+        for n in (
+            "ISIC_2019_Training_Input.zip",
+            "ISIC_2019_Training_GroundTruth.csv",
+            "ISIC_2019_Training_Metadata.csv",
+        )
+    ]
+    assert [f.url for f in isic2020.FILES] == [
+        "https://isic-challenge-data.s3.amazonaws.com/2020/" + n
+        for n in (
+            "ISIC_2020_Training_JPEG.zip",
+            "ISIC_2020_Training_GroundTruth_v2.csv",
+            "ISIC_2020_Training_Duplicates.csv",
+        )
+    ]
+    assert [f.url for f in ham10000.FILES] == [
+        "https://isic-challenge-data.s3.amazonaws.com/2018/" + n
+        for n in (
+            "ISIC2018_Task3_Training_Input.zip",
+            "ISIC2018_Task3_Training_GroundTruth.zip",
+            "ISIC2018_Task3_Training_LesionGroupings.csv",
+        )
+    ]
+
+
+def _all_examples(builder):
+    return {split: examples(builder, split) for split in SPLITS}
+
+
+def _splits_of_groups(per_split, key):
+    splits_of = collections.defaultdict(set)
+    for split, got in per_split.items():
+        for example in got.values():
+            if example[key]:
+                splits_of[example[key].decode()].add(split)
+    return splits_of
+
+
+@pytest.mark.parametrize(
+    "name, key",
+    [("isic2019", "lesion_id"), ("isic2020", "patient_id"), ("ham10000", "lesion_id")],
+)
+def test_no_group_crosses_splits_on_the_dummy_data(tmp_path, name, key):
+    builder = build(
+        f"{name}/full",
+        tmp_path / "data",
+        tfds.builder_cls(name).code_path.parent / "dummy_data",
+    )
+    per_split = _all_examples(builder)
+    splits_of = _splits_of_groups(per_split, key)
+    assert len(splits_of) >= 8
+    assert {g: s for g, s in splits_of.items() if len(s) > 1} == {}
+    assert all(per_split[s] for s in SPLITS)
+
+
+def test_isic2019_labels_and_metadata_match_the_source(tmp_path):
+    rows = fake_grouped.write_isic2019(tmp_path / "manual")
+    builder = build("isic2019/256", tmp_path / "data", tmp_path / "manual")
+    names = builder.info.features["diagnosis"].names
+    assert names == ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
+    got = {}
+    for per_split in _all_examples(builder).values():
+        got.update(per_split)
+    assert set(got) == {i for i, _, _ in rows}
+    assert "ISIC_0000001_downsampled" in got
+    for image_id, label, lesion in rows:
+        assert names[got[image_id]["diagnosis"]] == label
+        assert got[image_id]["melanoma"] == (label == "MEL")
+        assert got[image_id]["lesion_id"].decode() == lesion
+    # fake_grouped's metadata rows cycle (55.0, anterior torso, male),
+    # ("", "", female), (30.0, head/neck, ""), (85.0, lower extremity, female).
+    first = [got[i] for i, _, _ in rows[:4]]
+    assert [int(e["age_approximate"]) for e in first] == [55, -1, 30, 85]
+    assert [e["sex"].decode() for e in first] == ["male", "female", "unknown", "female"]
+    assert [e["anatom_site_general"].decode() for e in first] == [
+        "anterior torso",
+        "unknown",
+        "head/neck",
+        "lower extremity",
+    ]
+
+
+def test_isic2020_drops_published_duplicates_and_keeps_patients(tmp_path):
+    rows = fake_grouped.write_isic2020(tmp_path / "manual")
+    builder = build("isic2020/256", tmp_path / "data", tmp_path / "manual")
+    got = {}
+    for per_split in _all_examples(builder).values():
+        got.update(per_split)
+    assert "ISIC_9999999" not in got
+    assert set(got) == {i for i, _, _ in rows}
+    names = builder.info.features["diagnosis"].names
+    for image_id, patient, diagnosis in rows:
+        assert got[image_id]["patient_id"].decode() == patient
+        assert names[got[image_id]["diagnosis"]] == diagnosis
+        assert got[image_id]["melanoma"] == (diagnosis == "melanoma")
+    assert builder.info.supervised_keys == ("image", "melanoma")
+
+
+def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
+    rows = fake_grouped.write_ham10000(tmp_path / "manual")
+    builder = build("ham10000/256", tmp_path / "data", tmp_path / "manual")
+    names = builder.info.features["diagnosis"].names
+    assert names == ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
+    got = {}
+    for per_split in _all_examples(builder).values():
+        got.update(per_split)
+    for k, (image_id, label, lesion) in enumerate(rows):
+        assert names[got[image_id]["diagnosis"]] == label
+        assert got[image_id]["lesion_id"].decode() == lesion
+        expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
+        assert got[image_id]["dx_type"].decode() == expected
+
+
+def _integrity_error(tmp_path, name):
+    with pytest.raises(archives.IntegrityError) as error:
+        build(name, tmp_path / "data", tmp_path / "manual")
+    return str(error.value)
+
+
+def test_one_hot_rows_with_two_ones_or_no_flag_name_csv_and_ids(tmp_path):
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    name = "ISIC_2019_Training_GroundTruth.csv"
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: {
+            "ISIC_0000000": [[row[0], "1.0", "1.0", *row[3:]]],  # MEL and NV
+            "ISIC_0000002": [[row[0], "0.0", "0.0", *row[3:]]],  # none
+        }.get(row[0], [row]),
+    )
+    message = _integrity_error(tmp_path, "isic2019/256")
+    assert name in message
+    assert message.endswith("Received: ISIC_0000000 (MEL+NV), ISIC_0000002 (none)")
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: [[row[0], "0.9", *row[2:]] if row[0] == "ISIC_0000004" else row],
+    )
+    assert _integrity_error(tmp_path, "isic2019/256").endswith(
+        "Received: ISIC_0000004 MEL='0.9'"
+    )
+
+
+def test_isic2019_metadata_without_an_image_row_is_named(tmp_path):
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    rewrite_csv(
+        tmp_path / "manual" / "ISIC_2019_Training_Metadata.csv",
+        lambda row: [] if row[0] == "ISIC_0000003" else [row],
+    )
+    message = _integrity_error(tmp_path, "isic2019/256")
+    assert "ISIC_2019_Training_Metadata.csv" in message and "ISIC_0000003" in message
+
+
+def test_isic2020_target_contradicting_the_diagnosis_is_named(tmp_path):
+    fake_grouped.write_isic2020(tmp_path / "manual")
+    name = "ISIC_2020_Training_GroundTruth_v2.csv"
+    # ISIC_0000004 is a melanoma: target 0 contradicts it.
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: [[*row[:-1], "0"] if row[0] == "ISIC_0000004" else row],
+    )
+    message = _integrity_error(tmp_path, "isic2020/256")
+    assert name in message
+    assert message.endswith(
+        "Received: ISIC_0000004 target=0 benign_malignant='malignant' "
+        "diagnosis='melanoma'"
+    )
+
+
+def test_ham10000_second_image_for_one_id_is_named(tmp_path):
+    fake_grouped.write_ham10000(tmp_path / "manual")
+    top = "ISIC2018_Task3_Training_Input"
+    rewrite_zip(
+        tmp_path / "manual" / f"{top}.zip",
+        lambda n, d: (n.replace("ISIC_0000005.jpg", "ISIC_0000004.png"), d),
+    )
+    message = _integrity_error(tmp_path, "ham10000/256")
+    assert f"ISIC_0000004 ({top}/ISIC_0000004.jpg and {top}/ISIC_0000004.png)" in (
+        message
+    )

@@ -1,0 +1,156 @@
+"""isic2020: SIIM-ISIC 2020 challenge training data, splits grouped by patient."""
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from tfds_isic import archives, classification, splits
+
+_BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2020/"
+_INPUT = "ISIC_2020_Training_JPEG.zip"
+_TOP_FOLDER = "train"  # the official zip holds train/ISIC_<id>.jpg
+_GROUND_TRUTH = "ISIC_2020_Training_GroundTruth_v2.csv"
+_DUPLICATES = "ISIC_2020_Training_Duplicates.csv"
+_COLUMNS = [
+    "image_name",
+    "patient_id",
+    "lesion_id",
+    "sex",
+    "age_approx",
+    "anatom_site_general_challenge",
+    "diagnosis",
+    "benign_malignant",
+    "target",
+]
+# The `diagnosis` values of the training CSV, most frequent first (the challenge
+# publishes no order of its own).
+DIAGNOSES = [
+    "unknown",
+    "nevus",
+    "melanoma",
+    "seborrheic keratosis",
+    "lentigo NOS",
+    "lichenoid keratosis",
+    "solar lentigo",
+    "cafe-au-lait macule",
+    "atypical melanocytic proliferation",
+]
+_IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
+
+# No MD5 or size of the 2020 files is published: TFDS' own download checks apply.
+FILES = [
+    archives.RemoteFile(name, _BASE_URL + name)
+    for name in (_INPUT, _GROUND_TRUTH, _DUPLICATES)
+]
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """SIIM-ISIC 2020: dermoscopic images, melanoma or not, patient-grouped splits."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = splits.size_configs()
+    DEFAULT_CONFIG_NAME = "256"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "23 GB")
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=classification.features(
+                DIAGNOSES,
+                age_approximate=tfds.features.Scalar(dtype=np.int32),
+                sex=tfds.features.Text(),
+                anatom_site_general=tfds.features.Text(),
+                patient_id=tfds.features.Text(),
+                lesion_id=tfds.features.Text(),
+            ),
+            supervised_keys=("image", "melanoma"),
+            homepage="https://challenge.isic-archive.com/landing/2020/",
+        )
+
+    def _split_generators(self, dl_manager):
+        paths = classification.locate(self, dl_manager, FILES)
+        rows = read_ground_truth(paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH)
+        duplicates = read_duplicates(paths[_DUPLICATES].read_bytes(), name=_DUPLICATES)
+        # The second image of each published pair goes; subsets may lack either.
+        rows = {i: row for i, row in rows.items() if i not in duplicates}
+        labels = {i: row["diagnosis"] for i, row in rows.items()}
+        groups = {i: row["patient_id"].strip() for i, row in rows.items()}
+        ids = classification.split_ids(self.builder_config, labels, groups)
+        return {
+            split: self._generate_examples(
+                input_zip=paths[_INPUT], rows=rows, duplicates=duplicates, ids=s_ids
+            )
+            for split, s_ids in ids.items()
+        }
+
+    def _generate_examples(self, input_zip, rows, duplicates, ids):
+        for image_id, data in classification.images(
+            input_zip,
+            name=_INPUT,
+            top_folder=_TOP_FOLDER,
+            pattern=_IMAGE_PATTERN,
+            labels=rows,
+            labels_name=_GROUND_TRUTH,
+            ids=ids,
+            shorter_side=self.builder_config.shorter_side,
+            skip=duplicates,
+        ):
+            row = rows[image_id]
+            yield (
+                image_id,
+                {
+                    "image": data,
+                    "image_id": image_id,
+                    "diagnosis": row["diagnosis"],
+                    "melanoma": int(row["target"]),
+                    "age_approximate": classification.age(row["age_approx"]),
+                    "sex": classification.sex(row["sex"]),
+                    "anatom_site_general": classification.text_or_unknown(
+                        row["anatom_site_general_challenge"]
+                    ),
+                    "patient_id": row["patient_id"].strip(),
+                    "lesion_id": row["lesion_id"].strip(),
+                },
+            )
+
+
+def read_ground_truth(data, *, name):
+    """{image_name: row} of the v2 training CSV, checked.
+
+    Raises `archives.IntegrityError` naming the ids of repeated rows, of a
+    `diagnosis` outside `DIAGNOSES`, of a `target` other than 0 or 1, and of rows
+    where `target`, `benign_malignant` and `diagnosis` disagree (in the official
+    file target = 1 exactly for the malignant images, which are the melanomas).
+    """
+    rows = archives.rows_by_id(
+        archives.read_csv(data, name=name, columns=_COLUMNS),
+        name=name,
+        key="image_name",
+    )
+    problems = []
+    for image_id, row in rows.items():
+        target = (row["target"] or "").strip()
+        diagnosis, malignancy = row["diagnosis"], row["benign_malignant"]
+        if diagnosis not in DIAGNOSES:
+            problems.append(f"{image_id} diagnosis={diagnosis!r}")
+        elif target not in ("0", "1"):
+            problems.append(f"{image_id} target={row['target']!r}")
+        elif (malignancy, diagnosis == "melanoma") != (
+            ("malignant", True) if target == "1" else ("benign", False)
+        ):
+            problems.append(
+                f"{image_id} target={target} benign_malignant={malignancy!r} "
+                f"diagnosis={diagnosis!r}"
+            )
+    if problems:
+        raise archives.IntegrityError(
+            f"{name}: diagnosis must be one of {', '.join(DIAGNOSES)}; target 0 or 1, "
+            "1 exactly for benign_malignant=malignant and diagnosis=melanoma. "
+            f"Received: {archives.listing(problems)}"
+        )
+    return rows
+
+
+def read_duplicates(data, *, name):
+    """The set of `image_name_2` of the published duplicate pairs."""
+    rows = archives.read_csv(data, name=name, columns=["image_name_1", "image_name_2"])
+    return {row["image_name_2"].strip() for row in rows}
