@@ -39,7 +39,7 @@ def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", *
         "batch_size": 4,
         "head_epochs": 0,
         "head_lr": 3e-3,
-        "epochs": 0,
+        "epochs": 1,  # never trained here; 0 + 0 epochs is refused (issue 14)
         "lr": 3e-4,
         "oversample": False,
         "augment": False,
