@@ -19,7 +19,6 @@ place. Loading checks the weights against the manifest and falls back to the pre
 checkpoint on a mismatch; it also removes what an interrupted write left behind.
 """
 
-import copy
 import hashlib
 import json
 import logging
@@ -71,13 +70,15 @@ class RunState:
         for name, alpha in record["alphas"].items():
             self.alphas.setdefault(name, []).append(alpha)
 
+    # Copies both ways: a checkpoint's dict must not grow with later epochs
+    # (`saved` is kept as the next manifest's "previous").
     def to_dict(self):
         return {
             "stage": self.stage,
             "stage_epoch": self.stage_epoch,
             "epoch": self.epoch,
-            "history": self.history,
-            "alphas": self.alphas,
+            "history": [dict(record) for record in self.history],
+            "alphas": {name: list(values) for name, values in self.alphas.items()},
         }
 
     @classmethod
@@ -85,8 +86,8 @@ class RunState:
         return cls(
             stage=data["stage"],
             stage_epoch=data["stage_epoch"],
-            history=data["history"],
-            alphas=data["alphas"],
+            history=[dict(record) for record in data["history"]],
+            alphas={name: list(values) for name, values in data["alphas"].items()},
         )
 
 
@@ -128,8 +129,7 @@ def save_checkpoint(model, state, directory):
         directory / MANIFEST, lambda path: path.write_text(text, encoding="utf-8")
     )
     _remove_unnamed(directory, _named_files(manifest))
-    # A copy: `to_dict` shares the history and alphas that later epochs extend.
-    state.saved = copy.deepcopy(entry)
+    state.saved = entry
     state.weights_path = directory / weights["file"]
 
 

@@ -5,6 +5,7 @@ number before that epoch is saved, so a loaded checkpoint shows at a glance whet
 its weights, its optimizer and its state belong to the same epoch.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -87,17 +88,23 @@ def _resume(directory, model):
     return state
 
 
-def _peek(directory, model):
-    """`_resume` without Keras' loading (a quarter of a second): reads the HDF5."""
-    state = checkpoints.load_state(directory)
-    assert state is not None
+def _values_in(path):
+    """Every variable saved in an HDF5 weights file, read without Keras."""
     values = []
-    with h5py.File(state.weights_path, "r") as file:
+    with h5py.File(path, "r") as file:
         file.visititems(
             lambda _, item: (
                 values.append(item[()]) if isinstance(item, h5py.Dataset) else None
             )
         )
+    return values
+
+
+def _peek(directory, model):
+    """`_resume` without Keras' loading (a quarter of a second): reads the HDF5."""
+    state = checkpoints.load_state(directory)
+    assert state is not None
+    values = _values_in(state.weights_path)
     assert len(values) == len(_variables(model))  # optimizer's included
     assert {float(v) for value in values for v in np.ravel(value)} == {state.epoch}
     _check_state(state)
@@ -125,8 +132,17 @@ def _assert_complete(directory):
             continue
         path = directory / entry["weights"]["file"]
         assert path.stat().st_size == entry["weights"]["bytes"], path
-        assert checkpoints._size_and_sha256(path)[1] == entry["weights"]["sha256"]
+        assert (
+            hashlib.sha256(path.read_bytes()).hexdigest() == entry["weights"]["sha256"]
+        )
+        # ...and each is one epoch's: its state and its weights.
+        assert entry["epoch"] == len(entry["history"])
+        _check_state(checkpoints.RunState.from_dict(entry))
+        values = {float(v) for value in _values_in(path) for v in np.ravel(value)}
+        assert values == {entry["epoch"]}, path
         named.append(entry["weights"]["file"])
+    if manifest["previous"] is not None:
+        assert manifest["previous"]["epoch"] == manifest["epoch"] - 1
     assert _weights_files(directory) == sorted(named)
     assert _leftovers(directory) == []
 
@@ -202,12 +218,11 @@ def test_a_write_stopped_at_any_step_loses_at_most_that_epoch(
 
     _, steps = two_epochs_then_the_third(tmp_path / "count", None)
     assert steps >= 9  # weights and manifest: write, fsync, rename, sync dir; delete
-    killed, failed = [], []
+    killed, failed, left_by_errors = [], [], {}
     for k in range(1, steps + 1):
         run = tmp_path / f"step_{k}"
         directory, _ = two_epochs_then_the_third(run, k)
-        # The I/O error: the writer removed its temporary file itself.
-        assert _leftovers(directory) == [], k
+        left_by_errors[k] = _leftovers(directory)
         for where, epochs in ((directory, failed), (run / "killed", killed)):
             state = _peek(where, model)
             assert state.epoch in (2, 3), (k, where)
@@ -223,6 +238,8 @@ def test_a_write_stopped_at_any_step_loses_at_most_that_epoch(
     commit = killed.index(3)
     assert killed == [2] * commit + [3] * (steps - commit), killed
     assert failed == killed
+    # The I/O errors: the writer removed its temporary files itself.
+    assert left_by_errors == {k: [] for k in range(1, steps + 1)}
     # Consistent without falling back: the newest checkpoint was always complete.
     assert "incomplete" not in caplog.text
 
@@ -447,7 +464,8 @@ os.unlink = kill_before(os.unlink, "cleanup", "ckpt-0001")
 model, state = H5Model(), checkpoints.RunState()
 for epoch in (1, 2, 3):
     H5Model.epoch = epoch
-    record = {"epoch": epoch, "stage": 1, "stage_epoch": epoch, "alphas": {}}
+    record = {"epoch": epoch, "stage": 1, "stage_epoch": epoch, "loss": 1.0 / epoch}
+    record["alphas"] = {"block1_arl": 0.1 * epoch}  # as `_record` has them
     checkpoints.Checkpoint(state, directory).save(model, record)
 """
 
