@@ -195,6 +195,7 @@ def load_state(directory):
 def _load_legacy(directory, data):
     weights = directory / LEGACY_WEIGHTS
     if not weights.exists():
+        _remove_unnamed(directory, set())
         return None  # what the old loader did: no epoch counts as finished
     logging.warning(
         "%s predates checkpoint manifests: its weights cannot be checked against "
