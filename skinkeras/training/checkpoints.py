@@ -316,6 +316,6 @@ def save_model(model, path):
     path = pathlib.Path(path)
     clone = model.__class__.from_config(model.get_config())
     clone.set_weights(model.get_weights())
-    tmp = path.with_name(f".tmp-{path.name}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")  # unique per process
     clone.save(tmp)
     tmp.replace(path)
