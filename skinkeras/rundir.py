@@ -8,7 +8,7 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     calibration.json temperature and operating point (`experiments.evaluate
                      --calibrate`; docs/analysis.md); a multi-seed dir's own one
                      is the ensemble's
-    checkpoints/     resume state (weights + state.json)
+    checkpoints/     resume state: the last two epochs, named by state.json
     logs/            TensorBoard summaries
 
 and ``.lock``, the lock file of the one process that writes there (`lock`).

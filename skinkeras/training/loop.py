@@ -278,7 +278,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                 model, config, stage=state.stage, steps_per_epoch=steps_per_epoch
             )
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(checkpoint_dir / checkpoints.CHECKPOINT_WEIGHTS)
+            model.load_weights(state.weights_path)
             compiled_stage = state.stage
 
         for stage in (1, 2):
