@@ -30,7 +30,7 @@ TRAIN_FLAGS = [
     "dataset", "data_dir", "preprocessing", "masks_dir", "mask_mode", "image_size",
     "batch_size", "scale_batch", "oversample", "augment", "lighting", "flip", "warp",
     "head_epochs", "head_lr", "epochs", "lr", "train_bn", "weight_decay", "beta_2",
-    "epsilon",  # training protocol
+    "epsilon", "class_weight", "loss", "focal_gamma",  # training protocol
     "seed", "seeds",
     "strategy", "tpu", "mixed_precision", "jit_compile", "deterministic",  # where
 ]  # fmt: skip
@@ -72,7 +72,16 @@ def config_from_flags():
     """The plain `TrainConfig` of the parsed flags (the library never reads flags)."""
     names = [name for name in TRAIN_FLAGS if name != "seeds"]
     values = {name: _value(name) for name in names}
-    values["num_classes"] = NUM_CLASSES[values["label"]]
+    if values["label"] in NUM_CLASSES:
+        values["num_classes"] = NUM_CLASSES[values["label"]]
+    else:  # the dataset's ClassLabel (builds a synthetic dataset on first use)
+        from skinkeras import data
+
+        info = data.dataset_info(
+            values["dataset"], values["data_dir"], label=values["label"]
+        )
+        values["num_classes"] = info["num_classes"]
+        values["class_names"] = info["class_names"]
     values["seeds"] = seeds_from_flags()
     config = TrainConfig(model_dir="runs/unnamed", **values)
     model_dir = FLAGS.model_dir or f"runs/{config.run_name}"

@@ -156,3 +156,36 @@ def test_offline_demo_reaches_auroc_0_8(tmp_path):
     summary = json.loads((tmp_path / "run" / "seed_0" / "summary.json").read_text())
     assert summary["max_auroc"] >= 0.8, summary["history"]
     assert (tmp_path / "run" / "results.md").exists()
+
+
+def test_dataset_defined_label_takes_the_datasets_classes(parsed, monkeypatch):
+    from skinkeras import data
+
+    asked = []
+
+    def dataset_info(dataset, data_dir=None, *, label):
+        asked.append((dataset, data_dir, label))
+        names = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
+        return {"num_classes": len(names), "class_names": names}
+
+    monkeypatch.setattr(data, "dataset_info", dataset_info)
+    parsed(
+        "--dataset=isic2019",
+        "--label=diagnosis",
+        "--class_weight=balanced",
+        "--loss=focal",
+        "--focal_gamma=1.5",
+    )
+    config = main_module.config_from_flags()
+    assert asked == [("isic2019", None, "diagnosis")]
+    assert config.num_classes == 9 and config.class_names[0] == "MEL"
+    assert (config.class_weight, config.loss, config.focal_gamma) == (
+        "balanced",
+        "focal",
+        1.5,
+    )
+
+
+def test_focal_gamma_needs_the_focal_loss(parsed):
+    with pytest.raises(flags.IllegalFlagValueError, match="focal_gamma=3.0"):
+        parsed("--focal_gamma=3")
