@@ -78,6 +78,28 @@ def isic_scorer():
     return pathlib.Path(path) if pathlib.Path(path).is_file() else None
 
 
+def score_classification(truth_csv, pred_csv, *, metric):
+    """`isic-challenge-scoring -o json classification TRUTH PRED -m METRIC`."""
+    result = subprocess.run(
+        [
+            str(isic_scorer()),
+            "-o",
+            "json",
+            "classification",
+            str(truth_csv),
+            str(pred_csv),
+            "-m",
+            metric,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @pytest.mark.skipif(
     isic_scorer() is None,
     reason="isic-challenge-scoring not installed: create it with `python3 -m venv "
@@ -104,24 +126,7 @@ def test_isic_format_is_read_by_the_official_scorer(tmp_path, num_classes):
         truth_csv, predictions.image_ids, labels, run.class_names
     )
 
-    result = subprocess.run(
-        [
-            str(isic_scorer()),
-            "-o",
-            "json",
-            "classification",
-            str(truth_csv),
-            str(pred_csv),
-            "-m",
-            "auc",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    score = json.loads(result.stdout)
+    score = score_classification(truth_csv, pred_csv, metric="auc")
     auc = score["per_category"]["auc"]
     assert set(auc) == set(run.class_names)
     for index, name in enumerate(run.class_names):
@@ -203,24 +208,7 @@ def test_isic2019_format_is_scored_by_the_official_scorer_as_ours(tmp_path):
         )
     truth_csv.write_text("\n".join(",".join(row) for row in truth_rows) + "\n")
 
-    result = subprocess.run(
-        [
-            str(isic_scorer()),
-            "-o",
-            "json",
-            "classification",
-            str(truth_csv),
-            str(pred_csv),
-            "-m",
-            "balanced_accuracy",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    score = json.loads(result.stdout)
+    score = score_classification(truth_csv, pred_csv, metric="balanced_accuracy")
     ours = inference.classification_metrics(labels, probabilities, class_names=names)
     assert score["overall"] == pytest.approx(ours["balanced_accuracy"], abs=1e-12)
     assert score["overall"] == pytest.approx(
