@@ -113,12 +113,17 @@ def main(argv):
         print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
 
         def report(seed, summary):
-            print(
+            line = (
                 f"seed {seed}: max accuracy {summary['max_accuracy']:.4f} "
                 f"(epoch {summary['best_epoch_accuracy']}), max AUROC "
-                f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})",
-                flush=True,
+                f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})"
             )
+            if "max_balanced_accuracy" in summary:  # more than two classes
+                line += (
+                    f", max balanced accuracy {summary['max_balanced_accuracy']:.4f}"
+                    f" (epoch {summary['best_epoch_balanced_accuracy']})"
+                )
+            print(line, flush=True)
 
         def announce(seed, stage, epochs, max_lr):
             with_seed = len(config.seeds) > 1
