@@ -80,7 +80,9 @@ def evaluate(
     labels, probabilities = inference.predict_dataset(
         inference.Predictor(run, tta=tta), images
     )
-    return metrics.classification_metrics(labels, probabilities)
+    return metrics.classification_metrics(
+        labels, probabilities, class_names=run.class_names
+    )
 
 
 def format_metrics(metrics):
