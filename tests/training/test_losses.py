@@ -11,6 +11,7 @@ from sklearn.utils import class_weight as sk_class_weight
 
 from skinkeras.training import TrainConfig, loop, losses
 from tests.training import helpers
+from tests.training.test_loop import _events
 
 
 def test_balanced_class_weights_equal_sklearn():
@@ -159,3 +160,7 @@ def test_three_class_run_with_class_weights_and_focal_loss(tmp_path, monkeypatch
     assert record["val_balanced_accuracy"] == pytest.approx(
         skm.balanced_accuracy_score(labels, predicted)
     )
+    scalars, _ = _events(tmp_path / "run" / "logs")
+    for name in ("balanced_accuracy", "macro_auroc", "auroc_nv", "auroc_melanoma"):
+        value = scalars[f"validation/{name}"][1]
+        assert value == pytest.approx(record[f"val_{name}"], rel=1e-6), name
