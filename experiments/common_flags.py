@@ -31,7 +31,7 @@ TRAIN_HELP = {
     "arl": "Attention Residual Learning in the residual blocks (16 in ResNet-50, 9 in EfficientNet-B0).",
     "se": "Squeeze & Excitation (EfficientNet-B0 only). Default: on for effnet (the stock EfficientNet-B0); --nose removes it. Passing --se with --model=resnet50 is an error.",
     "head": "Classification head: `fastai` (avg+max pool, BN, dropout, Dense 512, BN, dropout, Dense) or `linear` (avg pool, Dense).",
-    "label": "Target: `melanoma` (melanoma vs. rest, 2 classes, the study's task) or `label` (nevus / melanoma / seborrheic keratosis).",
+    "label": "Target: `melanoma` (melanoma vs. rest, 2 classes, the study's task; every dataset), `label` (ISIC 2017: nevus / melanoma / seborrheic keratosis) or `diagnosis` (ISIC 2019, HAM10000: one class per name of the dataset's `diagnosis` ClassLabel).",
     "weights": "Initial backbone weights: `imagenet` (downloaded once to ~/.keras/models), `none` (random), or a path to a weights file (.h5 / .weights.h5).",
     # Data.
     "dataset": "TFDS dataset name, e.g. isic2017, isic2017/512, synthetic_lesions (built offline on first use). ISIC datasets need `tfds build` first; the error message gives the command.",
@@ -56,6 +56,9 @@ TRAIN_HELP = {
     "weight_decay": "AdamW decoupled weight decay, on every weight including BatchNorm and biases (fastai v1: wd=1e-2, bn_wd=True).",
     "beta_2": "AdamW beta_2 (beta_1 cycles 0.95 -> 0.85 -> 0.95 with one-cycle).",
     "epsilon": "AdamW epsilon (fastai v1's AdamW is torch Adam, whose eps is 1e-8).",
+    "class_weight": "Class imbalance: `balanced` weights each training example's loss by n / (classes x its class's count) over the training split (sklearn's compute_class_weight('balanced')); `none` (the study's: it oversamples instead). With --oversample the two corrections add up.",
+    "loss": "`cross_entropy` (the study's) or `focal`: Keras' CategoricalFocalCrossentropy with alpha=1, (1 - p_true)^gamma x cross-entropy.",
+    "focal_gamma": "Focusing parameter gamma of --loss=focal (0 gives the cross-entropy; 2 is Lin et al.'s).",
     # Seeds.
     "seed": "First seed. A seed fixes everything random in its run: new layers' initial weights, each epoch's images and order, augmentation and dropout.",
     "seeds": "Explicit comma-separated seeds; overrides --seed/--num_seeds.",
@@ -99,7 +102,11 @@ SEGMENT_CHOICES = {
 # The rules between training flags that `experiments.main` checks while parsing.
 # `check_masks_dir` is left to the config: a --preset may set the preprocessing
 # that the flags alone do not show.
-TRAIN_FLAG_RULES = (train_config.check_se, train_config.check_augmentation)
+TRAIN_FLAG_RULES = (
+    train_config.check_se,
+    train_config.check_augmentation,
+    train_config.check_focal_gamma,
+)
 
 # The study trains every configuration with 10 seeds (SPEC, "The study's results").
 STUDY_NUM_SEEDS = 10

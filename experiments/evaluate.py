@@ -313,21 +313,20 @@ def predict_seeds(run, predict):
 
 
 def fit_calibration(
-    labels, probabilities, *, rule, target_sensitivity, split, run, tta
+    labels, probabilities, *, rule, target_sensitivity, split, run, tta, melanoma
 ):
     """The `calibration.json` dict fitted on a (validation) split's predictions."""
     import numpy as np
 
     from skinkeras import evaluation, inference
-    from skinkeras.metrics import MELANOMA
 
     temperature = evaluation.fit_temperature(
         inference.calibration.log_probabilities(probabilities), labels
     )
     calibrated = evaluation.apply_temperature(
         inference.calibration.log_probabilities(probabilities), temperature
-    )[:, MELANOMA]
-    y = np.asarray(labels) == MELANOMA
+    )[:, melanoma]
+    y = np.asarray(labels) == melanoma
     if rule == "youden":
         threshold = evaluation.youden_threshold(y, calibrated)
     else:
@@ -370,7 +369,9 @@ def check_calibration_split(*, calibrate, split, images):
 # --- Metrics -------------------------------------------------------------------------
 
 
-def run_metrics(labels, probabilities, calibration, *, resamples, seed):
+def run_metrics(
+    labels, probabilities, calibration, *, resamples, seed, melanoma, class_names
+):
     """`clinical_metrics` of one model or ensemble, its calibration applied.
 
     Adds ``argmax`` (`skinkeras.metrics.classification_metrics`: accuracy, balanced
@@ -383,11 +384,11 @@ def run_metrics(labels, probabilities, calibration, *, resamples, seed):
     from skinkeras import evaluation, inference, metrics
 
     calibrated, _ = inference.apply_calibration(probabilities, calibration)
-    y = np.asarray(labels) == metrics.MELANOMA
+    y = np.asarray(labels) == melanoma
     threshold = calibration["threshold"] if calibration else evaluation.ISIC_THRESHOLD
     found = evaluation.clinical_metrics(
         y,
-        calibrated[:, metrics.MELANOMA],
+        calibrated[:, melanoma],
         threshold=threshold,
         resamples=resamples,
         seed=seed,
@@ -397,10 +398,12 @@ def run_metrics(labels, probabilities, calibration, *, resamples, seed):
         if calibration
         else "p > 0.5 (uncalibrated; the ISIC scorer's rule)"
     )
-    found["argmax"] = metrics.classification_metrics(labels, calibrated)
+    found["argmax"] = metrics.classification_metrics(
+        labels, calibrated, class_names=class_names
+    )
     found["calibration"] = calibration
     if calibration:
-        raw = probabilities[:, metrics.MELANOMA]
+        raw = probabilities[:, melanoma]
         found["uncalibrated"] = {
             "ece": evaluation.expected_calibration_error(y, raw),
             "brier": evaluation.brier_score(y, raw),
@@ -445,21 +448,20 @@ def seed_summary(seeds, per_seed):
     }
 
 
-def compare_runs(labels, ours, other_labels, theirs, other_dir):
+def compare_runs(labels, ours, other_labels, theirs, other_dir, *, melanoma):
     """DeLong's test of our melanoma probabilities against another run's."""
     import numpy as np
 
     from skinkeras import evaluation
-    from skinkeras.metrics import MELANOMA
 
-    y, other_y = np.asarray(labels) == MELANOMA, np.asarray(other_labels) == MELANOMA
+    y, other_y = np.asarray(labels) == melanoma, np.asarray(other_labels) == melanoma
     if not np.array_equal(y, other_y):
         raise ValueError(
             f"--compare run {other_dir} saw other melanoma labels on these images: "
             f"the two runs must be evaluated on the same data. Received: "
             f"compare={other_dir}"
         )
-    result = evaluation.delong_test(y, ours[:, MELANOMA], theirs[:, MELANOMA])
+    result = evaluation.delong_test(y, ours[:, melanoma], theirs[:, melanoma])
     return {"model_dir": str(other_dir), **result._asdict()}
 
 
@@ -535,13 +537,21 @@ def _check_flags():
 
 
 def main(argv):
-    from skinkeras import inference
+    from skinkeras import inference, metrics
 
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
     try:
         _check_flags()
         run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
+        # Melanoma vs the rest, wherever the run's classes put melanoma (issue 16:
+        # ISIC 2019 lists MEL first).
+        melanoma = metrics.melanoma_index(run.class_names)
+        if melanoma is None:
+            raise ValueError(
+                "experiments.evaluate reports melanoma against the rest, and this "
+                f"run has no melanoma class. Received: class_names={run.class_names}"
+            )
         calibration = inference.read_calibration(FLAGS.model_dir, FLAGS.seed)
         other = inference.load_run(FLAGS.compare) if FLAGS.compare else None
         dataset = FLAGS.dataset or run.config.dataset
@@ -576,6 +586,7 @@ def main(argv):
                 split=FLAGS.split,
                 run=run,
                 tta=FLAGS.tta,
+                melanoma=melanoma,
             )
         except ValueError as error:  # e.g. one class only in the split
             raise SystemExit(f"error: {error}") from None
@@ -585,7 +596,12 @@ def main(argv):
             f"{calibration['temperature']:.4f}, threshold "
             f"{calibration['threshold']:.6g}"
         )
-    metrics_args = dict(resamples=FLAGS.bootstrap, seed=FLAGS.bootstrap_seed)
+    metrics_args = dict(
+        resamples=FLAGS.bootstrap,
+        seed=FLAGS.bootstrap_seed,
+        melanoma=melanoma,
+        class_names=run.class_names,
+    )
     try:
         # Each seed alone with its own calibration (seed_<k>/calibration.json).
         seed_calibrations = {
@@ -612,7 +628,7 @@ def main(argv):
                 inference.read_calibration(FLAGS.compare),
             )
             found["compare"] = compare_runs(
-                labels, ours, other_labels, theirs, FLAGS.compare
+                labels, ours, other_labels, theirs, FLAGS.compare, melanoma=melanoma
             )
     except ValueError as error:  # e.g. one class only in the data
         raise SystemExit(f"error: {error}") from None

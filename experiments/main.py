@@ -35,7 +35,7 @@ TRAIN_FLAGS = [
     "dataset", "data_dir", "preprocessing", "masks_dir", "mask_mode", "image_size",
     "batch_size", "scale_batch", "oversample", "augment", "lighting", "flip", "warp",
     "head_epochs", "head_lr", "epochs", "lr", "train_bn", "weight_decay", "beta_2",
-    "epsilon",  # training protocol
+    "epsilon", "class_weight", "loss", "focal_gamma",  # training protocol
     "seed", "seeds",
     "strategy", "tpu", "mixed_precision", "jit_compile", "deterministic",  # where
 ]  # fmt: skip
@@ -82,7 +82,16 @@ def config_from_flags():
     """The plain `TrainConfig` of the parsed flags (the library never reads flags)."""
     names = [name for name in TRAIN_FLAGS if name != "seeds"]
     values = {name: _value(name) for name in names}
-    values["num_classes"] = NUM_CLASSES[values["label"]]
+    if values["label"] in NUM_CLASSES:
+        values["num_classes"] = NUM_CLASSES[values["label"]]
+    else:  # the dataset's ClassLabel (builds a synthetic dataset on first use)
+        from skinkeras import data
+
+        info = data.dataset_info(
+            values["dataset"], values["data_dir"], label=values["label"]
+        )
+        values["num_classes"] = info["num_classes"]
+        values["class_names"] = info["class_names"]
     values["seeds"] = seeds_from_flags()
     config = TrainConfig(model_dir="runs/unnamed", **values)
     model_dir = FLAGS.model_dir or f"runs/{rundir.default_name(config)}"
@@ -158,12 +167,17 @@ def train(config):
     print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
 
     def report(seed, summary):
-        print(
+        line = (
             f"seed {seed}: max accuracy {summary['max_accuracy']:.4f} "
             f"(epoch {summary['best_epoch_accuracy']}), max AUROC "
-            f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})",
-            flush=True,
+            f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})"
         )
+        if "max_balanced_accuracy" in summary:  # more than two classes
+            line += (
+                f", max balanced accuracy {summary['max_balanced_accuracy']:.4f}"
+                f" (epoch {summary['best_epoch_balanced_accuracy']})"
+            )
+        print(line, flush=True)
 
     def announce(seed, stage, epochs, max_lr):
         with_seed = len(config.seeds) > 1

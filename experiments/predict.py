@@ -43,11 +43,13 @@ flags.DEFINE_string("output", None, "CSV file to write.", flag_values=FLAGS)
 flags.DEFINE_enum(
     "format",
     "default",
-    ["default", "isic", "isic2017"],
+    ["default", "isic", "isic2017", "isic2019", "isic2020"],
     "default: image_id,melanoma_probability,predicted_class. isic: image + one "
     "probability column per class (melanoma,other | melanoma,nevus,"
     "seborrheic_keratosis), read by `isic-challenge-scoring classification`. "
-    "isic2017: image_id,melanoma,seborrheic_keratosis (ISIC 2017 Part 3).",
+    "isic2017: image_id,melanoma,seborrheic_keratosis (ISIC 2017 Part 3). "
+    "isic2019: image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK (ISIC 2019 Task 1; a "
+    "--label=diagnosis model). isic2020: image_name,target (melanoma probability).",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer(
@@ -109,14 +111,14 @@ def gradcam_writer(run, directory, *, melanoma_only=False):
     import tensorflow as tf
 
     from skinkeras import gradcam
-    from skinkeras.metrics import MELANOMA
+    from skinkeras.metrics import melanoma_index
 
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
 
     def write(ids, resized, inputs, probabilities):
         if melanoma_only:
-            class_index = MELANOMA
+            class_index = melanoma_index(run.class_names)
         else:
             class_index = [int(c) for c in np.argmax(probabilities, axis=-1)]
         heatmaps = np.mean(

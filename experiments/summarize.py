@@ -6,7 +6,9 @@ Each argument is a ``--model_dir`` of ``experiments.main`` (its ``seed_*/summary
 files are read). For the per-run maximum accuracy and maximum AUROC (SPEC: a run's
 score) the table gives n, mean ± std, median and max per configuration and — what the
 study lacked — the difference of means to the first configuration with a bootstrap
-95 % interval and Welch's t-test p-value. ``--output`` also writes it to a file.
+95 % interval and Welch's t-test p-value. Multi-class runs (``--label=diagnosis`` or
+``label``) add the maximum balanced accuracy (ISIC 2019's score) and the maximum mean
+one-vs-rest AUROC when every run has them. ``--output`` also writes it to a file.
 """
 
 import pathlib

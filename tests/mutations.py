@@ -319,7 +319,7 @@ MUTATIONS = (
     _m(
         "auroc_of_the_other_probability",
         "skinkeras/metrics.py",
-        '"auroc": auroc(is_melanoma, probabilities[:, MELANOMA]),',
+        '"auroc": auroc(is_melanoma, probabilities[:, melanoma]),',
         '"auroc": auroc(is_melanoma, probabilities[:, 0]),',
         "tests/test_metrics.py::test_classification_metrics_match_sklearn",
     ),

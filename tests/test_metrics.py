@@ -32,7 +32,9 @@ def test_validation_metrics_match_sklearn(num_classes):
 def _check_against_sklearn(seed, num_classes):
     labels, logits = _random(seed, num_classes=num_classes)
     got = metrics.validation_metrics(labels, logits)
-    assert tuple(got) == metrics.VALIDATION_METRICS
+    # The study's five first; 3 classes add the multi-class ones (issue 16).
+    assert tuple(got)[:5] == metrics.VALIDATION_METRICS
+    assert (len(got) > 5) == (num_classes > 2)
     probs = scipy.special.softmax(logits, axis=-1)
     is_mel = labels == 1
     pred_mel = logits.argmax(-1) == 1
@@ -106,3 +108,96 @@ def test_shape_mismatch_is_rejected():
         metrics.validation_metrics(np.zeros(3), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="Received"):
         metrics.classification_metrics(np.zeros(3), np.zeros((4, 2)))
+
+
+# ISIC 2019's categories in a builder's order (MEL not first: found by name).
+NINE = ("NV", "MEL", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
+
+
+def _multiclass(seed, n=400, num_classes=9):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, n)
+    logits = rng.normal(size=(n, num_classes)) + 1.2 * np.eye(num_classes)[labels]
+    probabilities = scipy.special.softmax(logits, axis=-1)
+    probabilities[:30] = probabilities[30:60]  # ties
+    return labels, probabilities
+
+
+def test_multiclass_metrics_match_sklearn():
+    labels, probabilities = _multiclass(0)
+    names = ("mel", "nv", "bcc", "akiec", "bkl", "df", "vasc", "SCC", "unknown")
+    ours = metrics.classification_metrics(labels, probabilities, class_names=names)
+    predicted = probabilities.argmax(-1)
+    # ISIC 2019's official score: balanced multi-class accuracy.
+    assert ours["balanced_accuracy"] == pytest.approx(
+        skm.balanced_accuracy_score(labels, predicted), abs=1e-12
+    )
+    per_class = skm.roc_auc_score(
+        labels, probabilities, multi_class="ovr", average=None
+    )
+    for name, expected in zip(names, per_class, strict=True):
+        assert ours[f"auroc_{name}"] == pytest.approx(expected, abs=1e-12)
+    assert ours["macro_auroc"] == pytest.approx(
+        skm.roc_auc_score(labels, probabilities, multi_class="ovr"), abs=1e-12
+    )
+    np.testing.assert_array_equal(
+        ours["confusion_matrix"], skm.confusion_matrix(labels, predicted)
+    )
+    # Melanoma is class 0 here ("mel"): the study's metrics follow it.
+    assert ours["auroc"] == pytest.approx(per_class[0], abs=1e-12)
+    assert ours["sensitivity"] == pytest.approx(
+        skm.recall_score(labels == 0, predicted == 0)
+    )
+    assert ours["num_melanoma"] == int(np.sum(labels == 0))
+
+
+def test_melanoma_is_found_by_name():
+    assert metrics.melanoma_index(NINE) == 1
+    assert metrics.melanoma_index(metrics.CLASS_NAMES[2]) == metrics.MELANOMA
+    assert metrics.melanoma_index(metrics.CLASS_NAMES[3]) == metrics.MELANOMA
+    assert metrics.melanoma_index(("nv", "bcc")) is None
+    assert [metrics.isic2019_category(n) for n in NINE] == list(NINE)
+    assert metrics.isic2019_category("akiec") == "AK"
+    assert metrics.isic2019_category("other") is None
+
+
+def test_absent_class_gives_nan_auroc_and_is_left_out_of_the_means():
+    labels, probabilities = _multiclass(1, num_classes=4)
+    keep = labels != 2
+    labels, probabilities = labels[keep], probabilities[keep]
+    ours = metrics.classification_metrics(
+        labels, probabilities, class_names=("a", "melanoma", "c", "d")
+    )
+    assert np.isnan(ours["auroc_c"])
+    present = [0, 1, 3]
+    expected = [skm.roc_auc_score(labels == c, probabilities[:, c]) for c in present]
+    assert ours["macro_auroc"] == pytest.approx(np.mean(expected), abs=1e-12)
+    # Recall over the present classes (class 2 may still be predicted).
+    recalls = [np.mean(probabilities.argmax(-1)[labels == c] == c) for c in present]
+    assert ours["balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-12)
+
+
+def test_no_melanoma_class_gives_nan_melanoma_metrics():
+    labels, probabilities = _multiclass(2, num_classes=3)
+    ours = metrics.classification_metrics(
+        labels, probabilities, class_names=("nv", "bcc", "bkl")
+    )
+    assert np.isnan(ours["auroc"]) and np.isnan(ours["sensitivity"])
+    assert ours["num_melanoma"] == 0
+    with pytest.raises(ValueError, match="Received: class_names"):
+        metrics.classification_metrics(labels, probabilities, class_names=("a", "b"))
+
+
+def test_validation_metrics_of_nine_classes():
+    labels, probabilities = _multiclass(3)
+    logits = np.log(probabilities)
+    got = metrics.validation_metrics(labels, logits, class_names=NINE)
+    assert set(got) == {
+        *metrics.VALIDATION_METRICS,
+        *metrics.MULTICLASS_METRICS,
+        *(f"auroc_{name}" for name in NINE),
+    }
+    assert got["loss"] == pytest.approx(skm.log_loss(labels, probabilities))
+    assert got["balanced_accuracy"] == pytest.approx(
+        skm.balanced_accuracy_score(labels, probabilities.argmax(-1))
+    )

@@ -60,22 +60,33 @@ def prepared_builder(dataset, *, data_dir=None):
 
 
 def dataset_info(dataset, data_dir=None, *, label="melanoma"):
-    """Split sizes and number of classes of a TFDS dataset (building synthetic ones).
+    """Split sizes and the classes of `label` of a TFDS dataset (building synthetic ones).
+
+    ``label`` is any ClassLabel feature: ``melanoma`` and ``label`` (`LABELS`), or a
+    dataset-defined one such as ``diagnosis`` (issue 16).
 
     Returns:
-        {"num_examples": {split: int}, "num_classes": int, "features": [names]}.
+        {"num_examples": {split: int}, "num_classes": int, "class_names": [names],
+        "features": [names]}.
     """
-    if label not in LABELS:
-        raise ValueError(
-            f"`label` must be one of {tuple(LABELS)}. Received: label={label!r}"
-        )
+    import tensorflow_datasets as tfds
+
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"`label` must be a feature name. Received: label={label!r}")
     builder = prepared_builder(dataset, data_dir=data_dir)
     info = builder.info
+    feature = info.features[label] if label in info.features else None
+    if not isinstance(feature, tfds.features.ClassLabel):
+        raise ValueError(
+            f"Dataset {dataset!r} has no ClassLabel feature {label!r} (features: "
+            f"{sorted(info.features.keys())}). Received: label={label!r}"
+        )
     return {
         "num_examples": {
             name: split.num_examples for name, split in info.splits.items()
         },
-        "num_classes": int(info.features[label].num_classes),
+        "num_classes": int(feature.num_classes),
+        "class_names": list(feature.names),
         "features": sorted(info.features.keys()),
     }
 
@@ -179,8 +190,13 @@ def finish(ds):
     return ds.with_options(options).prefetch(AUTOTUNE)
 
 
-def raw_examples(split, *, dataset, data_dir, label, source):
-    """The split's example dicts, their number of classes and (if known) size."""
+def raw_examples(split, *, dataset, data_dir, label, source, num_classes=None):
+    """The split's example dicts and the number of classes of `label`.
+
+    With `source`, the number of classes is `LABELS`' for the fixed labels, else
+    ``num_classes`` (None if not given); from TFDS it is the ClassLabel's, which must
+    equal ``num_classes`` when that is given.
+    """
     if source is None:
         import tensorflow_datasets as tfds
 
@@ -199,7 +215,13 @@ def raw_examples(split, *, dataset, data_dir, label, source):
             if isinstance(feature, tfds.features.Image)
         }
         raw = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
-        return raw, int(features[label].num_classes)
+        found = int(features[label].num_classes)
+        if num_classes is not None and num_classes != found:
+            raise ValueError(
+                f"Dataset {dataset!r} has {found} classes of {label!r}, not "
+                f"`num_classes`. Received: num_classes={num_classes}"
+            )
+        return raw, found
     if not isinstance(source, tf.data.Dataset):
         raise ValueError(
             f"`source` must be a tf.data.Dataset. Received: source={type(source)}"
@@ -210,7 +232,7 @@ def raw_examples(split, *, dataset, data_dir, label, source):
             f"`source` must yield dicts with 'image' and {label!r}. "
             f"Received: source.element_spec={spec}"
         )
-    return source, LABELS.get(label)
+    return source, LABELS.get(label, num_classes)
 
 
 def example_loader(

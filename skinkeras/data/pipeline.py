@@ -90,6 +90,7 @@ def make_dataset(
     stage=0,
     epoch=0,
     repeat=False,
+    num_classes=None,
 ):
     """Batched `(image, label)` pairs for one split, in the module's documented order.
 
@@ -118,7 +119,8 @@ def make_dataset(
         oversample: fastai v1's `OverSamplingCallback`: each epoch draws
             ``num_classes × largest class count`` examples with replacement,
             balanced across classes.
-        label: the label feature, "melanoma" (2 classes) or "label" (3 classes).
+        label: the label feature: "melanoma" (2 classes), "label" (3 classes) or a
+            dataset-defined ClassLabel such as "diagnosis" (ISIC 2019, HAM10000).
         seed: seeds the epochs' draws and augmentation (with `stage`, `epoch`).
         shuffle: a random permutation each epoch; None = only for the "train" split.
         source: a `tf.data.Dataset` of dicts used instead of TFDS: `image` (uint8
@@ -132,6 +134,9 @@ def make_dataset(
         stage: training stage (1 or 2 in `skinkeras.training`; any int >= 0).
         epoch: the (0-based) epoch of `stage` the dataset starts at.
         repeat: continue with the following epochs forever.
+        num_classes: the number of classes of `label`: checked against the TFDS
+            ClassLabel; needed with a `source` whose label is not in `LABELS`
+            (oversampling counts the classes).
 
     Returns:
         `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
@@ -160,13 +165,19 @@ def make_dataset(
             masks_dir=masks_dir,
             mask_mode=mask_mode,
             drop_remainder=drop_remainder,
+            num_classes=num_classes,
         )
         return stream.epochs(
             stage=stage, start=epoch, stop=None if repeat else epoch + 1
         )
 
     raw, _ = raw_examples(
-        split, dataset=dataset, data_dir=data_dir, label=label, source=source
+        split,
+        dataset=dataset,
+        data_dir=data_dir,
+        label=label,
+        source=source,
+        num_classes=num_classes,
     )
     load = example_loader(
         raw,

@@ -185,6 +185,7 @@ def make_training_stream(
     masks_dir=None,
     mask_mode="grayscale",
     drop_remainder=True,
+    num_classes=None,
 ):
     """A `TrainingStream` of one split: seeded epochs as fastai v1's training loader.
 
@@ -194,12 +195,17 @@ def make_training_stream(
     check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed)
     check_augmentation(augment=augment, lighting=lighting, flip=flip, warp=warp)
     raw, num_classes = raw_examples(
-        split, dataset=dataset, data_dir=data_dir, label=label, source=source
+        split,
+        dataset=dataset,
+        data_dir=data_dir,
+        label=label,
+        source=source,
+        num_classes=num_classes,
     )
     if num_classes is None:
         raise ValueError(
-            f"Training streams need the number of classes of label {label!r}; use "
-            f"label='melanoma' or 'label'. Received: label={label!r}"
+            f"Training streams need the number of classes of label {label!r}: give "
+            f"`num_classes` with a `source`. Received: label={label!r}"
         )
     labels = sampling.labels_of(raw, label_key_or_fn=label)
     if labels.size == 0:

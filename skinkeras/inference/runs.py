@@ -25,6 +25,7 @@ _ENSEMBLE_KEYS = (
     "se",
     "num_classes",
     "label",
+    "class_names",
     "preprocessing",
     "image_size",
 )
@@ -45,7 +46,8 @@ class Run:
         config: the run's `TrainConfig` (of the first seed; `rundir.read_config`).
         image_size: side of the square model input.
         preprocessing: the `skinkeras.data.preprocess` name used in training.
-        class_names: one name per output class; index 1 is melanoma.
+        class_names: one name per output class (`config.class_names`, else the
+            fixed labels' names, where index 1 is melanoma).
     """
 
     model_dir: pathlib.Path
@@ -144,10 +146,18 @@ def load_run(model_dir, *, seed=None):
         keras.models.load_model(path / rundir.MODEL, compile=False) for _, path in found
     )
     num_classes = int(models[0].output_shape[-1])
-    if num_classes not in CLASS_NAMES:
+    # A dataset-defined label (issue 16) names its classes in config.json.
+    class_names = tuple(config.class_names or ())
+    if not class_names and num_classes not in CLASS_NAMES:
         raise ValueError(
-            f"Expected a model with 2 (melanoma vs other) or 3 (ISIC 2017) outputs. "
-            f"Received: num_classes={num_classes}"
+            f"Expected a model with 2 (melanoma vs other) or 3 (ISIC 2017) outputs, "
+            f"or config.json's class_names. Received: num_classes={num_classes}"
+        )
+    class_names = class_names or CLASS_NAMES[num_classes]
+    if len(class_names) != num_classes:
+        raise ValueError(
+            f"config.json names {len(class_names)} classes but the model has "
+            f"{num_classes} outputs. Received: class_names={list(class_names)}"
         )
     input_size = models[0].input_shape[1]
     if input_size is not None and input_size != config.image_size:
@@ -165,5 +175,5 @@ def load_run(model_dir, *, seed=None):
         config=config,
         image_size=config.image_size,
         preprocessing=config.preprocessing,
-        class_names=CLASS_NAMES[num_classes],
+        class_names=class_names,
     )

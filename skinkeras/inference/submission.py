@@ -6,9 +6,9 @@ import pathlib
 
 import numpy as np
 
-from skinkeras.metrics import MELANOMA
+from skinkeras.metrics import ISIC2019_CATEGORIES, isic2019_category, melanoma_index
 
-CSV_FORMATS = ("default", "isic", "isic2017")
+CSV_FORMATS = ("default", "isic", "isic2017", "isic2019", "isic2020")
 
 
 def _format_probability(value):
@@ -32,6 +32,17 @@ def write_predictions_csv(
         isic2017: ISIC 2017 Part 3 submission, `image_id,melanoma,seborrheic_keratosis`.
                   A binary model has no seborrheic keratosis output: that column is
                   then a constant 0.0 (its AUC scores 0.5) and a warning is logged.
+        isic2019: ISIC 2019 Task 1 submission, `image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`
+                  (`isic-challenge-scoring classification`'s format too). Every class
+                  must be one of those categories (`skinkeras.metrics.
+                  isic2019_category`: a `--label=diagnosis` model); a category the
+                  model lacks (UNK, or SCC for HAM10000) is a constant 0.0, with a
+                  warning.
+        isic2020: ISIC 2020 submission, `image_name,target`: the melanoma
+                  probability.
+
+    The melanoma column is the class `skinkeras.metrics.melanoma_index` finds
+    (index 1 of the fixed labels); formats that need it raise without one.
     """
     probabilities = np.asarray(probabilities, np.float64)
     if format not in CSV_FORMATS:
@@ -49,10 +60,17 @@ def write_predictions_csv(
             f"Expected probabilities of shape {(len(image_ids), len(class_names))}. "
             f"Received: probabilities.shape={probabilities.shape}"
         )
+    class_names = [str(name) for name in class_names]
+    melanoma = melanoma_index(class_names)
+    if melanoma is None and format in ("default", "isic2017", "isic2020"):
+        raise ValueError(
+            f"format={format!r} writes the melanoma probability, and the model has no "
+            f"melanoma class. Received: class_names={class_names}"
+        )
     if format == "default":
         header = ["image_id", "melanoma_probability", "predicted_class"]
         rows = [
-            [key, _format_probability(p[MELANOMA]), class_names[int(np.argmax(p))]]
+            [key, _format_probability(p[melanoma]), class_names[int(np.argmax(p))]]
             for key, p in zip(image_ids, probabilities, strict=True)
         ]
         if decisions is not None:
@@ -60,13 +78,20 @@ def write_predictions_csv(
             for row, decision in zip(rows, decisions, strict=True):
                 row.append(int(decision))
     elif format == "isic":
-        order = ["melanoma"] + sorted(set(class_names) - {"melanoma"})
+        # The melanoma column first, if there is one; then the others by name.
+        first = [] if melanoma is None else [class_names[melanoma]]
+        order = first + sorted(set(class_names) - set(first))
         columns = [class_names.index(name) for name in order]
         header = ["image", *order]
-        rows = [
-            [key, *(_format_probability(p[c]) for c in columns)]
-            for key, p in zip(image_ids, probabilities, strict=True)
-        ]
+        rows = _probability_rows(image_ids, probabilities, columns)
+    elif format == "isic2019":
+        header = ["image", *ISIC2019_CATEGORIES]
+        rows = _probability_rows(
+            image_ids, probabilities, _isic2019_columns(class_names)
+        )
+    elif format == "isic2020":
+        header = ["image_name", "target"]
+        rows = _probability_rows(image_ids, probabilities, [melanoma])
     else:
         if "seborrheic_keratosis" in class_names:
             keratosis = class_names.index("seborrheic_keratosis")
@@ -79,7 +104,7 @@ def write_predictions_csv(
         rows = [
             [
                 key,
-                _format_probability(p[MELANOMA]),
+                _format_probability(p[melanoma]),
                 _format_probability(0.0 if keratosis is None else p[keratosis]),
             ]
             for key, p in zip(image_ids, probabilities, strict=True)
@@ -90,6 +115,36 @@ def write_predictions_csv(
         writer = csv.writer(file)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def _probability_rows(image_ids, probabilities, columns):
+    """``[image_id, p[c] for c in columns]`` rows; a column None is 0.0."""
+    return [
+        [key, *(_format_probability(0.0 if c is None else p[c]) for c in columns)]
+        for key, p in zip(image_ids, probabilities, strict=True)
+    ]
+
+
+def _isic2019_columns(class_names):
+    """The class index of each ISIC 2019 category (None: the model lacks it)."""
+    categories = [isic2019_category(name) for name in class_names]
+    unknown = [n for n, c in zip(class_names, categories, strict=True) if c is None]
+    if unknown or len(set(categories)) != len(categories):
+        raise ValueError(
+            "format='isic2019' needs one class per ISIC 2019 category "
+            f"{list(ISIC2019_CATEGORIES)} (a --label=diagnosis model); "
+            f"{unknown or 'two classes'} map to none or the same. "
+            f"Received: class_names={class_names}"
+        )
+    missing = [c for c in ISIC2019_CATEGORIES if c not in categories]
+    if missing:
+        logging.warning(
+            "The model has no class for ISIC 2019 categories %s: constant 0.0.",
+            missing,
+        )
+    return [
+        categories.index(c) if c in categories else None for c in ISIC2019_CATEGORIES
+    ]
 
 
 def write_isic_truth_csv(path, image_ids, labels, class_names):

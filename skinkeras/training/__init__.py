@@ -4,7 +4,7 @@ Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
 `optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
 checkpoints, saving the model), `tensorboard` (event files),
-`distribute` (strategies, global batch), `loop` (run, run_seeds), `results`
+`distribute` (strategies, global batch), `losses` (focal loss, class weights), `loop` (run, run_seeds), `results`
 (tables, comparisons, atomic writes). The segmenter
 (`skinkeras.segmentation.training`) uses the same optimizer factory, one-cycle
 callbacks, event writers and model saving.
@@ -31,6 +31,7 @@ _SUBMODULES = (
     "config",
     "distribute",
     "loop",
+    "losses",
     "optimizers",
     "results",
     "schedules",

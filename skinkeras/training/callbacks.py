@@ -151,11 +151,22 @@ class EpochRecorder:
     ``loss`` and ``accuracy``, ``lr``, ``beta_1``, ``val_loss``, ``val_accuracy``,
     ``val_auroc``, ``val_sensitivity`` and ``val_specificity`` (see
     `skinkeras.metrics.validation_metrics`), and ``alphas``. The ``val_*`` values are added to
-    the epoch's Keras logs too, for the callbacks after the loop's.
+    the epoch's Keras logs too, for the callbacks after the loop's. With more than two
+    classes the record also holds the multi-class metrics (issue 16) and
+    ``val_confusion_matrix`` (record only: Keras' logs hold numbers).
     """
 
-    def __init__(self, state, validation_data, *, steps_per_epoch, arl_layers=()):
+    def __init__(
+        self,
+        state,
+        validation_data,
+        *,
+        steps_per_epoch,
+        arl_layers=(),
+        class_names=None,
+    ):
         self.state = state
+        self.class_names = class_names
         self.steps_per_epoch = int(steps_per_epoch)
         self.images = validation_data.map(lambda image, label: image)
         self.labels = np.concatenate(
@@ -165,8 +176,9 @@ class EpochRecorder:
 
     def record(self, model, epoch, logs):
         logits = model.predict(self.images, verbose=0)
+        logits = np.asarray(logits, dtype=np.float32)
         validation = metrics_lib.validation_metrics(
-            self.labels, np.asarray(logits, dtype=np.float32)
+            self.labels, logits, class_names=self.class_names
         )
         optimizer = base_optimizer(model.optimizer)
         record = {
@@ -182,6 +194,12 @@ class EpochRecorder:
         for name, value in validation.items():
             record[f"val_{name}"] = value
             logs[f"val_{name}"] = value
+        num_classes = logits.shape[-1]
+        if num_classes > 2:
+            matrix = metrics_lib.confusion_matrix(
+                self.labels, logits.argmax(-1), num_classes=num_classes
+            )
+            record["val_confusion_matrix"] = matrix.tolist()
         record["alphas"] = {
             layer.name: float(keras.ops.convert_to_numpy(layer.alpha))
             for layer in self.arl_layers

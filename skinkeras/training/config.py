@@ -21,7 +21,12 @@ MODELS = ("resnet50", "effnet")
 HEADS = ("fastai", "linear")
 # Target → number of classes (SPEC: the binary melanoma task; the 3-class label kept).
 NUM_CLASSES = {"melanoma": 2, "label": 3}
-LABELS = tuple(NUM_CLASSES)
+# Targets whose classes the dataset defines (issue 16: ISIC 2019 / HAM10000
+# diagnoses): `num_classes` and `class_names` come from its ClassLabel feature.
+DATASET_LABELS = ("diagnosis",)
+LABELS = (*NUM_CLASSES, *DATASET_LABELS)
+LOSSES = ("cross_entropy", "focal")
+CLASS_WEIGHTS = ("none", "balanced")
 PREPROCESSING = ("none", "max_rgb", "shades_of_gray", "ben_graham", "lesion_mask")
 MASK_MODES = ("grayscale", "gray128")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
@@ -41,6 +46,8 @@ CHOICES = {
     "model": MODELS,
     "head": HEADS,
     "label": LABELS,
+    "loss": LOSSES,
+    "class_weight": CLASS_WEIGHTS,
     "preprocessing": PREPROCESSING,
     "mask_mode": MASK_MODES,
     "strategy": STRATEGIES,
@@ -53,6 +60,7 @@ AT_LEAST = {
     "head_epochs": 0,
     "epochs": 0,
     "weight_decay": 0,
+    "focal_gamma": 0,
 }
 GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
 IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
@@ -150,6 +158,29 @@ def check_num_classes(*, label, num_classes):
         )
 
 
+def check_class_names(*, label, num_classes, class_names):
+    if label in DATASET_LABELS and class_names is None:
+        raise ValueError(
+            f"label={label!r} takes its classes from the dataset: give `class_names` "
+            "(its ClassLabel names, `skinkeras.data.dataset_info(...)"
+            "['class_names']`; experiments.main reads them). "
+            f"Received: class_names={class_names!r}"
+        )
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(
+            f"`class_names` must name the {num_classes} classes (`num_classes`). "
+            f"Received: class_names={class_names!r}"
+        )
+
+
+def check_focal_gamma(*, loss, focal_gamma):
+    if loss != "focal" and focal_gamma != TrainConfig.focal_gamma:
+        raise ValueError(
+            "`focal_gamma` is used only with loss='focal' (on the command line: "
+            f"add --loss=focal). Received: focal_gamma={focal_gamma!r}"
+        )
+
+
 def check_masks_dir(*, preprocessing, masks_dir):
     if preprocessing != "lesion_mask" and masks_dir:
         raise ValueError(
@@ -220,6 +251,8 @@ RULES = {
     check_se: ("model", "se"),
     check_augmentation: ("augment", "lighting", "flip", "warp"),
     check_num_classes: ("label", "num_classes"),
+    check_class_names: ("label", "num_classes", "class_names"),
+    check_focal_gamma: ("loss", "focal_gamma"),
     check_masks_dir: ("preprocessing", "masks_dir"),
 }
 
@@ -249,6 +282,8 @@ class TrainConfig:
     head: str = "fastai"
     num_classes: int = 2
     label: str = "melanoma"
+    # The label's class names; None: the fixed labels' (`skinkeras.metrics`).
+    class_names: list[str] | None = None
     preprocessing: str = "none"
     masks_dir: str | None = None
     mask_mode: str = "grayscale"
@@ -282,6 +317,13 @@ class TrainConfig:
     weight_decay: float = 0.01
     beta_2: float = 0.99
     epsilon: float = 1e-8
+    # Class imbalance (issue 16), off by default: the study balances by oversampling.
+    # "balanced": sklearn's compute_class_weight over the training split's classes.
+    class_weight: str = "none"
+    # "focal": Keras' CategoricalFocalCrossentropy with alpha=1 (no constant factor),
+    # so that focal_gamma=0 is the cross-entropy.
+    loss: str = "cross_entropy"
+    focal_gamma: float = 2.0
 
     def __post_init__(self):
         self.validate()

@@ -6,7 +6,8 @@ backbone frozen — its BatchNorm layers still training when ``train_bn``; stage
 the whole model for ``epochs`` (one-cycle, max lr ``lr``). Each stage gets a fresh
 AdamW (decoupled weight decay 0.01 on every weight, beta_2 0.99, eps 1e-8 by default)
 whose ``beta_1`` cycles 0.95 -> 0.85 -> 0.95. The loss is sparse categorical
-cross-entropy of the logits; validation metrics are computed every epoch.
+cross-entropy of the logits (or, issue 16, a focal loss and/or class weights:
+`skinkeras.training.losses`); validation metrics are computed every epoch.
 
 Reproducibility (README, "Reproducibility"): `keras.utils.set_random_seed(seed)` runs
 before anything is built (new layers' initial weights), and every per-epoch stream —
@@ -23,9 +24,10 @@ import pathlib
 import keras
 import numpy as np
 
+from skinkeras import metrics
 from skinkeras.training import callbacks as callbacks_lib
-from skinkeras.training import checkpoints, distribute, results, tensorboard
-from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
+from skinkeras.training import checkpoints, distribute, losses, results, tensorboard
+from skinkeras.training.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
 from skinkeras.training.optimizers import make_optimizer
 
 SUMMARY = "summary.json"
@@ -67,7 +69,7 @@ def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
     total_steps = max(1, epochs * steps_per_epoch)
     model.compile(
         optimizer=make_optimizer(config, max_lr=max_lr, total_steps=total_steps),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=losses.make_loss(config),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit_compile and not run_eagerly,
         run_eagerly=run_eagerly,
@@ -100,9 +102,23 @@ def _check_model_dir(config, model_dir):
         )
 
 
+def _check_class_names(config, sources):
+    """A dataset-defined label's classes must be the ones the config names."""
+    if sources or config.label not in DATASET_LABELS:
+        return
+    found = _data().dataset_info(config.dataset, config.data_dir, label=config.label)
+    if list(found["class_names"]) != list(config.class_names):
+        raise ValueError(
+            f"Dataset {config.dataset!r} names the classes of {config.label!r} "
+            f"{found['class_names']}, not `class_names`. "
+            f"Received: class_names={config.class_names}"
+        )
+
+
 def _datasets(config, global_batch, sources):
     """The training stream (seeded epochs) and the validation dataset."""
     data = _data()
+    _check_class_names(config, sources)
     common = dict(
         dataset=config.dataset,
         data_dir=config.data_dir,
@@ -113,6 +129,7 @@ def _datasets(config, global_batch, sources):
         seed=config.seed,
         masks_dir=config.masks_dir,
         mask_mode=config.mask_mode,
+        num_classes=config.num_classes,
     )
     sources = sources or {}
     # Raises (with the `tfds build` command) when the dataset is not prepared.
@@ -166,8 +183,14 @@ def make_summary(config, state, *, model_name):
     summary["max_accuracy"], summary["best_epoch_accuracy"] = _best(history, "accuracy")
     summary["max_auroc"], summary["best_epoch_auroc"] = _best(history, "auroc")
     final = history[-1] if history else {}
-    for key in VAL_METRICS:
+    multiclass = config.num_classes > 2
+    if multiclass:  # issue 16: ISIC 2019's score and the mean one-vs-rest AUROC
+        for key in metrics.MULTICLASS_METRICS:
+            summary[f"max_{key}"], summary[f"best_epoch_{key}"] = _best(history, key)
+    for key in VAL_METRICS + (metrics.MULTICLASS_METRICS if multiclass else ()):
         summary[f"final_{key}"] = final.get(f"val_{key}", float("nan"))
+    if multiclass:
+        summary["final_confusion_matrix"] = final.get("val_confusion_matrix")
     summary["final_train_loss"] = final.get("loss", float("nan"))
     summary["history"] = history
     summary["alphas"] = state.alphas
@@ -315,6 +338,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                         validation_ds,
                         steps_per_epoch=steps_per_epoch,
                         arl_layers=arl_layers,
+                        class_names=config.class_names,
                     ),
                     summaries=tensorboard.EpochSummaries(
                         model_dir / "logs", images=first_batch
@@ -331,6 +355,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps_per_epoch,
                 callbacks=loop_callbacks + list(callbacks),
+                class_weight=losses.class_weights(config, train_stream.counts),
                 verbose=verbose,
                 shuffle=False,  # the pipeline draws each epoch's order
             )

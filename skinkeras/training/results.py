@@ -20,6 +20,9 @@ from skinkeras import rundir
 from skinkeras.rundir import atomic_write_json, atomic_write_text, read_json  # noqa: F401
 
 SCORES = ("max_accuracy", "max_auroc")
+# Multi-class runs (issue 16) also score ISIC 2019's balanced accuracy and the mean
+# one-vs-rest AUROC; the tables add them when every summary has them.
+MULTICLASS_SCORES = ("max_balanced_accuracy", "max_macro_auroc")
 STATISTICS = ("mean", "std", "25%", "50%", "75%", "max")
 
 
@@ -40,10 +43,16 @@ def describe(values):
     }
 
 
+def scores_of(summaries):
+    """`SCORES`, and the `MULTICLASS_SCORES` that every summary holds."""
+    extra = [s for s in MULTICLASS_SCORES if all(s in summary for summary in summaries)]
+    return (*SCORES, *extra)
+
+
 def seed_table(summaries):
     """Rows of the multi-seed table: one per score, columns n and STATISTICS."""
     rows = []
-    for score in SCORES:
+    for score in scores_of(summaries):
         values = [summary[score] for summary in summaries]
         rows.append({"score": score, "n": len(values), **describe(values)})
     return rows
@@ -124,14 +133,16 @@ def compare(groups, *, samples=10_000, seed=0):
     Args:
         groups: list of ``(name, summaries)``.
 
-    Returns one dict per (configuration, score) with n, mean, std, median, max and,
+    The scores are `scores_of` all the summaries. Returns one dict per
+    (configuration, score) with n, mean, std, median, max and,
     except for the first configuration, ``diff`` (mean minus the first's mean),
     ``ci_low``/``ci_high`` (bootstrap 95 %) and Welch's ``t`` and ``p``.
     """
     if not groups:
         raise ValueError("`groups` must not be empty. Received: groups=[]")
     rows = []
-    for score in SCORES:
+    scores = scores_of([summary for _, summaries in groups for summary in summaries])
+    for score in scores:
         reference = [summary[score] for summary in groups[0][1]]
         for index, (name, summaries) in enumerate(groups):
             values = [summary[score] for summary in summaries]
@@ -171,7 +182,7 @@ def format_comparison(rows):
 
     header = "| configuration | n | mean ± std | median | max | Δ mean vs first | 95 % CI (bootstrap) | Welch p |"
     lines = []
-    for score in SCORES:
+    for score in dict.fromkeys(row["score"] for row in rows):  # in `compare`'s order
         lines += [f"### {score}", "", header, "|---|---|---|---|---|---|---|---|"]
         for row in rows:
             if row["score"] != score:

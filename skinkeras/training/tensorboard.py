@@ -11,6 +11,10 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 VALIDATION_SCALARS = ("loss", "accuracy", "auroc", "sensitivity", "specificity")
+MULTICLASS_SCALARS = (
+    "balanced_accuracy",
+    "macro_auroc",
+)  # `metrics.MULTICLASS_METRICS`
 
 
 def _metadata(plugin_name, data_class):
@@ -52,7 +56,8 @@ class EpochSummaries:
     """The classifier's event files: scalars per epoch, ARL alphas, input images.
 
     Scalars (step = epoch over both stages): ``train/loss``, ``train/accuracy``,
-    ``validation/{loss,accuracy,auroc,sensitivity,specificity}``,
+    ``validation/{loss,accuracy,auroc,sensitivity,specificity}`` (with more than two
+    classes also ``validation/{balanced_accuracy,macro_auroc,auroc_<class>}``),
     ``optimizer/learning_rate``, ``optimizer/beta_1``, ``arl_alpha/<layer name>``.
     Images: ``inputs/train`` at step 0, the run's first training batch (0..255 pixels
     shown as 0..1), written with the first epoch's record: ``images`` is a function
@@ -93,6 +98,10 @@ class EpochSummaries:
         }
         for name in VALIDATION_SCALARS:
             scalars[f"validation/{name}"] = record[f"val_{name}"]
+        for key, value in record.items():  # more than two classes (issue 16)
+            name = key.removeprefix("val_")
+            if name in MULTICLASS_SCALARS or name.startswith("auroc_"):
+                scalars[f"validation/{name}"] = value
         for name, alpha in record["alphas"].items():
             scalars[f"arl_alpha/{name}"] = alpha
         with self.writer.as_default():

@@ -25,7 +25,8 @@ def test_config_choice_lists_equal_the_library_lists():
     assert train_config.MODELS == models.MODELS
     assert train_config.HEADS == heads.HEADS
     assert train_config.NUM_CLASSES == pipeline.LABELS
-    assert train_config.LABELS == tuple(pipeline.LABELS)
+    # Dataset-defined labels (issue 16) take their classes from the dataset.
+    assert train_config.LABELS == (*pipeline.LABELS, *train_config.DATASET_LABELS)
     assert train_config.PREPROCESSING == (
         *preprocessing.PREPROCESSING_NAMES,
         "lesion_mask",

@@ -135,6 +135,49 @@ def test_predict_isic_formats(tmp_path, num_classes, format, header):
     assert (tmp_path / "pred.skipped.csv").read_text().splitlines() == ["path,reason"]
 
 
+def test_predict_isic2019_and_isic2020_of_a_diagnosis_run(tmp_path):
+    # A --label=diagnosis run on HAM10000's 7 classes: config.json names them.
+    names = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    config = fx.config_for(
+        "effnet", image_size=32, num_classes=7, label="diagnosis", class_names=names
+    )
+    run_dir = fx.write_run(
+        tmp_path / "seed_0", fx.tiny_classifier(num_classes=7, image_size=32), config
+    )
+    paths = fx.write_image_files(tmp_path / "images", [(40, 50), (32, 32)])
+    run = inference.load_run(run_dir)
+    assert run.class_names == tuple(names)
+    expected = inference.predict_files(run, paths).probabilities
+    for format in ("isic2019", "isic2020"):
+        out = tmp_path / f"{format}.csv"
+        args = (f"--model_dir={run_dir}", f"--output={out}", f"--format={format}")
+        assert run_cli(predict, *args, *paths) == 0
+        with open(out, newline="") as file:
+            rows = list(csv.reader(file))
+        assert [row[0] for row in rows[1:]] == [p.stem for p in paths]
+        values = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
+        if format == "isic2019":
+            assert rows[0] == [
+                "image",
+                "MEL",
+                "NV",
+                "BCC",
+                "AK",
+                "BKL",
+                "DF",
+                "VASC",
+            ] + [
+                "SCC",
+                "UNK",
+            ]
+            order = [4, 5, 1, 0, 2, 3, 6]  # MEL NV BCC AK BKL DF VASC in `names`
+            np.testing.assert_allclose(values[:, :7], expected[:, order], atol=1e-8)
+            assert not values[:, 7:].any()
+        else:
+            assert rows[0] == ["image_name", "target"]
+            np.testing.assert_allclose(values[:, 0], expected[:, 4], atol=1e-8)
+
+
 def test_predict_errors(tmp_path):
     image = fx.write_image_files(tmp_path / "images", [(32, 32)])[0]
     status = run_cli(

@@ -14,11 +14,14 @@ from experiments import summarize
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _fake_run(directory, accuracies, aurocs):
+def _fake_run(directory, accuracies, aurocs, balanced=None):
     for seed, (acc, auc) in enumerate(zip(accuracies, aurocs, strict=True)):
         seed_dir = directory / f"seed_{seed}"
         seed_dir.mkdir(parents=True)
         summary = {"seed": seed, "max_accuracy": acc, "max_auroc": auc}
+        if balanced is not None:  # a multi-class run (issue 16)
+            summary["max_balanced_accuracy"] = balanced[seed]
+            summary["max_macro_auroc"] = auc
         (seed_dir / "summary.json").write_text(json.dumps(summary))
 
 
@@ -38,6 +41,21 @@ def test_table_compares_with_the_first_configuration(tmp_path):
     assert float(cells[-1]) == pytest.approx(p, abs=1e-4)
     assert float(cells[5]) == pytest.approx(b_acc.mean() - a_acc.mean(), abs=1e-4)
     assert cells[2] == f"{b_acc.mean():.4f} ± {b_acc.std(ddof=1):.4f}"
+
+
+def test_multiclass_runs_compare_balanced_accuracy(tmp_path):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.6, 0.02, 6), rng.normal(0.65, 0.02, 6)
+    _fake_run(tmp_path / "ce", a + 0.2, a + 0.3, balanced=a)
+    _fake_run(tmp_path / "focal", b + 0.2, b + 0.3, balanced=b)
+    text = summarize.summarize([tmp_path / "ce", tmp_path / "focal"], samples=2000)
+    assert "### max_balanced_accuracy" in text and "### max_macro_auroc" in text
+    block = text.split("### max_balanced_accuracy")[1]
+    line = next(row for row in block.splitlines() if row.startswith("| focal"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    p = scipy.stats.ttest_ind(b, a, equal_var=False).pvalue
+    assert float(cells[-1]) == pytest.approx(p, abs=1e-4)
+    assert cells[2] == f"{b.mean():.4f} ± {b.std(ddof=1):.4f}"
 
 
 def test_cli_prints_and_writes_the_table(tmp_path):

@@ -30,6 +30,13 @@ def test_defaults_are_the_study_protocol():
     # AdamW = partial(torch.optim.Adam, betas=(0.9, 0.99)) with torch's eps=1e-8.
     assert (config.weight_decay, config.beta_2, config.epsilon) == (0.01, 0.99, 1e-8)
     assert config.train_bn and not config.deterministic
+    # Issue 16's imbalance corrections are off: the study oversamples instead.
+    assert (config.loss, config.class_weight) == ("cross_entropy", "none")
+    assert (config.label, config.num_classes, config.class_names) == (
+        "melanoma",
+        2,
+        None,
+    )
 
 
 def test_json_round_trip_has_contract_keys_and_tolerates_extra_keys():
@@ -65,6 +72,15 @@ INVALID = [
     ({"beta_2": float("nan")}, "Received: beta_2=nan"),
     ({"seeds": [0, -1]}, r"Received: seeds=\[0, -1\]"),
     ({"seeds": [2**31]}, r"Received: seeds=\[2147483648\]"),
+    ({"loss": "hinge"}, "loss='hinge'"),
+    ({"class_weight": "auto"}, "class_weight='auto'"),
+    ({"loss": "focal", "focal_gamma": -1.0}, "focal_gamma=-1.0"),
+    ({"focal_gamma": 1.0}, "focal_gamma=1.0"),  # without loss="focal"
+    ({"label": "diagnosis", "num_classes": 3}, "class_names=None"),
+    (
+        {"label": "diagnosis", "num_classes": 3, "class_names": ["a", "b"]},
+        r"class_names=\['a', 'b'\]",
+    ),
 ]
 
 

@@ -49,6 +49,26 @@ def test_write_results_writes_markdown_and_csv(tmp_path):
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
+def test_multiclass_runs_add_balanced_accuracy_and_macro_auroc(tmp_path):
+    summaries = _summaries([0.7, 0.8], [0.9, 0.92])
+    for summary, value in zip(summaries, [0.55, 0.65], strict=True):
+        summary.update(max_balanced_accuracy=value, max_macro_auroc=value + 0.3)
+    rows = results.write_results(tmp_path, summaries)
+    assert [row["score"] for row in rows] == [
+        "max_accuracy",
+        "max_auroc",
+        "max_balanced_accuracy",
+        "max_macro_auroc",
+    ]
+    assert rows[2]["mean"] == pytest.approx(0.6)
+    assert rows[3]["std"] == pytest.approx(np.std([0.85, 0.95], ddof=1))
+    # A binary run among them: only the study's two scores are shared.
+    assert results.scores_of([*summaries, _summaries([0.8], [0.9])[0]]) == (
+        "max_accuracy",
+        "max_auroc",
+    )
+
+
 def test_welch_matches_the_textbook_formula():
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.87, 0.01, 10), rng.normal(0.88, 0.02, 8)
