@@ -13,8 +13,15 @@ Subpackages:
                         calibration, temperature scaling, DeLong's test.
     skinkeras.rundir    a run directory's files; atomic writes; its config.
 
-Subpackages are imported on first use, so that `import skinkeras` (and every
-`experiments` command's `--help`) does not import TensorFlow.
+A trained model in two lines (a self-contained pipeline: resize, preprocessing,
+network, calibrated softmax, decision; `skinkeras.inference.pipeline`)::
+
+    model = skinkeras.load_model("runs/effnet_se_arl/export/model.keras")  # or a run
+    predictions = skinkeras.predict_files(model, ["lesion.jpg", "folder/"])
+
+Subpackages (and these functions) are imported on first use, so that
+`import skinkeras` (and every `experiments` command's `--help`) does not import
+TensorFlow.
 """
 
 import importlib
@@ -37,12 +44,20 @@ _SUBMODULES = (
     "training",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+# Functions of the top level, each from the module that defines it.
+_FUNCTIONS = {
+    "load_model": "skinkeras.inference.pipeline",
+    "predict_files": "skinkeras.inference.pipeline",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

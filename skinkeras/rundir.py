@@ -3,6 +3,7 @@
 What `skinkeras.training` writes into ``model_dir`` for one seed::
 
     config.json      the run's `TrainConfig`
+    calibration.json temperature and decision threshold (fitted on validation)
     summary.json     per-run maxima, final values, per-epoch history, ARL alphas
     model.keras      the trained model (written last: its presence means "finished")
     checkpoints/     resume state (weights + state.json)
@@ -23,6 +24,7 @@ from skinkeras.training.config import TrainConfig
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 MODEL = "model.keras"
+CALIBRATION = "calibration.json"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 RESULTS_MD = "results.md"
