@@ -175,7 +175,6 @@ def test_onnx_names_what_blocks_it(tmp_path, monkeypatch):
         export.export_onnx(run, tmp_path / "model.onnx")
 
 
-@pytest.mark.slow  # an in-process tf2onnx conversion: ~30 s
 @pytest.mark.skipif(not onnx_installed(), reason="the `onnx` extra is not installed")
 def test_onnx_check_names_the_fused_arl_kernel(tmp_path):
     # In this process the ARL kernel is XLA-fused (the default): tf2onnx leaves its
