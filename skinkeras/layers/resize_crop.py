@@ -47,13 +47,14 @@ class ResizeAndCenterCrop(keras.layers.Layer):
     def call(self, images):
         shape = ops.shape(images)
         height, width = shape[1], shape[2]
-        side = ops.minimum(height, width)
+        static = isinstance(height, int) and isinstance(width, int)
+        side = min(height, width) if static else ops.minimum(height, width)
         top, left = (height - side) // 2, (width - side) // 2
         # Crop in the input dtype (a quarter of the bytes for uint8), then filter.
         # (Basic slicing keeps the static channel count, which a sized slice
         # loses: convolutions after it then need no shape-generic kernels.)
         square = images[:, top : top + side, left : left + side, :]
-        if isinstance(side, int):  # static size: no branch in the graph
+        if static:  # no branch in the graph (TFLite, ONNX)
             return self._resize(square, "area" if side >= self.size else "bilinear")
         return ops.cond(
             side >= self.size,

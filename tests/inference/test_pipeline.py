@@ -30,8 +30,15 @@ def test_pipeline_equals_the_predictor_route(tmp_path, preprocessing):
     paths = fx.write_image_files(tmp_path / "images", SIZES)
     expected = inference.predict_files(run, paths).probabilities
     model = pipeline.from_run(run)
+    transform = inference.image_transform(image_size=32, preprocessing=preprocessing)
     # The same decoded pixels, one size per call.
     for image, reference in zip(decoded(paths), expected, strict=True):
+        # The network's input (also what the SavedModel/TFLite/ONNX exports compute).
+        np.testing.assert_allclose(
+            pipeline.network_input(model, image[np.newaxis])[0],
+            transform(image),
+            atol=TOLERANCE,
+        )
         outputs = model(image[np.newaxis])
         np.testing.assert_allclose(
             outputs["probabilities"].numpy()[0], reference, atol=TOLERANCE
