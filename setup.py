@@ -14,6 +14,8 @@ PACKAGES = setuptools.find_namespace_packages(
     exclude=["*__pycache__*"],
 )
 
+ONNX = ["tf2onnx>=1.16", "onnx>=1.16", "onnxruntime>=1.18"]
+
 setuptools.setup(
     name="skinkeras",
     version="0.1.0",
@@ -73,7 +75,10 @@ setuptools.setup(
         "dill>=0.3",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5"],
+        # The ONNX export (`experiments.export --format=onnx`) and its check.
+        "onnx": ONNX,
+        # ONNX too, so that CI runs the ONNX export test.
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5", *ONNX],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -1,7 +1,12 @@
-r"""Exports a trained run as a TensorFlow SavedModel or a TFLite model.
+r"""Exports a trained run: a self-contained .keras, a SavedModel, TFLite or ONNX.
 
     python -m experiments.export --model_dir=runs/effnet_se_arl/seed_0 \
-        --format=saved_model|tflite [--quantize=dynamic] [--out=PATH]
+        --format=keras|saved_model|tflite|onnx [--quantize=dynamic] [--out=PATH]
+
+Keras: the pipeline model (`skinkeras.inference.pipeline`): uint8 RGB images of any one
+size in; resize + centre crop, the run's preprocessing, the network, softmax with the
+calibrated temperature and the decision at the calibrated threshold inside; load with
+`skinkeras.load_model(PATH)` or, after `import skinkeras`, `keras.models.load_model`.
 
 SavedModel: the `serving_default` signature takes a batch of encoded JPEG/PNG bytes
 (`images`, string (B,)) and does decoding, resize + centre crop and the run's
@@ -11,8 +16,9 @@ preprocessing inside; it returns `melanoma_probability` (B,) and `probabilities`
 images; preprocessing, normalisation and softmax are inside. `--quantize=dynamic`
 stores int8 weights (dynamic-range quantisation). See `skinkeras.inference.export`.
 
-Default `--out`: `<model_dir>/export/saved_model`, `.../model.tflite` or
-`.../model_int8.tflite`. A multi-seed `--model_dir` needs `--seed`.
+Default `--out`: `<model_dir>/export/model.keras`, `.../saved_model`,
+`.../model.tflite`, `.../model_int8.tflite` or `.../model.onnx`. Lesion-masked runs
+are refused (the mask needs the separate segmenter). A multi-seed `--model_dir` needs `--seed`.
 """
 
 import pathlib
@@ -28,8 +34,9 @@ common_flags.define_run_flags(
 flags.DEFINE_enum(
     "format",
     "saved_model",
-    ["saved_model", "tflite"],
-    "Export format.",
+    ["keras", "saved_model", "tflite", "onnx"],
+    "Export format (keras: the self-contained pipeline model; onnx needs the `onnx` "
+    "extra, `pip install skinkeras[onnx]`).",
     flag_values=FLAGS,
 )
 flags.DEFINE_enum(
@@ -49,7 +56,15 @@ def default_out(run, export_format, quantize):
     directory = run.model_dir / "export"
     if export_format == "saved_model":
         return directory / "saved_model"
-    return directory / ("model_int8.tflite" if quantize else "model.tflite")
+    if export_format == "tflite":
+        return directory / ("model_int8.tflite" if quantize else "model.tflite")
+    return directory / f"model.{export_format}"
+
+
+def write_model_card(run, out):
+    """MODEL CARD CALL SITE (issue 15, item 7): `skinkeras.model_card` (written in a
+    parallel change) renders MODEL_CARD.md; it is to be called here, once, beside
+    every export, e.g. `model_card.write(run, out.parent / "MODEL_CARD.md")`."""
 
 
 def size_of(path):
@@ -76,13 +91,20 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     out = pathlib.Path(FLAGS.out or default_out(run, FLAGS.format, FLAGS.quantize))
+    writers = {
+        "keras": export.export_keras,
+        "saved_model": export.export_saved_model,
+        "tflite": lambda run, out: export.export_tflite(
+            run, out, quantize=FLAGS.quantize
+        ),
+        "onnx": export.export_onnx,
+    }
     try:
-        if FLAGS.format == "saved_model":
-            export.export_saved_model(run, out)
-        else:
-            export.export_tflite(run, out, quantize=FLAGS.quantize)
-    except ValueError as error:  # e.g. a lesion-mask run: no masks for files
+        writers[FLAGS.format](run, out)
+    except (ValueError, export.OnnxExportError) as error:
+        # e.g. a lesion-mask run (no masks for files), ONNX without its extra
         raise SystemExit(f"error: {error}") from None
+    write_model_card(run, out)
     print(f"Wrote {out} ({size_of(out) / 2**20:.2f} MiB)")
     return 0
 

@@ -15,8 +15,15 @@ Subpackages:
     skinkeras.imagefiles  image sizes from file headers; limits checked before decoding.
     skinkeras.model_card  MODEL_CARD.md of a run (use, data, metrics, limits).
 
-Subpackages are imported on first use, so that `import skinkeras` (and every
-`experiments` command's `--help`) does not import TensorFlow.
+A trained model in two lines (a self-contained pipeline: resize, preprocessing,
+network, calibrated softmax, decision; `skinkeras.inference.pipeline`)::
+
+    model = skinkeras.load_model("runs/effnet_se_arl/export/model.keras")  # or a run
+    predictions = skinkeras.predict_files(model, ["lesion.jpg", "folder/"])
+
+Subpackages (and these functions) are imported on first use, so that
+`import skinkeras` (and every `experiments` command's `--help`) does not import
+TensorFlow.
 """
 
 import importlib
@@ -41,12 +48,20 @@ _SUBMODULES = (
     "training",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+# Functions of the top level, each from the module that defines it.
+_FUNCTIONS = {
+    "load_model": "skinkeras.inference.pipeline",
+    "predict_files": "skinkeras.inference.pipeline",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

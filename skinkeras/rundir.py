@@ -3,6 +3,7 @@
 What `skinkeras.training` writes into ``model_dir`` for one seed::
 
     config.json      the run's `TrainConfig`
+    calibration.json temperature and decision threshold (fitted on validation)
     summary.json     per-run maxima, final values, per-epoch history, ARL alphas
     model.keras      the trained model (written last: its presence means "finished")
     calibration.json temperature and operating point (`experiments.evaluate

@@ -1,10 +1,21 @@
-"""Export of a trained run for serving: TensorFlow SavedModel and TFLite.
+"""Export of a trained run: a self-contained `.keras`, TensorFlow SavedModel, TFLite.
+
+Every format is built from the run's pipeline model
+(`skinkeras.inference.pipeline.from_run`: resize and centre crop, the run's
+preprocessing, the network, softmax with the calibrated temperature, and the
+decision at the calibrated threshold, all Keras layers). Lesion-masked runs are
+refused (the mask needs the separate segmenter).
+
+**Keras** (`export_keras`): the pipeline as a `.keras` file; `import skinkeras`, then
+`keras.models.load_model` (or `skinkeras.load_model`) in any process. Input uint8
+(B, H, W, 3) RGB of any one size; outputs `probabilities` float32 (B, classes) and
+`decision` int32 (B,).
 
 **SavedModel** (`export_saved_model`), two signatures:
 - `serving_default`: `images` — a batch of encoded JPEG/PNG/BMP/GIF files, string
-  (B,) — decoded, resized and preprocessed inside with the run's own pure-TF maps
-  (`skinkeras.inference.transforms.bytes_transform`, i.e. training's path), returns
-  `melanoma_probability` float32 (B,) and `probabilities` float32 (B, classes).
+  (B,) — decoded inside (`skinkeras.data.decode_image`), then resized, cropped and preprocessed by the pipeline's layers (training's path),
+  returns `melanoma_probability` float32 (B,), `probabilities` float32 (B, classes)
+  and `decision` int32 (B,).
 - `serve_images`: `images` float32 (B, S, S, 3), RGB 0..255 already resized and
   centre-cropped (no preprocessing yet), same outputs. Same input as the TFLite model.
 
@@ -12,13 +23,30 @@
 the Flex delegate, i.e. TensorFlow on the phone), so its input is the resized and
 centre-cropped image, float32 (1, S, S, 3) in 0..255, one image per call — the app
 decodes and resizes (shorter side to S, centre crop) with its platform's image API;
-the run's preprocessing, the model's normalisation and the softmax are inside.
+the run's preprocessing, the model's normalisation, the softmax with its temperature
+and the decision are inside.
 Outputs as above. `quantize="dynamic"` gives dynamic-range quantisation: int8 weights;
 activations stay float32 between ops and are quantised on the fly inside the hybrid
 kernels (no calibration data needed).
+
+**ONNX** (`export_onnx`, needs the `onnx` extra: tf2onnx, onnx, onnxruntime): Keras'
+`Model.export(format="onnx")` (tf2onnx) of the pipeline from the resized image on,
+input `images` float32 (B, S, S, 3) as TFLite's (any batch), outputs as above. Two
+pieces do not convert as they run in TensorFlow:
+- the resize: tf2onnx maps TensorFlow's `ResizeArea` (our antialiased shrinking) to
+  ONNX `Resize` with mode "nearest" (ONNX has no area mode), silently: different
+  numbers (max |Δ probability| 0.011 on a tiny model). So the image is resized
+  outside, as for TFLite.
+- the XLA-fused ARL kernel (`skinkeras.layers._fusion`): each fused piece is a
+  `tf.function(jit_compile=True)`, which tf2onnx keeps as a `PartitionedCall` node
+  that ONNX does not have. The conversion therefore runs in a child process with
+  `SKINKERAS_XLA_FUSION=0` (the same ops, unfused).
 """
 
+import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 import warnings
 
@@ -27,37 +55,41 @@ import numpy as np
 import tensorflow as tf
 
 from skinkeras import data
-from skinkeras.inference.transforms import bytes_transform
-from skinkeras.metrics import MELANOMA
+from skinkeras.inference import pipeline as pipeline_lib
 
 QUANTIZE_MODES = (None, "dynamic")
+ONNX_EXTRA = "pip install 'skinkeras[onnx]' (tf2onnx, onnx, onnxruntime)"
 
 
-def _outputs(model, images):
-    probabilities = tf.nn.softmax(model(images, training=False), axis=-1)
-    return {
-        "melanoma_probability": probabilities[:, MELANOMA],
-        "probabilities": probabilities,
-    }
+class OnnxExportError(RuntimeError):
+    """The ONNX export cannot run (no converter) or gave an unusable graph."""
+
+
+def _pipeline(run_or_model):
+    if isinstance(run_or_model, keras.Model):
+        return run_or_model
+    return pipeline_lib.from_run(run_or_model)  # one seed; no lesion masking
 
 
 def _archive(run, *, with_bytes=True, batch_size=None):
-    model = run.model  # raises for an ensemble: one seed per exported model
-    size = run.image_size
-    from_bytes = bytes_transform(image_size=size, preprocessing=run.preprocessing)
-    preprocess = data.preprocess(run.preprocessing)  # takes batches too
+    model = _pipeline(run)
+    size = pipeline_lib.pipeline_metadata(model)["image_size"]
 
     def serve_bytes(encoded):
+        # Files differ in size: each is decoded, resized and preprocessed alone.
         images = tf.map_fn(
-            lambda data: from_bytes(data)[1],
+            lambda data_: pipeline_lib.network_input(
+                model, data.decode_image(data_)[tf.newaxis]
+            )[0],
             encoded,
             fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32),
         )
-        return _outputs(model, images)
+        return pipeline_lib.outputs_from_network_input(model, images)
 
     def serve_images(images):
         # Already resized to S×S; batched preprocessing, no map_fn (TFLite While).
-        return _outputs(model, data.round_pixels(preprocess(images)))
+        x = pipeline_lib.network_input(model, images, resized=True)
+        return pipeline_lib.outputs_from_network_input(model, x)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -75,6 +107,22 @@ def _archive(run, *, with_bytes=True, batch_size=None):
         ],
     )
     return archive
+
+
+def export_keras(run, path):
+    """Writes the pipeline of a one-seed `Run` as a `.keras` file (module doc).
+
+    Returns:
+        `pathlib.Path` of the file.
+    """
+    path = pathlib.Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"A Keras model file must end in `.keras`. Received: path={path}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _pipeline(run).save(path)
+    return path
 
 
 def export_saved_model(run, path):
@@ -159,3 +207,110 @@ class TFLiteModel:
         images = np.asarray(images, np.float32)
         outputs = [self.runner(images=image[np.newaxis]) for image in images]
         return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
+
+
+def _serving_model(model, *, batch_size=None):
+    """The pipeline from the resized image on: float32 (B, S, S, 3) → outputs."""
+    size = pipeline_lib.pipeline_metadata(model)["image_size"]
+    images = keras.Input((size, size, 3), batch_size=batch_size, name="images")
+    x = pipeline_lib.network_input(model, images, resized=True)
+    outputs = pipeline_lib.outputs_from_network_input(model, x)
+    return keras.Model(images, outputs, name="skinkeras_serving")
+
+
+def _check_onnx_graph(path):
+    """Raises `OnnxExportError` naming the nodes that are not ONNX operators.
+
+    tf2onnx only logs a TensorFlow op it cannot convert and leaves it in the graph,
+    which then fails to load in any runtime.
+    """
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    foreign = sorted(
+        {
+            (node.op_type, node.name)
+            for node in graph.node
+            if not onnx.defs.has(node.op_type, node.domain or "")
+        }
+    )
+    if not foreign:
+        return
+    calls = [name for op, name in foreign if op.endswith("PartitionedCall")]
+    why = (
+        " `PartitionedCall` nodes are XLA-compiled functions, i.e. the fused ARL "
+        "kernel (skinkeras.layers._fusion): export with SKINKERAS_XLA_FUSION=0."
+        if calls
+        else ""
+    )
+    raise OnnxExportError(
+        f"tf2onnx could not convert these TensorFlow ops, so {path} is not a valid "
+        f"ONNX model.{why} Received: unconverted={foreign[:5]}"
+    )
+
+
+def _export_onnx_here(model, path):
+    """The conversion itself (in a process where the XLA fusion is off)."""
+    serving = _serving_model(model)
+    size = serving.input_shape[1]
+    spec = keras.InputSpec(shape=(None, size, size, 3), dtype="float32", name="images")
+    serving.export(str(path), format="onnx", verbose=False, input_signature=[spec])
+    _check_onnx_graph(path)
+
+
+def _require_onnx():
+    try:
+        import onnx  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as error:
+        raise OnnxExportError(
+            f"The ONNX export needs tf2onnx and onnx: {ONNX_EXTRA}. "
+            f"Received: {type(error).__name__}: {error}"
+        ) from None
+
+
+def export_onnx(run, path):
+    """Writes the ONNX model of a one-seed `Run` to the file `path` (module doc).
+
+    Raises:
+        OnnxExportError: tf2onnx/onnx are not installed, or the graph has ops that
+            ONNX lacks (named in the message).
+    """
+    from skinkeras.layers import _fusion
+
+    _require_onnx()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = _pipeline(run)
+    if not _fusion.fusion_enabled():
+        _export_onnx_here(model, path)
+        return path
+    # The fused ARL kernel is compiled when skinkeras.layers is imported: only a new
+    # process can load the model without it (module doc).
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = export_keras(model, pathlib.Path(tmp) / "pipeline.keras")
+        code = (
+            "import sys, keras, skinkeras\n"
+            "from skinkeras.inference import export\n"
+            "model = keras.models.load_model(sys.argv[1], compile=False)\n"
+            "try:\n"
+            "    export._export_onnx_here(model, sys.argv[2])\n"
+            "except export.OnnxExportError as error:\n"
+            "    sys.exit(f'OnnxExportError: {error}')\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(keras_path), str(path)],
+            env={**os.environ, _fusion.ENV_VAR: "0"},
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["(no output)"]
+        message = next(
+            (line for line in reversed(lines) if line.startswith("OnnxExportError")),
+            lines[-1],
+        )
+        raise OnnxExportError(
+            f"The ONNX conversion failed: {message.removeprefix('OnnxExportError: ')}"
+        )
+    return path

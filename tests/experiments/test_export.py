@@ -1,8 +1,9 @@
-"""Tests of `python -m experiments.export` (SavedModel and TFLite files)."""
+"""Tests of `python -m experiments.export` (Keras pipeline, SavedModel, TFLite)."""
 
 import numpy as np
 import tensorflow as tf
 
+import skinkeras
 from experiments import export as export_cli
 from skinkeras import inference
 from skinkeras.inference import export
@@ -43,4 +44,16 @@ def test_export_errors(tmp_path):
         export_cli, f"--model_dir={tmp_path / 'run'}", "--seed=1", "--quantize=dynamic"
     )
     assert "--quantize applies to --format=tflite" in status
-    assert run_cli(export_cli, f"--model_dir={tmp_path / 'run'}", "--format=onnx") == 2
+    assert run_cli(export_cli, f"--model_dir={tmp_path / 'run'}", "--format=pdf") == 2
+
+
+def test_export_keras_pipeline(tmp_path, capsys):
+    run_dir = fx.tiny_run(tmp_path / "run" / "seed_0", preprocessing="max_rgb")
+    assert run_cli(export_cli, f"--model_dir={run_dir}", "--format=keras") == 0
+    assert "Wrote" in capsys.readouterr().out
+    model = skinkeras.load_model(run_dir / "export" / "model.keras")
+    image = fx.random_images(2, 32)
+    expected = inference.Predictor(inference.load_run(run_dir))(
+        inference.image_transform(image_size=32, preprocessing="max_rgb")(image)
+    )
+    np.testing.assert_allclose(model(image)["probabilities"], expected, atol=1e-5)

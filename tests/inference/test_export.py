@@ -1,12 +1,17 @@
 """Tests of skinkeras.inference.export: the SavedModel (encoded bytes in, probability out) and
 TFLite (float32, dynamic-range int8) agree with the Keras model."""
 
+import importlib.util
+import json
+import sys
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from skinkeras import inference
-from skinkeras.inference import export
+from skinkeras.inference import export, pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import softmax_of, training_path_images
 
@@ -108,3 +113,72 @@ def test_effnet_arl_se_exports(tmp_path):
         f"float {float_size} B, int8 {int8_size} B, int8 |Δp| max "
         f"{int8_error.max():.4f} mean {int8_error.mean():.4f}"
     )
+
+
+def test_exports_refuse_lesion_masked_runs(tmp_path):
+    run_dir = fx.tiny_run(tmp_path / "run")
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(preprocessing="lesion_mask", masks_dir=str(tmp_path))
+    (run_dir / "config.json").write_text(json.dumps(config))
+    run = inference.load_run(run_dir)
+    for write in (export.export_keras, export.export_saved_model, export.export_tflite):
+        with pytest.raises(ValueError, match="lesion mask.*segmenter"):
+            write(run, tmp_path / "out.keras")
+
+
+def test_keras_export_is_the_pipeline(tmp_path):
+    run = inference.load_run(fx.tiny_run(tmp_path / "run", preprocessing="ben_graham"))
+    paths = fx.write_image_files(tmp_path / "images", [(40, 60)])
+    _, expected = keras_reference(run, paths)
+    model = keras.models.load_model(export.export_keras(run, tmp_path / "m.keras"))
+    image = tf.io.decode_image(paths[0].read_bytes(), channels=3)[tf.newaxis]
+    np.testing.assert_allclose(
+        model(image)["probabilities"], expected, atol=FLOAT_TOLERANCE
+    )
+    with pytest.raises(ValueError, match="Received: path=.*m.h5"):
+        export.export_keras(run, tmp_path / "m.h5")
+
+
+def onnx_installed():
+    return all(
+        importlib.util.find_spec(name) for name in ("tf2onnx", "onnx", "onnxruntime")
+    )
+
+
+@pytest.mark.slow  # the conversion runs in a fresh process (module doc): ~1 min
+@pytest.mark.skipif(not onnx_installed(), reason="the `onnx` extra is not installed")
+def test_onnx_agrees_with_keras(tmp_path):
+    import onnxruntime
+
+    # An ARL layer (the fused kernel) and Shades of Gray inside.
+    run = inference.load_run(
+        fx.tiny_run(tmp_path / "run", preprocessing="shades_of_gray")
+    )
+    paths = fx.write_image_files(tmp_path / "images", [(40, 60), (32, 32), (70, 35)])
+    _, expected = keras_reference(run, paths)
+    path = export.export_onnx(run, tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    outputs = session.run(
+        ["probabilities", "melanoma_probability", "decision"],
+        {"images": resized_images(paths, run.image_size)},
+    )
+    np.testing.assert_allclose(outputs[0], expected, atol=1e-4)
+    np.testing.assert_allclose(outputs[1], expected[:, 1], atol=1e-4)
+    np.testing.assert_array_equal(outputs[2], expected[:, 1] >= 0.5)
+
+
+def test_onnx_names_what_blocks_it(tmp_path, monkeypatch):
+    # Without the extra: the message says what to install, no ImportError traceback.
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)
+    run = inference.load_run(fx.tiny_run(tmp_path / "run"))
+    with pytest.raises(export.OnnxExportError, match=r"skinkeras\[onnx\]"):
+        export.export_onnx(run, tmp_path / "model.onnx")
+
+
+@pytest.mark.skipif(not onnx_installed(), reason="the `onnx` extra is not installed")
+def test_onnx_check_names_the_fused_arl_kernel(tmp_path):
+    # In this process the ARL kernel is XLA-fused (the default): tf2onnx leaves its
+    # jit-compiled functions as PartitionedCall nodes, and the check says why.
+    model = pipeline.from_run(inference.load_run(fx.tiny_run(tmp_path / "run")))
+    with pytest.raises(export.OnnxExportError, match="fused ARL kernel"):
+        export._export_onnx_here(model, tmp_path / "model.onnx")

@@ -1,0 +1,155 @@
+"""The self-contained model (skinkeras.inference.pipeline): uint8 pixels in, the
+Predictor route's probabilities out; it saves, loads in a fresh process after
+`import skinkeras`, and carries its calibration and metadata."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import skinkeras
+from skinkeras import data, inference
+from skinkeras.inference import export, pipeline
+from tests import deploy_fixtures as fx
+from tests.inference.helpers import softmax_of
+from tests.layers.helpers import run_python
+
+TOLERANCE = 1e-5  # probabilities (issue 15, item 6)
+SIZES = [(40, 60), (32, 32), (70, 35), (20, 25)]
+
+
+def decoded(paths):
+    return [data.decode_image(p.read_bytes()).numpy() for p in paths]
+
+
+@pytest.mark.parametrize("preprocessing", ["none", "max_rgb", "ben_graham"])
+def test_pipeline_equals_the_predictor_route(tmp_path, preprocessing):
+    run = inference.load_run(fx.tiny_run(tmp_path / "run", preprocessing=preprocessing))
+    paths = fx.write_image_files(tmp_path / "images", SIZES)
+    expected = inference.predict_files(run, paths).probabilities
+    model = pipeline.from_run(run)
+    transform = inference.image_transform(image_size=32, preprocessing=preprocessing)
+    # The same decoded pixels, one size per call.
+    for image, reference in zip(decoded(paths), expected, strict=True):
+        # The network's input (also what the SavedModel/TFLite/ONNX exports compute).
+        np.testing.assert_allclose(
+            pipeline.network_input(model, image[np.newaxis])[0],
+            transform(image),
+            atol=TOLERANCE,
+        )
+        outputs = model(image[np.newaxis])
+        np.testing.assert_allclose(
+            outputs["probabilities"].numpy()[0], reference, atol=TOLERANCE
+        )
+        assert outputs["decision"].numpy()[0] == int(reference[1] >= 0.5)
+
+
+@pytest.mark.slow  # a fresh Python importing TensorFlow: tens of seconds
+def test_fresh_process_loads_it_after_import_skinkeras(tmp_path):
+    run = inference.load_run(
+        fx.tiny_run(tmp_path / "run", preprocessing="shades_of_gray")
+    )
+    paths = fx.write_image_files(tmp_path / "images", SIZES[:2])
+    expected = inference.predict_files(run, paths).probabilities
+    pipeline.from_run(run).save(tmp_path / "model.keras")
+    for index, image in enumerate(decoded(paths)):
+        np.save(tmp_path / f"image{index}.npy", image[np.newaxis])
+    script = (
+        "import sys, numpy as np, skinkeras, keras\n"
+        "model = keras.models.load_model(sys.argv[1])\n"
+        "out = [model.predict(np.load(f'{sys.argv[2]}/image{i}.npy'), verbose=0)"
+        "['probabilities'][0] for i in range(2)]\n"
+        "np.save(sys.argv[2] + '/out.npy', np.stack(out))\n"
+    )
+    run_python(script, tmp_path / "model.keras", tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=TOLERANCE)
+
+
+def test_calibration_and_metadata(tmp_path):
+    run_dir = fx.tiny_run(tmp_path / "run" / "seed_0", preprocessing="max_rgb")
+    calibration = {
+        "temperature": 2.5,
+        "threshold": 0.3,
+        "rule": "target_sensitivity",
+        "target_sensitivity": 0.9,
+    }
+    (run_dir / "calibration.json").write_text(json.dumps(calibration))
+    run = inference.load_run(run_dir)
+    model = skinkeras.load_model(run_dir)
+    image = fx.random_images(3, 32, seed=4)
+    network_input = np.stack(
+        [
+            inference.image_transform(image_size=32, preprocessing="max_rgb")(x)
+            for x in image
+        ]
+    )
+    logits = np.log(softmax_of(run.model, network_input))  # up to a constant
+    scaled = np.exp(logits / 2.5)
+    expected = scaled / scaled.sum(axis=1, keepdims=True)
+    outputs = model(image)
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=TOLERANCE)
+    np.testing.assert_array_equal(outputs["decision"], expected[:, 1] >= 0.3)
+    meta = pipeline.pipeline_metadata(model)
+    assert meta["class_names"] == ["other", "melanoma"]
+    assert meta["training_config"]["preprocessing"] == "max_rgb"
+    assert meta["calibration"]["rule"] == "target_sensitivity"
+    assert (meta["temperature"], meta["threshold"], meta["image_size"]) == (
+        2.5,
+        0.3,
+        32,
+    )
+    # A calibration file in the multi-seed parent counts for each seed.
+    (run_dir / "calibration.json").rename(run_dir.parent / "calibration.json")
+    assert pipeline.read_calibration(run_dir)["temperature"] == 2.5
+    (run_dir.parent / "calibration.json").write_text('{"temperature": -1}')
+    with pytest.raises(ValueError, match="Received: temperature=-1"):
+        pipeline.read_calibration(run_dir)
+    (run_dir.parent / "calibration.json").unlink()
+    assert pipeline.read_calibration(run_dir) == {"temperature": 1.0, "threshold": 0.5}
+
+
+def test_two_lines_predict_files(tmp_path):
+    run_dir = fx.tiny_run(tmp_path / "run")
+    paths = fx.write_image_files(tmp_path / "images", SIZES[:3])
+    (tmp_path / "images" / "ISIC_0000009.jpg").write_bytes(b"not an image")
+    expected = inference.predict_files(inference.load_run(run_dir), paths)
+    path = export.export_keras(inference.load_run(run_dir), tmp_path / "m.keras")
+
+    model = skinkeras.load_model(path)
+    predictions = skinkeras.predict_files(model, [tmp_path / "images"])
+
+    assert predictions.image_ids == expected.image_ids
+    np.testing.assert_allclose(
+        predictions.probabilities, expected.probabilities, atol=TOLERANCE
+    )
+    np.testing.assert_array_equal(
+        predictions.decisions, expected.probabilities[:, 1] >= 0.5
+    )
+    assert [p for p, _ in predictions.failures] == [
+        str(tmp_path / "images" / "ISIC_0000009.jpg")
+    ]
+
+
+def test_refusals(tmp_path):
+    run_dir = fx.tiny_run(tmp_path / "run", preprocessing="none")
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(preprocessing="lesion_mask", masks_dir=str(tmp_path))
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ValueError, match="segmenter.*Received: preprocessing='lesion_mask'"
+    ):
+        skinkeras.load_model(run_dir)
+    with pytest.raises(ValueError, match="without its preprocessing"):
+        skinkeras.load_model(run_dir / "model.keras")
+
+
+def test_network_stays_reachable(tmp_path):
+    run = inference.load_run(fx.tiny_run(tmp_path / "run"))
+    model = pipeline.from_run(run)
+    network = model.get_layer(pipeline.NETWORK)
+    x = tf.random.uniform((2, 32, 32, 3), 0, 255)
+    np.testing.assert_allclose(network(x), run.model(x), atol=1e-6)
+    assert run.model.name == "tiny"  # the run's model is left as it was
+    assert isinstance(network, keras.Model)
