@@ -62,9 +62,20 @@ def default_out(run, export_format, quantize):
 
 
 def write_model_card(run, out):
-    """MODEL CARD CALL SITE (issue 15, item 7): `skinkeras.model_card` (written in a
-    parallel change) renders MODEL_CARD.md; it is to be called here, once, beside
-    every export, e.g. `model_card.write(run, out.parent / "MODEL_CARD.md")`."""
+    """``MODEL_CARD.md`` beside the export (issue 15, item 7): the run's use, data,
+    preprocessing, architecture, and the calibration the exported model applies."""
+    from skinkeras import model_card
+    from skinkeras.inference import pipeline
+
+    calibration = pipeline.read_calibration(pipeline.seed_directory(run))
+    if calibration == pipeline.DEFAULT_CALIBRATION:  # no calibration.json
+        calibration = None
+    return model_card.write(
+        pathlib.Path(out).parent / model_card.MODEL_CARD,
+        run.config,
+        calibration=calibration,
+        title=f"{run.model_dir} (seed {run.seeds[0]})",
+    )
 
 
 def size_of(path):
@@ -104,8 +115,8 @@ def main(argv):
     except (ValueError, export.OnnxExportError) as error:
         # e.g. a lesion-mask run (no masks for files), ONNX without its extra
         raise SystemExit(f"error: {error}") from None
-    write_model_card(run, out)
-    print(f"Wrote {out} ({size_of(out) / 2**20:.2f} MiB)")
+    card = write_model_card(run, out)
+    print(f"Wrote {out} ({size_of(out) / 2**20:.2f} MiB) and {card}")
     return 0
 
 

@@ -136,7 +136,7 @@ def gradcam_writer(run, directory, *, melanoma_only=False):
 
 
 def main(argv):
-    from skinkeras import inference
+    from skinkeras import inference, metrics
 
     inputs = argv[1:]
     if not inputs:
@@ -179,7 +179,9 @@ def main(argv):
     except ValueError as error:  # e.g. a lesion-mask run: no masks for files
         raise SystemExit(f"error: {error}") from None
     probabilities, decisions = inference.apply_calibration(
-        predictions.probabilities, calibration
+        predictions.probabilities,
+        calibration,
+        melanoma=metrics.melanoma_index(run.class_names),
     )
     inference.write_predictions_csv(
         FLAGS.output,

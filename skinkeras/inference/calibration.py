@@ -61,6 +61,11 @@ def read_calibration(model_dir, seed=None):
             f"{path}: `temperature` must be positive. "
             f"Received: temperature={calibration['temperature']}"
         )
+    if not 0 <= calibration["threshold"] <= 1:
+        raise ValueError(
+            f"{path}: `threshold` must be a probability in [0, 1]. "
+            f"Received: threshold={calibration['threshold']}"
+        )
     return calibration
 
 
@@ -76,7 +81,7 @@ def log_probabilities(probabilities):
     return np.log(np.maximum(np.asarray(probabilities, np.float64), _TINY))
 
 
-def apply_calibration(probabilities, calibration):
+def apply_calibration(probabilities, calibration, *, melanoma=MELANOMA):
     """Calibrated probabilities and decisions of (N, classes) `probabilities`.
 
     Returns:
@@ -89,5 +94,5 @@ def apply_calibration(probabilities, calibration):
     if calibration is None:
         return probabilities, None
     calibrated = softmax(log_probabilities(probabilities) / calibration["temperature"])
-    decisions = (calibrated[:, MELANOMA] >= calibration["threshold"]).astype(np.int64)
+    decisions = (calibrated[:, melanoma] >= calibration["threshold"]).astype(np.int64)
     return calibrated, decisions

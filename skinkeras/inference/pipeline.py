@@ -23,15 +23,13 @@ segmenter, which is a separate model; such runs are refused.
 
 import dataclasses
 import logging
-import math
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from skinkeras import data, layers, rundir
-from skinkeras.metrics import MELANOMA
+from skinkeras import data, imagefiles, layers, metrics
 
 NETWORK = "network"
 # The layers between the image and the network, in order ("preprocessing" is
@@ -44,31 +42,20 @@ DEFAULT_CALIBRATION = {"temperature": 1.0, "threshold": 0.5}
 def read_calibration(run_dir):
     """The run's calibration record, or the defaults (temperature 1, threshold 0.5).
 
-    Reads `calibration.json` of the seed directory, else of its parent.
+    Reads `calibration.json` of the seed directory, else of its parent (the
+    ensemble's; `skinkeras.inference.calibration`, which also validates it).
 
     Raises:
         ValueError: the file holds a temperature that is not > 0 or a threshold
             outside [0, 1].
     """
+    from skinkeras.inference import calibration
+
     run_dir = pathlib.Path(run_dir)
-    for path in (run_dir / rundir.CALIBRATION, run_dir.parent / rundir.CALIBRATION):
-        if path.is_file():
-            record = {**DEFAULT_CALIBRATION, **rundir.read_json(path)}
-            break
-    else:
-        return dict(DEFAULT_CALIBRATION)
-    temperature, threshold = record["temperature"], record["threshold"]
-    if not (isinstance(temperature, (int, float)) and 0 < temperature < math.inf):
-        raise ValueError(
-            f"{path}: `temperature` must be a number > 0. "
-            f"Received: temperature={temperature!r}"
-        )
-    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
-        raise ValueError(
-            f"{path}: `threshold` must be a number in [0, 1]. "
-            f"Received: threshold={threshold!r}"
-        )
-    return record
+    record = calibration.read_calibration(run_dir) or calibration.read_calibration(
+        run_dir.parent
+    )
+    return {**DEFAULT_CALIBRATION, **(record or {})}
 
 
 def preprocessing_layer(preprocessing):
@@ -114,6 +101,13 @@ def build_pipeline(
         threshold: decision threshold on the melanoma probability, in [0, 1].
         metadata: JSON-serialisable dict kept in the `decision` layer's config.
     """
+    # The decision is melanoma's, wherever the classes put it (ISIC 2019: first).
+    melanoma = metrics.melanoma_index(class_names)
+    if melanoma is None:
+        raise ValueError(
+            "The pipeline's decision is melanoma vs the rest, and these classes have "
+            f"no melanoma. Received: class_names={list(class_names)}"
+        )
     pp = preprocessing_layer(preprocessing)
     # A new functional view of the same layers, so the nested model has a fixed name
     # (readers find it by NETWORK) and the run's model object is left untouched.
@@ -134,13 +128,22 @@ def build_pipeline(
         **(metadata or {}),
     }
     decision = layers.ThresholdDecision(
-        threshold, index=MELANOMA, metadata=metadata, name=DECISION
+        threshold, index=melanoma, metadata=metadata, name=DECISION
     )(probabilities)
     return keras.Model(
         images,
         {PROBABILITIES: probabilities, DECISION: decision},
         name="skinkeras_pipeline",
     )
+
+
+def seed_directory(run):
+    """The directory of a one-seed `Run`'s model: ``seed_<k>/`` of a multi-seed
+    directory, or the run directory itself."""
+    from skinkeras.inference import runs
+
+    ((_, directory),) = runs.find_models(run.model_dir, seed=run.seeds[0])
+    return pathlib.Path(directory)
 
 
 def from_run(run):
@@ -151,8 +154,7 @@ def from_run(run):
     """
     model = run.model  # raises for an ensemble
     preprocessing_layer(run.preprocessing)  # refuses lesion masking before loading
-    seed_dir = run.model_dir
-    calibration = read_calibration(seed_dir)
+    calibration = read_calibration(seed_directory(run))
     return build_pipeline(
         model,
         image_size=run.image_size,
@@ -202,7 +204,7 @@ def outputs_from_network_input(model, x):
         model.get_layer(NETWORK)(x, training=False)
     )
     return {
-        "melanoma_probability": probabilities[:, MELANOMA],
+        "melanoma_probability": probabilities[:, model.get_layer(DECISION).index],
         PROBABILITIES: probabilities,
         DECISION: model.get_layer(DECISION)(probabilities),
     }
@@ -254,12 +256,24 @@ class PipelinePredictions:
     failures: list
 
 
-def predict_files(model, paths):
+def predict_files(
+    model,
+    paths,
+    *,
+    max_pixels=imagefiles.DEFAULT_MAX_PIXELS,
+    min_side=imagefiles.DEFAULT_MIN_SIDE,
+):
     """Predicts image files (or folders of them) with a pipeline, one file per call.
+
+    Files outside ``max_pixels`` / ``min_side`` (read from their headers, issue 14)
+    and files that do not decode are skipped and listed in ``failures`` with the
+    reason, as in `skinkeras.inference.predict_files`.
 
     Args:
         model: a pipeline, or a path for `load_model`.
         paths: image files and folders (`skinkeras.inference.list_images`).
+        max_pixels: more pixels (height x width) than this are skipped.
+        min_side: a height or width under this is skipped.
     """
     from skinkeras.inference.predict import _error_message, image_id, list_images
 
@@ -272,6 +286,11 @@ def predict_files(model, paths):
     )
     kept, probabilities, decisions, failures = [], [], [], []
     for path in list_images(paths):
+        problem = imagefiles.size_problem(path, max_pixels=max_pixels, min_side=min_side)
+        if problem:
+            logging.error("Skipping %s: %s", path, problem)
+            failures.append((str(path), problem))
+            continue
         try:
             image = data.decode_image(tf.io.read_file(str(path)), name=str(path))
             outputs = call(image[tf.newaxis])

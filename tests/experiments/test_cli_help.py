@@ -33,7 +33,7 @@ CLIS = [
         "--gradcam_dir",
     ),
     ("evaluate", "Evaluates a trained run on a dataset split", "", "--split"),
-    ("export", "Exports a trained run as a TensorFlow SavedModel", "", "--quantize"),
+    ("export", "Exports a trained run: a self-contained .keras", "", "--quantize"),
 ]
 
 

@@ -51,6 +51,10 @@ def test_export_keras_pipeline(tmp_path, capsys):
     run_dir = fx.tiny_run(tmp_path / "run" / "seed_0", preprocessing="max_rgb")
     assert run_cli(export_cli, f"--model_dir={run_dir}", "--format=keras") == 0
     assert "Wrote" in capsys.readouterr().out
+    # Issue 15, item 7: a model card beside every export, with the run's facts.
+    card = (run_dir / "export" / "MODEL_CARD.md").read_text()
+    assert "Max-RGB colour constancy" in card and "diagnostic device" in card
+    assert "Temperature scaling" not in card  # the run has no calibration.json
     model = skinkeras.load_model(run_dir / "export" / "model.keras")
     image = fx.random_images(2, 32)
     expected = inference.Predictor(inference.load_run(run_dir))(

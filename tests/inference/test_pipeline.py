@@ -4,6 +4,7 @@ Predictor route's probabilities out; it saves, loads in a fresh process after
 
 import json
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ def decoded(paths):
 def test_pipeline_equals_the_predictor_route(tmp_path, preprocessing):
     run = inference.load_run(fx.tiny_run(tmp_path / "run", preprocessing=preprocessing))
     paths = fx.write_image_files(tmp_path / "images", SIZES)
-    expected = inference.predict_files(run, paths).probabilities
+    # min_side=1: the 20 x 25 image checks the enlarging (bilinear) resize too.
+    expected = inference.predict_files(run, paths, min_side=1).probabilities
     model = pipeline.from_run(run)
     transform = inference.image_transform(image_size=32, preprocessing=preprocessing)
     # The same decoded pixels, one size per call.
@@ -103,8 +105,15 @@ def test_calibration_and_metadata(tmp_path):
     # A calibration file in the multi-seed parent counts for each seed.
     (run_dir / "calibration.json").rename(run_dir.parent / "calibration.json")
     assert pipeline.read_calibration(run_dir)["temperature"] == 2.5
-    (run_dir.parent / "calibration.json").write_text('{"temperature": -1}')
+    (run_dir.parent / "calibration.json").write_text(
+        '{"temperature": -1, "threshold": 0.5}'
+    )
     with pytest.raises(ValueError, match="Received: temperature=-1"):
+        pipeline.read_calibration(run_dir)
+    (run_dir.parent / "calibration.json").write_text(
+        '{"temperature": 1, "threshold": 1.5}'
+    )
+    with pytest.raises(ValueError, match="Received: threshold=1.5"):
         pipeline.read_calibration(run_dir)
     (run_dir.parent / "calibration.json").unlink()
     assert pipeline.read_calibration(run_dir) == {"temperature": 1.0, "threshold": 0.5}
@@ -114,6 +123,7 @@ def test_two_lines_predict_files(tmp_path):
     run_dir = fx.tiny_run(tmp_path / "run")
     paths = fx.write_image_files(tmp_path / "images", SIZES[:3])
     (tmp_path / "images" / "ISIC_0000009.jpg").write_bytes(b"not an image")
+    cv2.imwrite(str(tmp_path / "images" / "ISIC_0000010.png"), np.zeros((2, 80, 3)))
     expected = inference.predict_files(inference.load_run(run_dir), paths)
     path = export.export_keras(inference.load_run(run_dir), tmp_path / "m.keras")
 
@@ -127,8 +137,13 @@ def test_two_lines_predict_files(tmp_path):
     np.testing.assert_array_equal(
         predictions.decisions, expected.probabilities[:, 1] >= 0.5
     )
+    assert predictions.failures[1] == (
+        str(tmp_path / "images" / "ISIC_0000010.png"),
+        "80x2 pixels, a side under min_side=32",  # issue 14: before decoding
+    )
     assert [p for p, _ in predictions.failures] == [
-        str(tmp_path / "images" / "ISIC_0000009.jpg")
+        str(tmp_path / "images" / "ISIC_0000009.jpg"),
+        str(tmp_path / "images" / "ISIC_0000010.png"),
     ]
 
 
