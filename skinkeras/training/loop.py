@@ -253,6 +253,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     with (
         distribute.op_determinism(config.deterministic),
         distribute.dtype_policy(policy),
+        distribute.keras_multiworker_support(strategy),
         strategy.scope(),
     ):
         # Again, right before the weights are drawn: preparing the data may have

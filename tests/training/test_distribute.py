@@ -1,9 +1,17 @@
-"""Strategy selection and the global batch size."""
+"""Strategy selection, the global batch size, Keras under several workers."""
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import tensorflow as tf
 
 from skinkeras.training import global_batch_size, select_strategy
+from skinkeras.training.distribute import keras_multiworker_support
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_global_batch_scales_with_replicas():
@@ -39,3 +47,55 @@ def test_auto_follows_the_visible_devices():
 def test_unknown_strategy_is_rejected():
     with pytest.raises(ValueError, match="strategy='horovod'"):
         select_strategy("horovod")
+
+
+def test_mirrored_takes_every_logical_cpu_without_a_gpu():
+    # In a subprocess: logical devices must be set before TensorFlow starts.
+    script = textwrap.dedent(
+        """
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from skinkeras.training import select_strategy
+        gpus = len(tf.config.list_logical_devices("GPU"))
+        print("REPLICAS", select_strategy("mirrored").num_replicas_in_sync, gpus)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "REPLICAS" in result.stdout, result.stderr[-2000:]
+    replicas, gpus = map(int, result.stdout.split("REPLICAS")[1].split())
+    assert replicas == (gpus or 2)
+
+
+def test_keras_multiworker_support_patches_only_inside_its_block():
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    build = keras_trainer.TensorFlowTrainer._maybe_symbolic_build
+    reduce = keras_trainer.reduce_per_replica
+    with keras_multiworker_support(tf.distribute.get_strategy()):
+        # Not a multi-worker strategy: Keras' own code.
+        assert keras_trainer.reduce_per_replica is reduce
+    support = keras_multiworker_support(tf.distribute.get_strategy())
+    support.enabled = True  # as for a MultiWorkerMirroredStrategy
+    with pytest.raises(RuntimeError), support:
+        assert keras_trainer.reduce_per_replica is not reduce
+        assert keras_trainer.TensorFlowTrainer._maybe_symbolic_build is not build
+        # Outside multi-worker runs the patched pieces hand over to Keras'.
+        value = tf.constant([1.0, 3.0])
+        assert (
+            keras_trainer.reduce_per_replica(
+                value, tf.distribute.get_strategy(), "auto"
+            )
+            is value
+        )
+        raise RuntimeError("restored even after an error")
+    assert keras_trainer.reduce_per_replica is reduce
+    assert keras_trainer.TensorFlowTrainer._maybe_symbolic_build is build
