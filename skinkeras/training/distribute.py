@@ -79,6 +79,48 @@ def _first_local_value(strategy, value):
     return value
 
 
+def _moving_statistics(model):
+    return [
+        variable
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for variable in (layer.moving_mean, layer.moving_variance)
+    ]
+
+
+class SyncMovingStatistics(keras.callbacks.Callback):
+    """Averages the BatchNorm moving statistics over all replicas at each epoch end.
+
+    Keras 3 updates a replica's moving mean and variance from its own part of the
+    batch only, so with several replicas (workers, devices) they drift apart: the
+    workers would save different models, and validation (predicted by every replica
+    on its part) would mix them (issue 14). The mean of the replicas' moving averages
+    is the moving average of their batch statistics, what tf.keras 2 read. Must run
+    before the epoch is recorded and saved: first in the callback list.
+    """
+
+    def __init__(self, strategy):
+        super().__init__()
+        self.strategy = strategy
+        self._sync = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.strategy.num_replicas_in_sync < 2:
+            return
+        if self._sync is None:
+            variables = [v.value for v in _moving_statistics(self.model)]
+
+            def average():
+                context = tf.distribute.get_replica_context()
+                means = context.all_reduce("MEAN", [v.read_value() for v in variables])
+                for variable, mean in zip(variables, means, strict=True):
+                    variable.assign(mean)
+
+            self._sync = tf.function(lambda: self.strategy.run(average))
+        if _moving_statistics(self.model):
+            self._sync()
+
+
 class keras_multiworker_support:  # noqa: N801 - used like a function: `with ...:`
     """Makes Keras' ``fit`` and ``predict`` run under several workers (issue 14).
 

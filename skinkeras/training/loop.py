@@ -299,6 +299,8 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
             # Independent of their order here: the one order that matters (record,
             # summaries, checkpoint) is written out in `EpochEnd`.
             loop_callbacks = [
+                # First: the replicas' BatchNorm statistics agree before EpochEnd.
+                distribute.SyncMovingStatistics(strategy),
                 callbacks_lib.OneCycleMomentum(total_steps),
                 callbacks_lib.EpochSeeds(config.seed, stage),
                 callbacks_lib.NanGuard(state),

@@ -99,3 +99,54 @@ def test_keras_multiworker_support_patches_only_inside_its_block():
         raise RuntimeError("restored even after an error")
     assert keras_trainer.reduce_per_replica is reduce
     assert keras_trainer.TensorFlowTrainer._maybe_symbolic_build is build
+
+
+SYNC_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from skinkeras.training.distribute import SyncMovingStatistics, select_strategy
+
+    strategy = select_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    # The two replicas see different data: the first half of each batch is 0s,
+    # the second 10s, so their own batch means differ.
+    x = np.concatenate([np.zeros((4, 3)), np.full((4, 3), 10.0)]).astype("float32")
+    with strategy.scope():
+        bn = keras.layers.BatchNormalization(momentum=0.5)
+        model = keras.Sequential([keras.Input((3,)), bn, keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+    callbacks = [SyncMovingStatistics(strategy)] if sys.argv[1] == "sync" else []
+    ds = tf.data.Dataset.from_tensors((x, np.zeros((8, 1), "float32")))
+    model.fit(ds, epochs=1, verbose=0, callbacks=callbacks)
+    copies = [np.asarray(v) for v in bn.moving_mean.value.values]
+    print("COPIES", [float(c[0]) for c in copies])
+    """
+)
+
+
+@pytest.mark.parametrize("sync", ["sync", "nosync"])
+def test_moving_statistics_agree_across_replicas(sync):
+    result = subprocess.run(
+        [sys.executable, "-c", SYNC_SCRIPT, sync],
+        cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "COPIES" in result.stdout, result.stderr[-2000:]
+    copies = [
+        float(c) for c in result.stdout.split("COPIES [")[1].split("]")[0].split(",")
+    ]
+    # Momentum 0.5 from 0: each replica's own moving mean is 0.5 * its batch mean
+    # (0 and 10); the average over both replicas is 2.5.
+    if sync == "sync":
+        assert copies == pytest.approx([2.5, 2.5])
+    else:  # Keras alone: the replicas disagree (what the callback is for)
+        assert copies == pytest.approx([0.0, 5.0])
