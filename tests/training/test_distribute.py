@@ -49,8 +49,22 @@ def test_unknown_strategy_is_rejected():
         select_strategy("horovod")
 
 
+def _run_python(script, *args, marker):
+    """Runs ``script`` in a fresh Python (logical devices are set before TensorFlow
+    starts) and returns its stdout, which must contain ``marker``."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert marker in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
 def test_mirrored_takes_every_logical_cpu_without_a_gpu():
-    # In a subprocess: logical devices must be set before TensorFlow starts.
     script = textwrap.dedent(
         """
         import tensorflow as tf
@@ -62,16 +76,8 @@ def test_mirrored_takes_every_logical_cpu_without_a_gpu():
         print("REPLICAS", select_strategy("mirrored").num_replicas_in_sync, gpus)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "REPLICAS" in result.stdout, result.stderr[-2000:]
-    replicas, gpus = map(int, result.stdout.split("REPLICAS")[1].split())
+    output = _run_python(script, marker="REPLICAS")
+    replicas, gpus = map(int, output.split("REPLICAS")[1].split())
     assert replicas == (gpus or 2)
 
 
@@ -132,18 +138,8 @@ SYNC_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("sync", ["sync", "nosync"])
 def test_moving_statistics_agree_across_replicas(sync):
-    result = subprocess.run(
-        [sys.executable, "-c", SYNC_SCRIPT, sync],
-        cwd=REPO,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert "COPIES" in result.stdout, result.stderr[-2000:]
-    copies = [
-        float(c) for c in result.stdout.split("COPIES [")[1].split("]")[0].split(",")
-    ]
+    output = _run_python(SYNC_SCRIPT, sync, marker="COPIES")
+    copies = [float(c) for c in output.split("COPIES [")[1].split("]")[0].split(",")]
     # Momentum 0.5 from 0: each replica's own moving mean is 0.5 * its batch mean
     # (0 and 10); the average over both replicas is 2.5.
     if sync == "sync":
