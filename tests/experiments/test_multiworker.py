@@ -63,31 +63,6 @@ def _weights(path):
     return keras.models.load_model(path, compile=False).get_weights()
 
 
-def _validation_auroc(model_path, data_dir):
-    """AUROC of the saved model on synthetic_lesions' validation split, computed
-    here in one process with scikit-learn (the reference for the workers' record)."""
-    import keras
-    from sklearn.metrics import roc_auc_score
-
-    import skinkeras  # noqa: F401
-    from skinkeras.data import make_dataset
-
-    model = keras.models.load_model(model_path, compile=False)
-    ds = make_dataset(
-        "validation",
-        dataset="synthetic_lesions",
-        data_dir=str(data_dir),
-        image_size=32,
-        batch_size=50,
-        shuffle=False,
-    )
-    labels = np.concatenate([y for _, y in ds.as_numpy_iterator()])
-    logits = model.predict(ds.map(lambda x, y: x), verbose=0)
-    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return roc_auc_score(labels, probabilities[:, 1])
-
-
 def _chief_files(files):
     return [name for name in files if "workers" not in pathlib.Path(name).parts]
 
@@ -165,11 +140,6 @@ def test_two_workers_on_localhost_train_one_model(tmp_path):
     assert [r["steps"] for r in summary["history"]] == [18, 18]
     # The training loss is averaged over both workers, the same on both.
     assert summary["history"] == other_summary["history"]
-    # The validation predictions came back in the labels' order: the recorded
-    # AUROC is the saved model's, computed here in one process.
-    assert summary["final_auroc"] == pytest.approx(
-        _validation_auroc(seed_dir / "model.keras", data_dir), abs=1e-3
-    )
 
 
 MIRRORED = textwrap.dedent(
@@ -215,6 +185,3 @@ def test_mirrored_on_two_logical_cpus(tmp_path):
     # Two replicas of 16: global batches of 32, 18 steps an epoch (one would be 37).
     assert [r["steps"] for r in summary["history"]] == [18, 18]
     assert np.isfinite(summary["final_loss"])
-    assert summary["final_auroc"] == pytest.approx(
-        _validation_auroc(seed_dir / "model.keras", data_dir), abs=1e-3
-    )
