@@ -4,6 +4,9 @@ deterministic preprocessing → uint8), shared by evaluation datasets
 (`pipeline.make_dataset`) and training streams (`stream.make_training_stream`).
 """
 
+import contextlib
+import fcntl
+import os
 import re
 
 import tensorflow as tf
@@ -31,10 +34,34 @@ def _is_synthetic(dataset):
     return dataset.split("/")[0].split(":")[0].startswith("synthetic")
 
 
+@contextlib.contextmanager
+def build_lock(data_dir_root, name):
+    """Holds an exclusive lock on ``<data_dir_root>/.<name>.lock`` for the block.
+
+    Concurrent first uses of a dataset (the workers of one cluster, parallel runs on
+    one ``--data_dir``) would otherwise build it at once, and TFDS' final rename of
+    one fails on the other's directory (issue 14). The lock is `fcntl.flock`'s: the
+    kernel drops it when its holder exits, so a killed build never blocks the next.
+    Remote data dirs (``gs://...``) are not locked.
+    """
+    root = os.fspath(data_dir_root)
+    if "://" in root:
+        yield
+        return
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, f".{name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another process builds
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def prepared_builder(dataset, *, data_dir=None):
     """The prepared TFDS builder of ``dataset`` (classification and segmentation).
 
-    Synthetic datasets are built on first use; an unprepared ISIC dataset raises
+    Synthetic datasets are built on first use, by one process at a time
+    (`build_lock`); an unprepared ISIC dataset raises
     `DatasetNotPreparedError` naming the ``tfds build`` command.
     """
     import tensorflow_datasets as tfds
@@ -44,7 +71,12 @@ def prepared_builder(dataset, *, data_dir=None):
     builder = tfds.builder(dataset, data_dir=data_dir)
     if not builder.is_prepared():
         if _is_synthetic(dataset):
-            builder.download_and_prepare()
+            with build_lock(builder.data_dir_root, builder.name):
+                # Another process (a worker of the same cluster, a parallel run)
+                # may have built it while we waited: a fresh builder reads its files.
+                builder = tfds.builder(dataset, data_dir=data_dir)
+                if not builder.is_prepared():
+                    builder.download_and_prepare()
         else:
             command = f"tfds build {dataset} --imports=tfds_isic --manual_dir=DIR"
             if data_dir is not None:
@@ -187,6 +219,13 @@ def to_float(image, label):
 def finish(ds):
     options = tf.data.Options()
     options.deterministic = True
+    # Several workers (MultiWorkerMirroredStrategy) each run the whole pipeline and
+    # keep their part of every global batch. The default (AUTO) would shard the
+    # TFDS files instead: each worker would cache and draw its epochs from part of
+    # the split, and predictions would come back in another order than the labels.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
     return ds.with_options(options).prefetch(AUTOTUNE)
 
 

@@ -189,7 +189,9 @@ class EpochRecorder:
             "loss": float(logs.get("loss", float("nan"))),
             "accuracy": float(logs.get("accuracy", float("nan"))),
             "lr": current_learning_rate(model.optimizer),
-            "beta_1": float(keras.ops.convert_to_numpy(optimizer.beta_1)),
+            # Not convert_to_numpy: a tf.Variable made in a multi-worker strategy's
+            # scope is a MirroredVariable, whose __array__ fails there (issue 14).
+            "beta_1": float(tf.convert_to_tensor(optimizer.beta_1)),
         }
         for name, value in validation.items():
             record[f"val_{name}"] = value

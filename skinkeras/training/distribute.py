@@ -2,8 +2,11 @@
 
 ``auto`` picks a TPU when one is named (``tpu`` / ``TPU_NAME``) or attached, a
 `tf.distribute.MirroredStrategy` when there are several GPUs, else the default
-(one-device) strategy. ``multiworker`` uses `tf.distribute.MultiWorkerMirroredStrategy`,
-which reads the cluster from the ``TF_CONFIG`` environment variable on every worker.
+(one-device) strategy. ``mirrored`` mirrors over every GPU, or every logical CPU
+device when there is no GPU. ``multiworker`` uses
+`tf.distribute.MultiWorkerMirroredStrategy`, which reads the cluster from the
+``TF_CONFIG`` environment variable on every worker; `keras_multiworker_support`
+makes Keras' ``fit`` run under it.
 """
 
 import os
@@ -19,6 +22,20 @@ def _tpu_strategy(tpu):
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def _mirrored_devices():
+    """Every GPU; without one, every logical CPU device (None: TensorFlow's choice).
+
+    `tf.distribute.MirroredStrategy` alone takes only the first CPU of a machine
+    without GPUs, even when the CPU is split into several logical devices
+    (`tf.config.set_logical_device_configuration`, as the tests do to run two
+    replicas on one CPU).
+    """
+    if tf.config.list_logical_devices("GPU"):
+        return None
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    return cpus if len(cpus) > 1 else None
 
 
 def select_strategy(name="auto", *, tpu=None):
@@ -43,10 +60,141 @@ def select_strategy(name="auto", *, tpu=None):
             )
         return tf.distribute.OneDeviceStrategy("/gpu:0")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(_mirrored_devices())
     if name == "tpu":
         return _tpu_strategy(tpu)
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _multi_worker(strategy):
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+
+
+def _first_local_value(strategy, value):
+    if isinstance(value, tf.distribute.DistributedValues):
+        return strategy.experimental_local_results(value)[0]
+    return value
+
+
+def _moving_statistics(model):
+    return [
+        variable
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for variable in (layer.moving_mean, layer.moving_variance)
+    ]
+
+
+class SyncMovingStatistics(keras.callbacks.Callback):
+    """Averages the BatchNorm moving statistics over all replicas at each epoch end.
+
+    Keras 3 updates a replica's moving mean and variance from its own part of the
+    batch only, so with several replicas (workers, devices) they drift apart: the
+    workers would save different models, and validation (predicted by every replica
+    on its part) would mix them (issue 14). The mean of the replicas' moving averages
+    is the moving average of their batch statistics, what tf.keras 2 read. Must run
+    before the epoch is recorded and saved: first in the callback list.
+    """
+
+    def __init__(self, strategy):
+        super().__init__()
+        self.strategy = strategy
+        self._sync = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.strategy.num_replicas_in_sync < 2:
+            return
+        if self._sync is None:
+            variables = [v.value for v in _moving_statistics(self.model)]
+
+            def average():
+                context = tf.distribute.get_replica_context()
+                means = context.all_reduce("MEAN", [v.read_value() for v in variables])
+                for variable, mean in zip(variables, means, strict=True):
+                    variable.assign(mean)
+
+            self._sync = tf.function(lambda: self.strategy.run(average))
+        if _moving_statistics(self.model):
+            self._sync()
+
+
+class keras_multiworker_support:  # noqa: N801 - used like a function: `with ...:`
+    """Makes Keras' ``fit`` and ``predict`` run under several workers (issue 14).
+
+    Keras 3 (3.15, TensorFlow backend) fails twice under
+    `tf.distribute.MultiWorkerMirroredStrategy` with more than one worker
+    (keras-team/keras#20585):
+
+    - before training it builds the model from the first distributed batch reduced
+      with ``strategy.reduce("MEAN", batch)``; TensorFlow's ``reduce`` takes one
+      value, not a nest, and the ``(images, labels)`` tuple fails with "Attempt to
+      convert a value (PerReplica:...) ... to a Tensor". Building needs only the
+      batch's shapes and dtypes: it builds from the first local replica's batch.
+    - every step it averages the replicas' scalar logs (loss, metrics) with
+      ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar
+      ("Invalid reduction dimension 0"). Scalars are averaged over the replicas
+      with ``axis=None``, as that call means to.
+
+    Within the block, Keras' TensorFlow trainer uses these two corrected pieces for
+    multi-worker strategies only; everything else goes to Keras' own code, and the
+    originals are restored afterwards. Outside multi-worker runs it does nothing.
+    """
+
+    def __init__(self, strategy):
+        self.enabled = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        self.saved = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        from keras.src.backend.tensorflow import trainer as keras_trainer
+
+        trainer_class = keras_trainer.TensorFlowTrainer
+        build, reduce = (
+            trainer_class._maybe_symbolic_build,
+            keras_trainer.reduce_per_replica,
+        )
+        self.saved = keras_trainer, build, reduce
+
+        def maybe_symbolic_build(model, iterator=None, data_batch=None):
+            strategy = model.distribute_strategy
+            if model._distribute_strategy is None or not _multi_worker(strategy):
+                return build(model, iterator=iterator, data_batch=data_batch)
+            if iterator is not None:
+                for _, _, batches in iterator:
+                    data_batch = keras.tree.map_structure(
+                        lambda value: _first_local_value(strategy, value),
+                        next(batches),
+                    )
+                    break
+            with strategy.scope():
+                model._symbolic_build(data_batch=data_batch)
+
+        def reduce_per_replica(values, strategy, reduction):
+            if reduction not in ("auto", "mean") or not _multi_worker(strategy):
+                return reduce(values, strategy, reduction)
+
+            def mean(value):
+                if _first_local_value(strategy, value).shape.rank == 0:
+                    return strategy.reduce("MEAN", value, axis=None)
+                return reduce(value, strategy, reduction)
+
+            return keras.tree.map_structure(mean, values)
+
+        trainer_class._maybe_symbolic_build = maybe_symbolic_build
+        keras_trainer.reduce_per_replica = reduce_per_replica
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            keras_trainer, build, reduce = self.saved
+            keras_trainer.TensorFlowTrainer._maybe_symbolic_build = build
+            keras_trainer.reduce_per_replica = reduce
+            self.saved = None
+        return False
 
 
 def global_batch_size(batch_size, num_replicas, *, scale_batch=True):

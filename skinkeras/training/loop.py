@@ -283,6 +283,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     with (
         distribute.op_determinism(config.deterministic),
         distribute.dtype_policy(policy),
+        distribute.keras_multiworker_support(strategy),
         strategy.scope(),
     ):
         # Again, right before the weights are drawn: preparing the data may have
@@ -328,6 +329,8 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
             # Independent of their order here: the one order that matters (record,
             # summaries, checkpoint) is written out in `EpochEnd`.
             loop_callbacks = [
+                # First: the replicas' BatchNorm statistics agree before EpochEnd.
+                distribute.SyncMovingStatistics(strategy),
                 callbacks_lib.OneCycleMomentum(total_steps),
                 callbacks_lib.EpochSeeds(config.seed, stage),
                 callbacks_lib.NanGuard(state),
