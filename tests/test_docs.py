@@ -355,7 +355,9 @@ def test_readme_has_the_two_commands_ci_runs():
         "pip install -e . && python -m experiments.main --preset=demo "
         "--model_dir=runs/demo" in readme
     )
-    assert 'pip install -e ".[test]" && pytest' in readme
+    assert 'pip install -e ".[test]" && pytest -n auto\n' in readme
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert '\npip install -q -e ".[test]"\n' in ci and "\npytest -n auto\n" in ci
     assert len(readme.splitlines()) <= 200
 
 

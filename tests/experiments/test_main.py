@@ -267,33 +267,6 @@ def test_each_worker_locks_only_its_own_directory(parsed, tmp_path):
     assert not list(tmp_path.parent.glob(f"{tmp_path.name}.old-*"))
 
 
-@pytest.mark.slow
-def test_three_class_run_with_class_weights_and_focal_loss_end_to_end(tmp_path):
-    """N classes through TFDS, flags, loop and tables: 32 px, 1 + 1 epochs."""
-    result = _cli(
-        "--dataset=synthetic_lesions",
-        "--label=label",  # nevus / melanoma / seborrheic keratosis
-        "--class_weight=balanced",
-        "--loss=focal",
-        "--focal_gamma=1",
-        "--model=effnet",
-        "--weights=none",
-        "--image_size=32",
-        "--head_epochs=1",
-        "--epochs=1",
-        f"--data_dir={tmp_path / 'tfds'}",
-        f"--model_dir={tmp_path / 'run'}",
-        timeout=1800,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "run" / "seed_0" / "summary.json").read_text())
-    assert len(summary["history"]) == 2
-    assert 0.0 <= summary["max_balanced_accuracy"] <= 1.0
-    assert len(summary["final_confusion_matrix"]) == 3
-    assert "max_balanced_accuracy" in (tmp_path / "run" / "results.md").read_text()
-    assert "balanced accuracy" in result.stdout
-
-
 def test_dataset_defined_label_takes_the_datasets_classes(parsed, monkeypatch):
     from skinkeras import data
 
