@@ -286,7 +286,9 @@ def predict_files(
     )
     kept, probabilities, decisions, failures = [], [], [], []
     for path in list_images(paths):
-        problem = imagefiles.size_problem(path, max_pixels=max_pixels, min_side=min_side)
+        problem = imagefiles.size_problem(
+            path, max_pixels=max_pixels, min_side=min_side
+        )
         if problem:
             logging.error("Skipping %s: %s", path, problem)
             failures.append((str(path), problem))
