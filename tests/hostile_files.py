@@ -78,27 +78,43 @@ def write_black_png(path, height, width):
         )
 
 
+def _high_water_mark(pid):
+    """``VmHWM`` of /proc/<pid>/status in bytes (0 once the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_measured(args, *, cwd, timeout=300):
     """Runs `args`; returns `(exit status, stdout, stderr, peak RSS in bytes)`.
 
-    `os.wait4` gives this child's own peak, unlike `RUSAGE_CHILDREN`, which holds
-    the largest of all the children the test process has waited for.
+    The peak is the child's ``VmHWM``, polled every 10 ms while it runs: a high-water
+    mark of the child's own address space. Not `ru_maxrss`: Linux carries the
+    parent's high-water mark across the child's exec, so a child of a big pytest
+    worker reported the worker's 5 GiB (CI, issue 14's zip-bomb test).
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(
             args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True
         )
         deadline = time.monotonic() + timeout
+        peak = 0
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            peak = max(peak, _high_water_mark(process.pid))
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
                 process.kill()
                 os.wait4(process.pid, 0)
                 raise subprocess.TimeoutExpired(args, timeout)
-            time.sleep(0.05)
+            time.sleep(0.01)
         process.returncode = os.waitstatus_to_exitcode(status)  # Popen: reaped
         out.seek(0)
         err.seek(0)
-        return process.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+        return process.returncode, out.read(), err.read(), peak

@@ -79,6 +79,8 @@ def test_models_under_jax_equal_tensorflow(tmp_path):
         model.load_weights(tmp_path / f"{name}.weights.h5")
         expected = keras.ops.convert_to_numpy(model(images, training=False))
         actual = np.load(tmp_path / f"{name}.npy")
-        assert np.ptp(expected) > 0.1, name  # logits that differ between images
+        # Logits that differ between images (relative: a random init's scale varies
+        # with the environment; CI's gave a spread of 0.021 on logits of ~0.17).
+        assert np.ptp(expected) > 0.1 * np.abs(expected).max(), name
         # Relative to the largest logit: float32 sums over deep random networks.
         assert relative_error(actual, expected) < 1e-4, name
