@@ -31,7 +31,7 @@ def read_one_hot(data, *, name, columns, key="image"):
     not_flags, not_one = [], []
     labels = {}
     for image_id, row in rows.items():
-        flags = {c: _flag(row[c]) for c in columns}
+        flags = {c: flag(row[c]) for c in columns}
         not_flags += [
             f"{image_id} {c}={row[c]!r}" for c, v in flags.items() if v is None
         ]
@@ -53,7 +53,7 @@ def read_one_hot(data, *, name, columns, key="image"):
     return labels
 
 
-def _flag(value):
+def flag(value):
     """True for 1, False for 0 ("1.0", "0", ...), None for any other value."""
     try:
         number = float(value)

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives
+from tfds_isic import archives, classification
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2017/"
 # Split name -> the part of the official file names.
@@ -133,7 +133,10 @@ def _read_labels(data, *, name):
         archives.read_csv(data, name=name, columns=["image_id", *_FLAG_COLUMNS]),
         name=name,
     )
-    flags = {i: [_flag(row[c]) for c in _FLAG_COLUMNS] for i, row in rows.items()}
+    flags = {
+        i: [classification.flag(row[c]) for c in _FLAG_COLUMNS]
+        for i, row in rows.items()
+    }
     not_flags = [
         f"{image_id} {column}={rows[image_id][column]!r}"
         for image_id, values in flags.items()
@@ -162,15 +165,6 @@ def _read_labels(data, *, name):
         )
         for image_id, (melanoma, keratosis) in flags.items()
     }
-
-
-def _flag(value):
-    """True for 1, False for 0 ("1.0", "0", ...), None for any other value."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):  # None: a short row
-        return None
-    return {0.0: False, 1.0: True}.get(number)
 
 
 def _read_metadata(archive, top_folder):
