@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from skinkeras import model_card
 from skinkeras.data import make_dataset, ops
 from skinkeras.data import preprocessing as pp
 from tests.data.images import random_image, structured_image
@@ -31,6 +32,8 @@ def test_registry_names_and_attributes():
     )
     for name in pp.PREPROCESSING_NAMES:  # the image maps: only the image, exportable
         assert ops.spec(name).needs == () and ops.spec(name).in_model, name
+    # Tables keyed by preprocessing name elsewhere cover exactly the registry.
+    assert tuple(model_card.PREPROCESSING) == ops.names()
     masked = ops.spec("lesion_mask")
     assert masked.needs == ("mask",) and not masked.in_model
     assert masked.settings == ("mask_mode",)
