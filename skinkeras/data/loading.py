@@ -191,7 +191,7 @@ def _example_fn(
 ):
     """dict example → (uint8 image (S, S, 3), int32 label): the deterministic part."""
     spec = ops.spec(preprocessing)
-    settings = {"mask_mode": mask_mode}
+    settings = {"mask_mode": mask_mode}  # what an op may take (its `settings`)
     op = ops.get(preprocessing, **{key: settings[key] for key in spec.settings})
 
     def load(example):
