@@ -61,11 +61,11 @@ flags.mark_flags_as_required(["model_dirs", "images"], flag_values=FLAGS)
 
 def load_model_run(model_dir, *, seed=None):
     """One seed of a run as a `skinkeras.inference.Run` (its first seed by default)."""
-    from skinkeras import inference
+    from skinkeras import data, inference
 
     first_seed, _ = inference.find_models(model_dir, seed=seed)[0]
     run = inference.load_run(model_dir, seed=first_seed)
-    if run.preprocessing == "lesion_mask":
+    if data.ops.spec(run.preprocessing).needs:  # lesion_mask: files have no mask
         raise ValueError(
             "Grad-CAM on image files cannot apply a lesion mask (no mask per file). "
             f"Received: model_dir={model_dir}"

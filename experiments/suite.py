@@ -31,7 +31,7 @@ from absl import flags
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS, run_preset
 from skinkeras import rundir
-from skinkeras.training.config import check_runnable
+from skinkeras.training.config import MASKED_PREPROCESSING, check_runnable
 
 # The configurations of each experiment, the first one being the reference.
 EXPERIMENTS = {
@@ -125,7 +125,7 @@ def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None)
     configs = []
     for name in EXPERIMENTS[experiment]:
         values = {**PRESETS[name], **(overrides or {})}
-        if values.get("preprocessing") == "lesion_mask":
+        if values.get("preprocessing") in MASKED_PREPROCESSING:
             values.update(mask_overrides or {})
         values["model_dir"] = str(pathlib.Path(model_dir) / run_preset(name))
         configs.append((name, TrainConfig(**values)))

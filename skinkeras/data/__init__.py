@@ -2,17 +2,20 @@
 
 Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
-`color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`;
+`color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`; the same
+as example → example ops registered by name, "lesion_mask" among them (`ops`);
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
 stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
 its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
 oversampling, `sampling`) and `dataset_info`.
 
-Modules: `preprocessing`, `augment`, `io` (maps); `sampling` (fastai v1's epoch draws);
+Modules: `preprocessing`, `augment`, `io` (maps); `ops` (the preprocessing registry);
+`sampling` (fastai v1's epoch draws);
 `loading` (the TFDS builder and the deterministic per-example part); `stream`
 (training epochs held in memory); `pipeline` (`make_dataset` and the documented order).
 """
 
+from skinkeras.data import ops
 from skinkeras.data.augment import augment, augment_parameters
 from skinkeras.data.io import decode_image
 from skinkeras.data.pipeline import (
@@ -48,6 +51,7 @@ __all__ = [
     "make_dataset",
     "make_training_stream",
     "max_rgb_illuminant",
+    "ops",
     "preprocess",
     "resize_and_center_crop",
     "round_pixels",

@@ -11,6 +11,7 @@ import re
 
 import tensorflow as tf
 
+from skinkeras.data import ops
 from skinkeras.data import preprocessing as pp
 from skinkeras.data.io import decode_image, ensure_rgb
 
@@ -22,7 +23,6 @@ __all__ = [
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
-PREPROCESSING_CHOICES = (*pp.PREPROCESSING_NAMES, "lesion_mask")
 LABELS = {"melanoma": 2, "label": 3}  # SPEC: binary task; the 3-class label is kept
 
 
@@ -131,9 +131,9 @@ def base_split(split):
 def check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed):
     if not isinstance(split, str) or not split:
         raise ValueError(f"`split` must be a split name. Received: split={split!r}")
-    if preprocessing not in PREPROCESSING_CHOICES:
+    if preprocessing not in ops.names():
         raise ValueError(
-            f"`preprocessing` must be one of {PREPROCESSING_CHOICES}. "
+            f"`preprocessing` must be one of {ops.names()}. "
             f"Received: preprocessing={preprocessing!r}"
         )
     for name, value in (("image_size", image_size), ("batch_size", batch_size)):
@@ -168,13 +168,31 @@ def round_pixels(image):
     return tf.round(tf.clip_by_value(image, 0.0, 255.0))
 
 
+def _load_mask(example, *, image_size, masks_dir, split, has_mask):
+    """The example's lesion mask, float 0..1 (S, S, 1), cropped like its image.
+
+    From its `mask` feature (decoded if encoded), else from
+    ``masks_dir/<split>/<image_id>.png``.
+    """
+    if has_mask:
+        mask = example["mask"]
+        if mask.dtype == tf.string:
+            mask = tf.io.decode_png(mask, channels=1)
+    else:
+        path = tf.strings.join(
+            [masks_dir, "/", base_split(split), "/", example["image_id"], ".png"]
+        )
+        mask = tf.io.decode_png(tf.io.read_file(path), channels=1)
+    return pp.resize_and_center_crop(_unit_mask(mask), image_size)
+
+
 def _example_fn(
     *, image_size, preprocessing, label, masks_dir, split, mask_mode, has_mask
 ):
     """dict example → (uint8 image (S, S, 3), int32 label): the deterministic part."""
-    deterministic = (
-        None if preprocessing == "lesion_mask" else pp.preprocess(preprocessing)
-    )
+    spec = ops.spec(preprocessing)
+    settings = {"mask_mode": mask_mode}  # what an op may take (its `settings`)
+    op = ops.get(preprocessing, **{key: settings[key] for key in spec.settings})
 
     def load(example):
         image = example["image"]
@@ -183,28 +201,16 @@ def _example_fn(
             image = decode_image(image, name=name)
         else:
             image = ensure_rgb(image)
-        image = pp.resize_and_center_crop(image, image_size)
-        if preprocessing == "lesion_mask":
-            if has_mask:
-                mask = example["mask"]
-                if mask.dtype == tf.string:
-                    mask = tf.io.decode_png(mask, channels=1)
-            else:
-                path = tf.strings.join(
-                    [
-                        masks_dir,
-                        "/",
-                        base_split(split),
-                        "/",
-                        example["image_id"],
-                        ".png",
-                    ]
-                )
-                mask = tf.io.decode_png(tf.io.read_file(path), channels=1)
-            mask = pp.resize_and_center_crop(_unit_mask(mask), image_size)
-            image = pp.apply_lesion_mask(image, mask, mode=mask_mode)
-        else:
-            image = deterministic(image)
+        example = {**example, "image": pp.resize_and_center_crop(image, image_size)}
+        if "mask" in spec.needs:
+            example["mask"] = _load_mask(
+                example,
+                image_size=image_size,
+                masks_dir=masks_dir,
+                split=split,
+                has_mask=has_mask,
+            )
+        image = op(example)["image"]
         # Cached as uint8 (see module docstring).
         image = tf.cast(round_pixels(image), tf.uint8)
         return image, tf.cast(example[label], tf.int32)
@@ -278,11 +284,12 @@ def example_loader(
     raw, *, split, image_size, preprocessing, label, masks_dir, mask_mode
 ):
     has_mask = "mask" in raw.element_spec
-    if preprocessing == "lesion_mask" and not has_mask:
+    if "mask" in ops.spec(preprocessing).needs and not has_mask:
         if masks_dir is None:
             raise ValueError(
-                "`preprocessing='lesion_mask'` needs a `mask` feature or `masks_dir` "
-                "(PNG masks written by `python -m experiments.make_masks`). "
+                f"`preprocessing={preprocessing!r}` needs a `mask` feature or "
+                "`masks_dir` (PNG masks written by `python -m "
+                "experiments.make_masks`). "
                 f"Received: masks_dir={masks_dir!r}"
             )
         if "image_id" not in raw.element_spec:

@@ -37,7 +37,6 @@ same dataset feeds both models.
 from skinkeras.data.loading import (
     AUTOTUNE,
     LABELS,
-    PREPROCESSING_CHOICES,
     DatasetNotPreparedError,
     base_split,
     check_args,
@@ -56,7 +55,6 @@ from skinkeras.training.config import check_augmentation
 
 __all__ = [
     "LABELS",
-    "PREPROCESSING_CHOICES",
     "DatasetNotPreparedError",
     "TrainingStream",
     "dataset_info",
@@ -104,8 +102,9 @@ def make_dataset(
             when `source` is given. Synthetic datasets are built on first use; others
             raise `DatasetNotPreparedError` with the `tfds build` command to run.
         data_dir: TFDS data directory (None: TFDS' default).
-        preprocessing: "none", "max_rgb", "shades_of_gray", "ben_graham" or
-            "lesion_mask" (colour inside the lesion, `mask_mode` outside).
+        preprocessing: a name of `skinkeras.data.ops` (the example ops): "none",
+            "max_rgb", "shades_of_gray", "ben_graham" or "lesion_mask" (colour
+            inside the lesion, `mask_mode` outside; it reads the example's mask).
         image_size: side S of the square images (shorter side scaled, centre crop).
         batch_size: examples per batch.
         augment: fastai v1 `get_transforms` with the thesis's ranges: rotation ±180°
@@ -126,7 +125,7 @@ def make_dataset(
         source: a `tf.data.Dataset` of dicts used instead of TFDS: `image` (uint8
             (H, W, 3|1|4) or encoded bytes), the `label` key, `image_id` (names bad
             images; needed with `masks_dir`) and optionally `mask`.
-        masks_dir: for "lesion_mask" without a `mask` feature: PNG masks
+        masks_dir: for an op that reads the mask without a `mask` feature: PNG masks
             `masks_dir/<split>/<image_id>.png` (0/255 uint8, any size).
         mask_mode: "grayscale" or "gray128" (outside of the lesion).
         drop_remainder: drop a last partial batch; None = only when shuffling, so the

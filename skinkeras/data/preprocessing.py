@@ -26,8 +26,9 @@ __all__ = [
     "shades_of_gray_illuminant",
 ]
 
-# Names accepted by `preprocess` (and by `experiments.main --preprocessing`).
-# "lesion_mask" also exists, but needs a mask per image, so `make_dataset` applies it.
+# Names accepted by `preprocess`: the image → image maps. Each is also an example op
+# of `skinkeras.data.ops`, whose registry (these and "lesion_mask", which reads the
+# example's mask too) gives the `--preprocessing` choices.
 PREPROCESSING_NAMES = ("none", "max_rgb", "shades_of_gray", "ben_graham")
 COLOR_CONSTANCY_METHODS = ("max_rgb", "shades_of_gray")
 MASK_MODES = ("grayscale", "gray128")
@@ -330,8 +331,8 @@ def preprocess(name, **kwargs):
 
     Args:
         name: one of "none", "max_rgb", "shades_of_gray", "ben_graham" (the values
-            `experiments.main --preprocessing` takes). "lesion_mask" needs each image's
-            mask, so it is applied by `make_dataset(preprocessing="lesion_mask")`.
+            `experiments.main --preprocessing` takes that need only the image). Ops
+            that read more of the example (its mask) are `skinkeras.data.ops`'.
         **kwargs: bound to the map: `p` for "shades_of_gray", `sigma` for "ben_graham".
 
     Returns:
@@ -351,13 +352,17 @@ def preprocess(name, **kwargs):
             tf.zeros([1, 1, 3]), sigma=sigma
         )  # validates sigma now, not in tf.data
         fn = lambda image: ben_graham(image, sigma=sigma)  # noqa: E731
-    elif name == "lesion_mask":
-        raise ValueError(
-            "`preprocessing='lesion_mask'` needs a mask per image: use "
-            "`make_dataset(..., preprocessing='lesion_mask')` or `apply_lesion_mask`. "
-            f"Received: name={name!r}"
-        )
     else:
+        from skinkeras.data import ops  # ops imports this module
+
+        if name in ops.names():  # an op that reads more of the example than its image
+            raise ValueError(
+                f"Preprocessing {name!r} reads the example's "
+                f"{', '.join(ops.spec(name).needs)} too, not only the image: use "
+                f"`make_dataset(..., preprocessing={name!r})` or "
+                f"`skinkeras.data.ops.get({name!r})` on an example dict. "
+                f"Received: name={name!r}"
+            )
         raise ValueError(
             f"Unknown preprocessing; expected one of {PREPROCESSING_NAMES}. "
             f"Received: name={name!r}"

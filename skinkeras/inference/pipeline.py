@@ -60,7 +60,7 @@ def read_calibration(run_dir):
 
 def preprocessing_layer(preprocessing):
     """The layer of a deterministic preprocessing name; None for "none"."""
-    if preprocessing == "lesion_mask":
+    if preprocessing in data.ops.names() and not data.ops.spec(preprocessing).in_model:
         raise ValueError(
             "A run trained on lesion-masked images cannot be made self-contained: its "
             "input needs each image's lesion mask, which comes from a separate model "

@@ -28,6 +28,9 @@ LABELS = (*NUM_CLASSES, *DATASET_LABELS)
 LOSSES = ("cross_entropy", "focal")
 CLASS_WEIGHTS = ("none", "balanced")
 PREPROCESSING = ("none", "max_rgb", "shades_of_gray", "ben_graham", "lesion_mask")
+# The preprocessings that read each example's lesion mask (`skinkeras.data.ops`' ops
+# whose `needs` hold "mask"), so the only ones that take `masks_dir`.
+MASKED_PREPROCESSING = ("lesion_mask",)
 MASK_MODES = ("grayscale", "gray128")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
 # Keys that may differ between the first run and a resumed one (where and how it runs,
@@ -182,9 +185,10 @@ def check_focal_gamma(*, loss, focal_gamma):
 
 
 def check_masks_dir(*, preprocessing, masks_dir):
-    if preprocessing != "lesion_mask" and masks_dir:
+    if preprocessing not in MASKED_PREPROCESSING and masks_dir:
         raise ValueError(
-            "`masks_dir` is used only with preprocessing='lesion_mask'. "
+            "`masks_dir` is used only with a preprocessing that reads lesion masks "
+            f"({', '.join(MASKED_PREPROCESSING)}). "
             f"Received: masks_dir={masks_dir!r}"
         )
 
@@ -214,7 +218,7 @@ def check_masks_files(*, preprocessing, masks_dir, splits=("train", "validation"
     Reads the file system, so it is not one of `RULES`: a `config.json` stays
     readable on a machine without the masks.
     """
-    if preprocessing != "lesion_mask" or not masks_dir:
+    if preprocessing not in MASKED_PREPROCESSING or not masks_dir:
         return
     if not os.path.isdir(masks_dir):
         raise ValueError(

@@ -18,7 +18,7 @@ from skinkeras.training import config as train_config
 
 def test_config_choice_lists_equal_the_library_lists():
     from skinkeras import models
-    from skinkeras.data import pipeline, preprocessing
+    from skinkeras.data import ops, pipeline, preprocessing
     from skinkeras.models import heads
     from skinkeras.training import distribute
 
@@ -27,9 +27,11 @@ def test_config_choice_lists_equal_the_library_lists():
     assert train_config.NUM_CLASSES == pipeline.LABELS
     # Dataset-defined labels (issue 16) take their classes from the dataset.
     assert train_config.LABELS == (*pipeline.LABELS, *train_config.DATASET_LABELS)
-    assert train_config.PREPROCESSING == (
-        *preprocessing.PREPROCESSING_NAMES,
-        "lesion_mask",
+    # One list of names: the registry of example ops (issue 13).
+    assert train_config.PREPROCESSING == ops.names()
+    assert set(preprocessing.PREPROCESSING_NAMES) < set(ops.names())
+    assert train_config.MASKED_PREPROCESSING == tuple(
+        name for name in ops.names() if "mask" in ops.spec(name).needs
     )
     assert train_config.MASK_MODES == preprocessing.MASK_MODES
     assert distribute.STRATEGIES is train_config.STRATEGIES  # imported, not copied
