@@ -118,8 +118,15 @@ def _title_band(titles, size):
     return band
 
 
-def make_grid(paths, names, *, size=224, p=6.0):
-    """uint8 RGB grid (HEADER + rows·size, columns·size, 3)."""
+def make_grid(paths, names, *, size=224, p=6.0, log=None):
+    """uint8 RGB grid (HEADER + rows·size, columns·size, 3), one row per image.
+
+    A file that does not decode is skipped with the reason on ``log`` (default:
+    standard error), as `experiments.predict` skips it (issue 14).
+
+    Raises:
+        ValueError: no file decoded.
+    """
     import tensorflow as tf
     from tqdm import tqdm
 
@@ -128,15 +135,25 @@ def make_grid(paths, names, *, size=224, p=6.0):
     maps = [
         preprocess(n, p=p) if n == "shades_of_gray" else preprocess(n) for n in names
     ]
+    log = log or (lambda line: print(line, file=sys.stderr))
     rows = []
     for path in tqdm(paths, desc="preview", unit="image", disable=len(paths) < 8):
-        image = decode_image(tf.io.read_file(str(path)), name=str(path))
+        try:
+            image = decode_image(tf.io.read_file(str(path)), name=str(path))
+        except tf.errors.InvalidArgumentError:
+            log(f"Skipping {path}: not a readable JPEG/PNG/BMP/GIF image")
+            continue
         image = resize_and_center_crop(image, size)
         tiles = [fn(image) for fn in maps]
         rows.append(
             np.concatenate(
                 [np.round(t.numpy()).astype(np.uint8) for t in tiles], axis=1
             )
+        )
+    if not rows:
+        raise ValueError(
+            "None of the images decodes. "
+            f"Received: images={[str(path) for path in paths]!r}"
         )
     return np.concatenate(
         [_title_band([TITLES[n] for n in names], size), *rows], axis=0
@@ -160,8 +177,9 @@ def main(argv, flag_values=flags.FLAGS):
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
         raise OSError(f"Could not write {out}")
+    rows = (grid.shape[0] - HEADER) // flag_values.size
     print(
-        f"Wrote {out} ({len(paths)} images × {len(names)} columns, {grid.shape[1]}×{grid.shape[0]} px)",
+        f"Wrote {out} ({rows} images × {len(names)} columns, {grid.shape[1]}×{grid.shape[0]} px)",
         file=sys.stderr,
     )
 

@@ -77,3 +77,20 @@ def test_preview_skips_images_outside_the_size_limits(tmp_path, capsys):
     assert cv2.imread(str(out)).shape == (preview.HEADER + 2 * 32, 4 * 32, 3)
     with pytest.raises(ValueError, match="Received: images="):
         run_preview(f"--images={folder / 'thin.png'}", f"--out={out}")
+
+
+def test_preview_skips_files_that_do_not_decode(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), structured_image(40, 40))
+    (folder / "noise.jpg").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "grid.png"
+    run_preview(f"--images={folder}", f"--out={out}", "--size=32")
+    assert cv2.imread(str(out)).shape == (preview.HEADER + 32, 4 * 32, 3)  # a.png
+    err = capsys.readouterr().err
+    for name in ("noise.jpg", "cut.jpg"):
+        assert f"Skipping {folder / name}: not a readable JPEG/PNG/BMP/GIF" in err
+    assert "(1 images × 4 columns" in err
+    with pytest.raises(ValueError, match="None of the images decodes. Received"):
+        run_preview(f"--images={folder / 'noise.jpg'}", f"--out={out}")
