@@ -227,29 +227,40 @@ def write_isic2020(
     return rows
 
 
-def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
-    """The three ISIC 2018 Task 3 training files (HAM10000); returns the rows."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
-    rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
-    top = "ISIC2018_Task3_Training_Input"
+HAM10000_VALIDATION = [("ISIC_0300000", "MEL"), ("ISIC_0300001", "DF")]
+
+
+def _write_ham10000_part(directory, part, rows, rng, image_shape):
+    """ISIC2018_Task3_<part>_Input.zip and _GroundTruth.zip of [(id, diagnosis)]."""
+    top = f"ISIC2018_Task3_{part}_Input"
     notes = {f"{top}/LICENSE.txt": b"CC-BY-NC\n", f"{top}/ATTRIBUTION.txt": b"ISIC\n"}
     write_zip(
         directory / f"{top}.zip",
-        _images(top, [r[0] for r in rows], rng, image_shape, notes),
+        _images(top, [i for i, _ in rows], rng, image_shape, notes),
     )
-    truth = "ISIC2018_Task3_Training_GroundTruth"
+    truth = f"ISIC2018_Task3_{part}_GroundTruth"
     write_zip(
         directory / f"{truth}.zip",
         {
             f"{truth}/{truth}.csv": _csv(
                 ["image", *HAM10000_DIAGNOSES],
-                [[i, *_one_hot(y, HAM10000_DIAGNOSES)] for i, y, _ in rows],
+                [[i, *_one_hot(y, HAM10000_DIAGNOSES)] for i, y in rows],
             ),
             f"{truth}/LICENSE.txt": b"CC-BY-NC\n",
         },
+    )
+
+
+def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
+    """The three ISIC 2018 Task 3 training files (HAM10000) and the two validation
+    files (`HAM10000_VALIDATION`); returns the training rows."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
+    rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
+    _write_ham10000_part(
+        directory, "Training", [(i, y) for i, y, _ in rows], rng, image_shape
     )
     types = ["histo", "follow_up", "consensus", ""]
     (directory / "ISIC2018_Task3_Training_LesionGroupings.csv").write_bytes(
@@ -258,6 +269,7 @@ def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
             [[i, g, types[k % 4]] for k, (i, _, g) in enumerate(rows)],
         )
     )
+    _write_ham10000_part(directory, "Validation", HAM10000_VALIDATION, rng, image_shape)
     return rows
 
 

@@ -46,7 +46,7 @@ class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
 class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = ham10000.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
-    SPLITS = {"train": 18, "validation": 2, "test": 4}
+    SPLITS = {"train": 18, "validation": 2, "test": 4, "challenge_validation": 2}
 
 
 def test_file_lists_are_the_official_ones():
@@ -77,6 +77,8 @@ def test_file_lists_are_the_official_ones():
             "ISIC2018_Task3_Training_Input.zip",
             "ISIC2018_Task3_Training_GroundTruth.zip",
             "ISIC2018_Task3_Training_LesionGroupings.csv",
+            "ISIC2018_Task3_Validation_Input.zip",
+            "ISIC2018_Task3_Validation_GroundTruth.zip",
         )
     ]
 
@@ -214,6 +216,13 @@ def _drop_row(image_id):
             _drop_member("ISIC_0100003"),
             ["ISIC_2019_Test_GroundTruth.csv", "ISIC_0100003"],
         ),
+        # An official validation label whose image is not in the validation zip.
+        (
+            "ham10000",
+            "ISIC2018_Task3_Validation_Input.zip",
+            _drop_member("ISIC_0300001"),
+            ["ISIC2018_Task3_Validation_GroundTruth.csv", "ISIC_0300001"],
+        ),
         # A test image without a metadata row (the only file listing its ids).
         (
             "isic2020",
@@ -259,6 +268,15 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         assert got[image_id]["lesion_id"].decode() == lesion
         expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
         assert got[image_id]["dx_type"].decode() == expected
+    # The official validation set: its own labels, no groupings, in no made split.
+    validation = examples(builder, "challenge_validation")
+    assert sorted(validation) == [i for i, _ in fake_grouped.HAM10000_VALIDATION]
+    assert not set(validation) & set(got)
+    for image_id, label in fake_grouped.HAM10000_VALIDATION:
+        assert names[validation[image_id]["diagnosis"]] == label
+        assert validation[image_id]["melanoma"] == (label == "MEL")
+        assert validation[image_id]["dx_type"] == b"unknown"
+        assert validation[image_id]["lesion_id"] == b""
 
 
 def _integrity_error(tmp_path, name):
