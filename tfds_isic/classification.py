@@ -1,5 +1,6 @@
 """What the multi-class builders (`isic2019`, `isic2020`, `ham10000`) share.
 
+- `read_weights`: the official scorer's per-image weights of a test ground truth;
 - `read_one_hot`: a one-hot ground-truth CSV (ISIC 2019, ISIC 2018 Task 3) to one
   class name per image, with the label-integrity checks of `isic2017` (values 0 or
   1 only, exactly one 1 per row, one row per image);
@@ -51,6 +52,32 @@ def read_one_hot(data, *, name, columns, key="image"):
             f"Received: {archives.listing(not_one)}"
         )
     return labels
+
+
+def read_weights(data, *, name, column, key="image"):
+    """{image id: float} of `column` of a CSV; {} when the header lacks it.
+
+    The official scorer (isic-challenge-scoring, `parse_truth_csv`) reads its
+    `score_weight` the same way: absent in older truth files, then every image
+    weighs 1. Raises `archives.IntegrityError` naming the ids whose value is not a
+    number >= 0.
+    """
+    rows = archives.read_csv(data, name=name, columns=[key])
+    if not rows or column not in rows[0]:
+        return {}
+    weights, bad = {}, []
+    for row in rows:
+        try:
+            weights[row[key]] = float(row[column])
+        except (TypeError, ValueError):
+            weights[row[key]] = -1.0
+        if not weights[row[key]] >= 0:  # also NaN
+            bad.append(f"{row[key]} {column}={row[column]!r}")
+    if bad:
+        raise archives.IntegrityError(
+            f"{name}: {column} must be a number >= 0. Received: {archives.listing(bad)}"
+        )
+    return weights
 
 
 def flag(value):

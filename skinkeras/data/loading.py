@@ -235,6 +235,23 @@ def finish(ds):
     return ds.with_options(options).prefetch(AUTOTUNE)
 
 
+def check_labelled(builder, split, *, dataset):
+    """Raises `ValueError` if `split` reads one of the builder's `UNLABELLED_SPLITS`.
+
+    Their labels are -1 (ISIC 2020's official test set, `challenge_test`: no ground
+    truth published, issue 16); training or scoring on them would be meaningless.
+    """
+    unlabelled = set(getattr(builder, "UNLABELLED_SPLITS", ())) & {
+        base_split(part) for part in split.split("+")
+    }
+    if unlabelled:
+        raise ValueError(
+            f"Split {', '.join(sorted(unlabelled))} of dataset {dataset!r} has no "
+            "labels (-1: its ground truth is not published); it cannot be trained or "
+            f"evaluated on. Received: split={split!r}"
+        )
+
+
 def raw_examples(split, *, dataset, data_dir, label, source, num_classes=None):
     """The split's example dicts and the number of classes of `label`.
 
@@ -259,6 +276,7 @@ def raw_examples(split, *, dataset, data_dir, label, source, num_classes=None):
             for key, feature in features.items()
             if isinstance(feature, tfds.features.Image)
         }
+        check_labelled(builder, split, dataset=dataset)
         raw = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
         found = int(features[label].num_classes)
         if num_classes is not None and num_classes != found:

@@ -38,8 +38,48 @@ def _images(top, ids, rng, image_shape, extra=None):
     return {**members, **(extra or {})}
 
 
+ISIC2019_TEST = [  # (image, diagnosis, score_weight): UNK and a weight of 0 occur
+    ("ISIC_0100000", "MEL", "1.0"),
+    ("ISIC_0100001", "UNK", "1.0"),
+    ("ISIC_0100002", "NV", "0.0"),
+    ("ISIC_0100003", "SCC", "1.0"),
+]
+
+
+def write_isic2019_test(directory, *, image_shape=(48, 64), seed=1):
+    """The three ISIC 2019 test files (`ISIC2019_TEST`)."""
+    directory = pathlib.Path(directory)
+    rng = np.random.default_rng(seed)
+    top = "ISIC_2019_Test_Input"
+    write_zip(
+        directory / f"{top}.zip",
+        _images(top, [i for i, _, _ in ISIC2019_TEST], rng, image_shape),
+    )
+    (directory / "ISIC_2019_Test_GroundTruth.csv").write_bytes(
+        _csv(
+            ["image", *ISIC2019_DIAGNOSES, "score_weight", "validation_weight"],
+            [[i, *_one_hot(y, ISIC2019_DIAGNOSES), w, w] for i, y, w in ISIC2019_TEST],
+        )
+    )
+    (directory / "ISIC_2019_Test_Metadata.csv").write_bytes(
+        _csv(
+            ["image", "age_approx", "anatom_site_general", "sex"],
+            [
+                [
+                    i,
+                    ("40.0", "")[k % 2],
+                    ("palms/soles", "")[k % 2],
+                    ("male", "")[k % 2],
+                ]
+                for k, (i, _, _) in enumerate(ISIC2019_TEST)
+            ],
+        )
+    )
+
+
 def write_isic2019(directory, n=24, *, image_shape=(48, 64), seed=0):
-    """The three ISIC 2019 training files; returns [(id, diagnosis, lesion_id)]."""
+    """The three ISIC 2019 training files and the three test files
+    (`write_isic2019_test`); returns the training [(id, diagnosis, lesion_id)]."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -70,6 +110,7 @@ def write_isic2019(directory, n=24, *, image_shape=(48, 64), seed=0):
             ],
         )
     )
+    write_isic2019_test(directory, image_shape=image_shape)
     return rows
 
 
@@ -134,9 +175,39 @@ def isic2020_csvs(rows, duplicates=()):
     return truth, pairs
 
 
-def write_isic2020(directory, rows=None, *, image_shape=(48, 64), seed=0):
+ISIC2020_TEST = ["ISIC_0200000", "ISIC_0200001", "ISIC_0200002"]
+
+
+def write_isic2020_test(directory, ids=ISIC2020_TEST, *, image_shape=(48, 64)):
+    """The two ISIC 2020 test files: JPEGs and metadata, no labels."""
+    rng = np.random.default_rng(2)
+    write_zip(
+        pathlib.Path(directory) / "ISIC_2020_Test_JPEG.zip",
+        _images("ISIC_2020_Test_Input", ids, rng, image_shape),
+    )
+    (pathlib.Path(directory) / "ISIC_2020_Test_Metadata.csv").write_bytes(
+        _csv(
+            ["image", "patient", "sex", "age_approx", "anatom_site_general"],
+            [
+                [
+                    i,
+                    f"IP_{9000000 + k}",
+                    ("female", "")[k % 2],
+                    ("60.0", "")[k % 2],
+                    ("torso", "")[k % 2],
+                ]
+                for k, i in enumerate(ids)
+            ],
+        )
+    )
+
+
+def write_isic2020(
+    directory, rows=None, *, image_shape=(48, 64), seed=0, test_ids=ISIC2020_TEST
+):
     """The three ISIC 2020 training files: `rows` plus one published duplicate
-    (ISIC_9999999, a copy of the first image). Returns `rows`."""
+    (ISIC_9999999, a copy of the first image), and the test files of `test_ids`
+    (`write_isic2020_test`). Returns `rows`."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -152,32 +223,44 @@ def write_isic2020(directory, rows=None, *, image_shape=(48, 64), seed=0):
     truth, pairs = isic2020_csvs([*rows, duplicate], [(rows[0][0], duplicate[0])])
     (directory / "ISIC_2020_Training_GroundTruth_v2.csv").write_bytes(truth)
     (directory / "ISIC_2020_Training_Duplicates.csv").write_bytes(pairs)
+    write_isic2020_test(directory, test_ids, image_shape=image_shape)
     return rows
 
 
-def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
-    """The three ISIC 2018 Task 3 training files (HAM10000); returns the rows."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
-    rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
-    top = "ISIC2018_Task3_Training_Input"
+HAM10000_VALIDATION = [("ISIC_0300000", "MEL"), ("ISIC_0300001", "DF")]
+
+
+def _write_ham10000_part(directory, part, rows, rng, image_shape):
+    """ISIC2018_Task3_<part>_Input.zip and _GroundTruth.zip of [(id, diagnosis)]."""
+    top = f"ISIC2018_Task3_{part}_Input"
     notes = {f"{top}/LICENSE.txt": b"CC-BY-NC\n", f"{top}/ATTRIBUTION.txt": b"ISIC\n"}
     write_zip(
         directory / f"{top}.zip",
-        _images(top, [r[0] for r in rows], rng, image_shape, notes),
+        _images(top, [i for i, _ in rows], rng, image_shape, notes),
     )
-    truth = "ISIC2018_Task3_Training_GroundTruth"
+    truth = f"ISIC2018_Task3_{part}_GroundTruth"
     write_zip(
         directory / f"{truth}.zip",
         {
             f"{truth}/{truth}.csv": _csv(
                 ["image", *HAM10000_DIAGNOSES],
-                [[i, *_one_hot(y, HAM10000_DIAGNOSES)] for i, y, _ in rows],
+                [[i, *_one_hot(y, HAM10000_DIAGNOSES)] for i, y in rows],
             ),
             f"{truth}/LICENSE.txt": b"CC-BY-NC\n",
         },
+    )
+
+
+def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
+    """The three ISIC 2018 Task 3 training files (HAM10000) and the two validation
+    files (`HAM10000_VALIDATION`); returns the training rows."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
+    rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
+    _write_ham10000_part(
+        directory, "Training", [(i, y) for i, y, _ in rows], rng, image_shape
     )
     types = ["histo", "follow_up", "consensus", ""]
     (directory / "ISIC2018_Task3_Training_LesionGroupings.csv").write_bytes(
@@ -186,6 +269,7 @@ def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
             [[i, g, types[k % 4]] for k, (i, _, g) in enumerate(rows)],
         )
     )
+    _write_ham10000_part(directory, "Validation", HAM10000_VALIDATION, rng, image_shape)
     return rows
 
 

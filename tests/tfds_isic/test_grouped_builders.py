@@ -32,7 +32,7 @@ class Isic2019Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = isic2019.Builder
     # 512 takes the 256 code path; `full` is built by the group test below.
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
-    SPLITS = {"train": 18, "validation": 2, "test": 4}
+    SPLITS = {"train": 18, "validation": 2, "test": 4, "challenge_test": 4}
 
 
 class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
@@ -40,13 +40,13 @@ class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
 
     DATASET_CLASS = isic2020.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]  # `full`: the group test below
-    SPLITS = {"train": 18, "validation": 4, "test": 2}
+    SPLITS = {"train": 18, "validation": 4, "test": 2, "challenge_test": 3}
 
 
 class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = ham10000.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
-    SPLITS = {"train": 18, "validation": 2, "test": 4}
+    SPLITS = {"train": 18, "validation": 2, "test": 4, "challenge_validation": 2}
 
 
 def test_file_lists_are_the_official_ones():
@@ -56,6 +56,9 @@ def test_file_lists_are_the_official_ones():
             "ISIC_2019_Training_Input.zip",
             "ISIC_2019_Training_GroundTruth.csv",
             "ISIC_2019_Training_Metadata.csv",
+            "ISIC_2019_Test_Input.zip",
+            "ISIC_2019_Test_GroundTruth.csv",
+            "ISIC_2019_Test_Metadata.csv",
         )
     ]
     assert [f.url for f in isic2020.FILES] == [
@@ -64,6 +67,8 @@ def test_file_lists_are_the_official_ones():
             "ISIC_2020_Training_JPEG.zip",
             "ISIC_2020_Training_GroundTruth_v2.csv",
             "ISIC_2020_Training_Duplicates.csv",
+            "ISIC_2020_Test_JPEG.zip",
+            "ISIC_2020_Test_Metadata.csv",
         )
     ]
     assert [f.url for f in ham10000.FILES] == [
@@ -72,6 +77,8 @@ def test_file_lists_are_the_official_ones():
             "ISIC2018_Task3_Training_Input.zip",
             "ISIC2018_Task3_Training_GroundTruth.zip",
             "ISIC2018_Task3_Training_LesionGroupings.csv",
+            "ISIC2018_Task3_Validation_Input.zip",
+            "ISIC2018_Task3_Validation_GroundTruth.zip",
         )
     ]
 
@@ -133,6 +140,105 @@ def test_isic2019_labels_and_metadata_match_the_source(tmp_path):
     ]
 
 
+def test_isic2019_challenge_test_has_the_published_labels_and_weights(tmp_path):
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    builder = build("isic2019/256", tmp_path / "data", tmp_path / "manual")
+    names = builder.info.features["diagnosis"].names
+    got = examples(builder, "challenge_test")
+    assert sorted(got) == [i for i, _, _ in fake_grouped.ISIC2019_TEST]
+    for image_id, label, weight in fake_grouped.ISIC2019_TEST:
+        assert names[got[image_id]["diagnosis"]] == label
+        assert got[image_id]["melanoma"] == (label == "MEL")
+        assert got[image_id]["score_weight"] == float(weight)
+        assert got[image_id]["lesion_id"] == b""
+    # fake_grouped's test metadata alternates (40.0, palms/soles, male) and empty.
+    first, second = got["ISIC_0100000"], got["ISIC_0100001"]
+    assert (int(first["age_approximate"]), first["sex"].decode()) == (40, "male")
+    assert first["anatom_site_general"].decode() == "palms/soles"
+    assert (int(second["age_approximate"]), second["sex"].decode()) == (-1, "unknown")
+    # The official test images are in none of the splits made from training data.
+    made = set().union(*(examples(builder, s) for s in SPLITS))
+    assert not made & set(got)
+    assert {int(e["score_weight"]) for e in examples(builder, "train").values()} == {1}
+
+
+def test_isic2019_bad_score_weight_is_named(tmp_path):
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    name = "ISIC_2019_Test_GroundTruth.csv"
+    rewrite_csv(
+        tmp_path / "manual" / name,
+        lambda row: [[*row[:-2], "-1", row[-1]] if row[0] == "ISIC_0100001" else row],
+    )
+    message = _integrity_error(tmp_path, "isic2019/256")
+    assert name in message
+    assert message.endswith("Received: ISIC_0100001 score_weight='-1'")
+
+
+def test_isic2020_challenge_test_is_unlabelled(tmp_path):
+    fake_grouped.write_isic2020(tmp_path / "manual")
+    builder = build("isic2020/256", tmp_path / "data", tmp_path / "manual")
+    got = examples(builder, "challenge_test")
+    assert sorted(got) == fake_grouped.ISIC2020_TEST
+    assert {int(e["diagnosis"]) for e in got.values()} == {-1}
+    assert {int(e["melanoma"]) for e in got.values()} == {-1}
+    # fake_grouped's test metadata: patient IP_9000000 + k, alternating empties.
+    first, second = got["ISIC_0200000"], got["ISIC_0200001"]
+    assert first["patient_id"].decode() == "IP_9000000"
+    assert (int(first["age_approximate"]), first["sex"].decode()) == (60, "female")
+    assert first["anatom_site_general"].decode() == "torso"
+    assert (int(second["age_approximate"]), second["sex"].decode()) == (-1, "unknown")
+    assert second["anatom_site_general"].decode() == "unknown"
+    assert builder.UNLABELLED_SPLITS == ("challenge_test",)
+    # Labelled splits keep their labels (no -1 leaks into them).
+    train = examples(builder, "train")
+    assert min(int(e["melanoma"]) for e in train.values()) == 0
+
+
+def _drop_member(image_id):
+    return lambda path: rewrite_zip(
+        path, lambda n, d: None if image_id in n else (n, d)
+    )
+
+
+def _drop_row(image_id):
+    return lambda path: rewrite_csv(
+        path, lambda row: [] if row[0] == image_id else [row]
+    )
+
+
+@pytest.mark.parametrize(
+    "name, file, edit, named",
+    [
+        # A test ground-truth row whose image is not in the test zip.
+        (
+            "isic2019",
+            "ISIC_2019_Test_Input.zip",
+            _drop_member("ISIC_0100003"),
+            ["ISIC_2019_Test_GroundTruth.csv", "ISIC_0100003"],
+        ),
+        # An official validation label whose image is not in the validation zip.
+        (
+            "ham10000",
+            "ISIC2018_Task3_Validation_Input.zip",
+            _drop_member("ISIC_0300001"),
+            ["ISIC2018_Task3_Validation_GroundTruth.csv", "ISIC_0300001"],
+        ),
+        # A test image without a metadata row (the only file listing its ids).
+        (
+            "isic2020",
+            "ISIC_2020_Test_Metadata.csv",
+            _drop_row("ISIC_0200002"),
+            ["ISIC_2020_Test_JPEG.zip", "ISIC_0200002"],
+        ),
+    ],
+)
+def test_official_test_files_that_disagree_are_named(tmp_path, name, file, edit, named):
+    getattr(fake_grouped, f"write_{name}")(tmp_path / "manual")
+    edit(tmp_path / "manual" / file)
+    message = _integrity_error(tmp_path, f"{name}/256")
+    assert all(n in message for n in [file, *named]), message
+
+
 def test_isic2020_drops_published_duplicates_and_keeps_patients(tmp_path):
     rows = fake_grouped.write_isic2020(tmp_path / "manual")
     builder = build("isic2020/256", tmp_path / "data", tmp_path / "manual")
@@ -162,6 +268,15 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         assert got[image_id]["lesion_id"].decode() == lesion
         expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
         assert got[image_id]["dx_type"].decode() == expected
+    # The official validation set: its own labels, no groupings, in no made split.
+    validation = examples(builder, "challenge_validation")
+    assert sorted(validation) == [i for i, _ in fake_grouped.HAM10000_VALIDATION]
+    assert not set(validation) & set(got)
+    for image_id, label in fake_grouped.HAM10000_VALIDATION:
+        assert names[validation[image_id]["diagnosis"]] == label
+        assert validation[image_id]["melanoma"] == (label == "MEL")
+        assert validation[image_id]["dx_type"] == b"unknown"
+        assert validation[image_id]["lesion_id"] == b""
 
 
 def _integrity_error(tmp_path, name):

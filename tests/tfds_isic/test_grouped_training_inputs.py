@@ -48,3 +48,43 @@ def test_diagnosis_and_melanoma_labels_reach_make_dataset(tmp_path, name):
         )
         labels = np.concatenate([y.numpy() for _, y in batches])
         assert sorted(labels.tolist()) == want, label
+
+
+def test_unlabelled_challenge_test_is_refused_for_training_and_evaluation(tmp_path):
+    """isic2020's official test split has labels -1 (none published): make_dataset
+    refuses it, alone, sliced or added to a labelled split, for evaluation and for
+    training streams; isic2019's `challenge_test` has published labels and loads."""
+    for name in ("isic2020", "isic2019"):
+        build(
+            f"{name}/256",
+            tmp_path / "data",
+            tfds.builder_cls(name).code_path.parent / "dummy_data",
+        )
+    kwargs = dict(data_dir=str(tmp_path / "data"), image_size=32, batch_size=2)
+    for split, shuffle in (
+        ("challenge_test", False),
+        ("challenge_test[:2]", False),
+        ("train+challenge_test", True),
+    ):
+        with pytest.raises(ValueError, match="has no labels") as error:
+            data.make_dataset(
+                split,
+                dataset="isic2020/256",
+                label="melanoma",
+                shuffle=shuffle,
+                **kwargs,
+            )
+        assert "isic2020/256" in str(error.value)
+        assert str(error.value).endswith(f"Received: split={split!r}")
+    labels = np.concatenate(
+        [
+            y.numpy()
+            for _, y in data.make_dataset(
+                "challenge_test", dataset="isic2019/256", label="diagnosis", **kwargs
+            )
+        ]
+    )
+    # fake_grouped.ISIC2019_TEST: MEL, UNK, NV, SCC (TFDS stores them in key order).
+    assert sorted(labels.tolist()) == sorted(
+        ISIC2019.index(c) for c in ("MEL", "UNK", "NV", "SCC")
+    )

@@ -1,4 +1,5 @@
-"""ham10000: HAM10000 as the ISIC 2018 Task 3 training set, splits grouped by lesion."""
+"""ham10000: HAM10000 as the ISIC 2018 Task 3 training set, splits grouped by lesion,
+and the official Task 3 validation set (`challenge_validation`)."""
 
 import tensorflow_datasets as tfds
 
@@ -8,6 +9,11 @@ _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2018/"
 _INPUT = "ISIC2018_Task3_Training_Input"
 _TRUTH = "ISIC2018_Task3_Training_GroundTruth"
 _GROUPINGS = "ISIC2018_Task3_Training_LesionGroupings.csv"
+# The official validation set (issue 16), with its published ground truth; it has
+# no lesion groupings.
+_VALIDATION_INPUT = "ISIC2018_Task3_Validation_Input"
+_VALIDATION_TRUTH = "ISIC2018_Task3_Validation_GroundTruth"
+CHALLENGE_VALIDATION = "challenge_validation"
 # The one-hot columns of the ground-truth CSV, in the official order.
 DIAGNOSES = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 _IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # LICENSE.txt and ATTRIBUTION.txt match nothing
@@ -15,15 +21,25 @@ _IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # LICENSE.txt and ATTRIBUTION.txt match not
 # No MD5 or size of the 2018 files is published: TFDS' own download checks apply.
 FILES = [
     archives.RemoteFile(name, _BASE_URL + name)
-    for name in (_INPUT + ".zip", _TRUTH + ".zip", _GROUPINGS)
+    for name in (
+        _INPUT + ".zip",
+        _TRUTH + ".zip",
+        _GROUPINGS,
+        _VALIDATION_INPUT + ".zip",
+        _VALIDATION_TRUTH + ".zip",
+    )
 ]
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """HAM10000 (ISIC 2018 Task 3 training): 7 diagnoses, lesion-grouped splits."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "1.1.0": "Split `challenge_validation`: the official ISIC 2018 Task 3 "
+        "validation images with their published ground truth.",
+    }
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
     MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "2.8 GB")
@@ -42,18 +58,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         paths = classification.locate(self, dl_manager, FILES)
-        labels_name = f"{_TRUTH}/{_TRUTH}.csv"
-        with archives.ZipArchive(paths[_TRUTH + ".zip"], name=_TRUTH + ".zip") as z:
-            z.check_top_folder(_TRUTH)
-            if labels_name not in z.members:
-                raise ValueError(
-                    f"{z.name} ({z.path}) lacks {labels_name}, the ground-truth CSV "
-                    f"of the official archive. Received: members="
-                    f"{archives.listing(z.members)}"
-                )
-            labels = classification.read_one_hot(
-                z.read(labels_name), name=labels_name, columns=DIAGNOSES
-            )
+        labels = _read_truth(paths, _TRUTH)
         groupings = archives.rows_by_id(
             archives.read_csv(
                 paths[_GROUPINGS].read_bytes(),
@@ -64,31 +69,47 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             key="image",
         )
         archives.check_same_ids(
-            labels, groupings, images_name=labels_name, labels_name=_GROUPINGS
+            labels, groupings, images_name=_truth_csv(_TRUTH), labels_name=_GROUPINGS
         )
         groups = {i: row["lesion_id"].strip() for i, row in groupings.items()}
         ids = classification.split_ids(self.builder_config, labels, groups)
-        return {
+        generators = {
             split: self._generate_examples(
                 input_zip=paths[_INPUT + ".zip"],
+                input_name=_INPUT,
                 labels=labels,
+                labels_name=_truth_csv(_TRUTH),
                 groupings=groupings,
                 ids=s_ids,
             )
             for split, s_ids in ids.items()
         }
+        validation = _read_truth(paths, _VALIDATION_TRUTH)
+        generators[CHALLENGE_VALIDATION] = self._generate_examples(
+            input_zip=paths[_VALIDATION_INPUT + ".zip"],
+            input_name=_VALIDATION_INPUT,
+            labels=validation,
+            labels_name=_truth_csv(_VALIDATION_TRUTH),
+            groupings={},
+            ids=sorted(validation),
+        )
+        return generators
 
-    def _generate_examples(self, input_zip, labels, groupings, ids):
+    def _generate_examples(
+        self, input_zip, input_name, labels, labels_name, groupings, ids
+    ):
         for image_id, data in classification.images(
             input_zip,
-            name=_INPUT + ".zip",
-            top_folder=_INPUT,
+            name=input_name + ".zip",
+            top_folder=input_name,
             pattern=_IMAGE_PATTERN,
             labels=labels,
-            labels_name=_TRUTH,
+            labels_name=labels_name,
             ids=ids,
             shorter_side=self.builder_config.shorter_side,
         ):
+            # The validation set has no groupings: dx_type unknown, no lesion id.
+            grouping = groupings.get(image_id, {})
             yield (
                 image_id,
                 {
@@ -97,8 +118,29 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     "diagnosis": labels[image_id],
                     "melanoma": int(labels[image_id] == "MEL"),
                     "dx_type": classification.text_or_unknown(
-                        groupings[image_id]["diagnosis_confirm_type"]
+                        grouping.get("diagnosis_confirm_type")
                     ),
-                    "lesion_id": groupings[image_id]["lesion_id"].strip(),
+                    "lesion_id": (grouping.get("lesion_id") or "").strip(),
                 },
             )
+
+
+def _truth_csv(truth):
+    """The ground-truth CSV's member name in its official zip."""
+    return f"{truth}/{truth}.csv"
+
+
+def _read_truth(paths, truth):
+    """{image: diagnosis} of the one-hot CSV inside the zip `truth`.zip, checked."""
+    labels_name = _truth_csv(truth)
+    with archives.ZipArchive(paths[truth + ".zip"], name=truth + ".zip") as z:
+        z.check_top_folder(truth)
+        if labels_name not in z.members:
+            raise ValueError(
+                f"{z.name} ({z.path}) lacks {labels_name}, the ground-truth CSV "
+                f"of the official archive. Received: members="
+                f"{archives.listing(z.members)}"
+            )
+        return classification.read_one_hot(
+            z.read(labels_name), name=labels_name, columns=DIAGNOSES
+        )

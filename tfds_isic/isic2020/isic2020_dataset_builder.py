@@ -1,4 +1,5 @@
-"""isic2020: SIIM-ISIC 2020 challenge training data, splits grouped by patient."""
+"""isic2020: SIIM-ISIC 2020 challenge data, splits grouped by patient, and the
+official test images as the unlabelled split `challenge_test`."""
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -35,22 +36,43 @@ DIAGNOSES = [
     "atypical melanocytic proliferation",
 ]
 _IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
+# The official test set (issue 16): 10,982 images whose ground truth is not
+# published ("not available" on the challenge's data page), so its split has no
+# labels: diagnosis and melanoma -1, TFDS' "no label".
+_TEST_INPUT = "ISIC_2020_Test_JPEG.zip"
+_TEST_TOP_FOLDER = "ISIC_2020_Test_Input"
+_TEST_METADATA = "ISIC_2020_Test_Metadata.csv"
+CHALLENGE_TEST = "challenge_test"
+NO_LABEL = -1
+# Only `image` of the test metadata header was seen in public code; the other
+# columns are read under each name they may have, else unknown (README.md).
+_TEST_PATIENT = ("patient_id", "patient")
+_TEST_SITE = ("anatom_site_general_challenge", "anatom_site_general")
 
 # No MD5 or size of the 2020 files is published: TFDS' own download checks apply.
 FILES = [
     archives.RemoteFile(name, _BASE_URL + name)
-    for name in (_INPUT, _GROUND_TRUTH, _DUPLICATES)
+    for name in (_INPUT, _GROUND_TRUTH, _DUPLICATES, _TEST_INPUT, _TEST_METADATA)
 ]
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """SIIM-ISIC 2020: dermoscopic images, melanoma or not, patient-grouped splits."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "1.1.0": "Split `challenge_test`: the official test images, unlabelled "
+        "(diagnosis and melanoma -1).",
+    }
+    # Splits without labels: `skinkeras.data` refuses them for training and
+    # evaluation (their labels are -1).
+    UNLABELLED_SPLITS = (CHALLENGE_TEST,)
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "23 GB")
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(
+        FILES, "23 GB, the test zip 6.7 GB"
+    )
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -75,42 +97,92 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         labels = {i: row["diagnosis"] for i, row in rows.items()}
         groups = {i: row["patient_id"].strip() for i, row in rows.items()}
         ids = classification.split_ids(self.builder_config, labels, groups)
-        return {
+        generators = {
             split: self._generate_examples(
-                input_zip=paths[_INPUT], rows=rows, duplicates=duplicates, ids=s_ids
+                paths[_INPUT],
+                name=_INPUT,
+                top_folder=_TOP_FOLDER,
+                rows=rows,
+                rows_name=_GROUND_TRUTH,
+                ids=s_ids,
+                skip=duplicates,
+                features=_training_features,
             )
             for split, s_ids in ids.items()
         }
+        test_rows = read_test_metadata(
+            paths[_TEST_METADATA].read_bytes(), name=_TEST_METADATA
+        )
+        generators[CHALLENGE_TEST] = self._generate_examples(
+            paths[_TEST_INPUT],
+            name=_TEST_INPUT,
+            top_folder=_TEST_TOP_FOLDER,
+            rows=test_rows,
+            rows_name=_TEST_METADATA,
+            ids=sorted(test_rows),
+            skip=(),
+            features=_test_features,
+        )
+        return generators
 
-    def _generate_examples(self, input_zip, rows, duplicates, ids):
+    def _generate_examples(
+        self, input_zip, *, name, top_folder, rows, rows_name, ids, skip, features
+    ):
+        """Examples of `ids`: `features(row)` plus image and id for each."""
         for image_id, data in classification.images(
             input_zip,
-            name=_INPUT,
-            top_folder=_TOP_FOLDER,
+            name=name,
+            top_folder=top_folder,
             pattern=_IMAGE_PATTERN,
             labels=rows,
-            labels_name=_GROUND_TRUTH,
+            labels_name=rows_name,
             ids=ids,
             shorter_side=self.builder_config.shorter_side,
-            skip=duplicates,
+            skip=skip,
         ):
-            row = rows[image_id]
             yield (
                 image_id,
-                {
-                    "image": data,
-                    "image_id": image_id,
-                    "diagnosis": row["diagnosis"],
-                    "melanoma": int(row["target"]),
-                    "age_approximate": classification.age(row["age_approx"]),
-                    "sex": classification.sex(row["sex"]),
-                    "anatom_site_general": classification.text_or_unknown(
-                        row["anatom_site_general_challenge"]
-                    ),
-                    "patient_id": row["patient_id"].strip(),
-                    "lesion_id": row["lesion_id"].strip(),
-                },
+                {"image": data, "image_id": image_id, **features(rows[image_id])},
             )
+
+
+def _training_features(row):
+    return {
+        "diagnosis": row["diagnosis"],
+        "melanoma": int(row["target"]),
+        "age_approximate": classification.age(row["age_approx"]),
+        "sex": classification.sex(row["sex"]),
+        "anatom_site_general": classification.text_or_unknown(
+            row["anatom_site_general_challenge"]
+        ),
+        "patient_id": row["patient_id"].strip(),
+        "lesion_id": row["lesion_id"].strip(),
+    }
+
+
+def _test_features(row):
+    """No label (-1) and the metadata under whichever known column name it has."""
+    return {
+        "diagnosis": NO_LABEL,
+        "melanoma": NO_LABEL,
+        "age_approximate": classification.age(row.get("age_approx")),
+        "sex": classification.sex(row.get("sex")),
+        "anatom_site_general": classification.text_or_unknown(_first(row, _TEST_SITE)),
+        "patient_id": (_first(row, _TEST_PATIENT) or "").strip(),
+        "lesion_id": "",
+    }
+
+
+def _first(row, names):
+    """The value of the first of `names` that is a column of `row`, else None."""
+    return next((row[n] for n in names if n in row), None)
+
+
+def read_test_metadata(data, *, name):
+    """{image: row} of the test metadata CSV; one row per image (checked)."""
+    return archives.rows_by_id(
+        archives.read_csv(data, name=name, columns=["image"]), name=name, key="image"
+    )
 
 
 def read_ground_truth(data, *, name):
