@@ -7,8 +7,9 @@ The study's protocol (SPEC, Lesion segmentation) is the default: batch 8, 2 epoc
 decoder only, then 10 epochs whole network, one-cycle with lr 3e-4 for the decoder
 and 3e-5 (``--encoder_lr_factor=0.1``) for the encoder. ``--dataset=synthetic_lesions``
 trains offline on the synthetic images, which also have masks. The run directory
-gets ``config.json``, ``summary.json``, ``model.keras`` and TensorBoard ``logs/``
-(predicted masks beside the ground truth under "masks/validation"); then
+gets ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` (running a
+killed command again resumes) and TensorBoard ``logs/`` (predicted masks beside the
+ground truth under "masks/validation"); then
 
     python -m experiments.make_masks --segmenter=runs/segmenter --masks_dir=masks
 """

@@ -11,9 +11,11 @@ CHECKED = ("skinkeras/inference", "skinkeras/segmentation")
 # type or a formula, no training machinery.
 ALLOWED_TRAINING = ("skinkeras.training.config", "skinkeras.training.schedules")
 # The segmenter trains through classification's shared machinery (issue 13: one
-# training stack): the optimizer factory, the one-cycle callbacks, the event writers
-# and model saving. Never the loop, the result tables or the package's lazy names.
+# training stack): the runner (stages, checkpoints, resume), the optimizer factory,
+# the one-cycle callbacks, the event writers and model saving. Never the loop, the
+# result tables or the package's lazy names.
 SHARED_MACHINERY = (
+    "skinkeras.training.runner",
     "skinkeras.training.optimizers",
     "skinkeras.training.callbacks",
     "skinkeras.training.checkpoints",

@@ -30,6 +30,14 @@ def split_size(dataset, split, *, data_dir=None):
     return int(builder.info.splits[split].num_examples)
 
 
+def count_examples(examples):
+    """Number of elements of the dataset ``examples`` (a pass over it if unknown)."""
+    cardinality = int(examples.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(examples.reduce(0, lambda count, _: count + 1))
+
+
 def resize_image(image, size):
     """Any (H, W, 3) image → float32 (size, size, 3), squashed, bilinear."""
     image = tf.image.resize(

@@ -4,10 +4,11 @@ Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
 `optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
 checkpoints, saving the model), `tensorboard` (event files),
-`distribute` (strategies, global batch), `losses` (focal loss, class weights), `loop` (run, run_seeds), `results`
+`distribute` (strategies, global batch), `losses` (focal loss, class weights),
+`runner` (staged, checkpointed, resumable fit), `loop` (run, run_seeds), `results`
 (tables, comparisons, atomic writes). The segmenter
-(`skinkeras.segmentation.training`) uses the same optimizer factory, one-cycle
-callbacks, event writers and model saving.
+(`skinkeras.segmentation.training`) trains through the same runner, optimizer
+factory, event writers and model saving.
 
 Attributes are imported on first use, so that reading a config (e.g. for
 `experiments.main --helpfull`) does not import TensorFlow.
@@ -34,6 +35,7 @@ _SUBMODULES = (
     "losses",
     "optimizers",
     "results",
+    "runner",
     "schedules",
     "tensorboard",
 )

@@ -19,6 +19,7 @@ Everything a run writes lives in ``config.model_dir`` (README, "Run directory"):
 ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
 """
 
+import functools
 import pathlib
 
 import keras
@@ -26,7 +27,14 @@ import numpy as np
 
 from skinkeras import metrics
 from skinkeras.training import callbacks as callbacks_lib
-from skinkeras.training import checkpoints, distribute, losses, results, tensorboard
+from skinkeras.training import (
+    checkpoints,
+    distribute,
+    losses,
+    results,
+    runner,
+    tensorboard,
+)
 from skinkeras.training.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
 from skinkeras.training.optimizers import make_optimizer
 
@@ -268,7 +276,6 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     model_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(model_dir / "config.json", config.to_json())
     checkpoint_dir = model_dir / "checkpoints"
-    state = checkpoints.load_state(checkpoint_dir)
 
     policy = (
         distribute.mixed_precision_policy(strategy) if config.mixed_precision else None
@@ -292,78 +299,52 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         keras.utils.set_random_seed(config.seed)
         model = model_from_config(config)
         arl_layers = _models().arl_layers(model)
-        compiled_stage = None
-        if state is None:
-            state = checkpoints.RunState()
-        else:
-            # Rebuild the optimizer of the checkpointed stage so that its moments
-            # and step counter load too.
-            compile_stage(
-                model, config, stage=state.stage, steps_per_epoch=steps_per_epoch
-            )
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(state.weights_path)
-            compiled_stage = state.stage
 
-        for stage in (1, 2):
-            epochs = config.head_epochs if stage == 1 else config.epochs
-            initial_epoch = 0
-            if state.stage > stage:
-                continue
-            if state.stage == stage:
-                initial_epoch = state.stage_epoch
-            if initial_epoch >= epochs:
-                continue
-            if compiled_stage != stage:
-                compile_stage(
-                    model, config, stage=stage, steps_per_epoch=steps_per_epoch
-                )
-                compiled_stage = stage
-            total_steps = max(1, epochs * steps_per_epoch)
-            state.stage, state.stage_epoch = stage, initial_epoch
-            # Epochs initial_epoch .. epochs - 1 of this stage, each a pure function
-            # of (seed, stage, epoch): a resumed stage sees what it would have seen.
-            train_ds = train_stream.epochs(
-                stage=stage, start=initial_epoch, stop=epochs
-            )
-            # Independent of their order here: the one order that matters (record,
-            # summaries, checkpoint) is written out in `EpochEnd`.
-            loop_callbacks = [
-                # First: the replicas' BatchNorm statistics agree before EpochEnd.
-                distribute.SyncMovingStatistics(strategy),
-                callbacks_lib.OneCycleMomentum(total_steps),
-                callbacks_lib.EpochSeeds(config.seed, stage),
-                callbacks_lib.NanGuard(state),
-                callbacks_lib.EpochEnd(
-                    state,
-                    recorder=callbacks_lib.EpochRecorder(
-                        state,
-                        validation_ds,
-                        steps_per_epoch=steps_per_epoch,
-                        arl_layers=arl_layers,
-                        class_names=config.class_names,
-                    ),
-                    summaries=tensorboard.EpochSummaries(
-                        model_dir / "logs", images=first_batch
-                    ),
-                    checkpoint=checkpoints.Checkpoint(state, checkpoint_dir),
-                ),
-            ]
-            if on_stage is not None:
-                max_lr = config.head_lr if stage == 1 else config.lr
-                on_stage(config.seed, stage, epochs, max_lr)
-            model.fit(
-                train_ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
+        def compile_for(stage):
+            compile_stage(model, config, stage=stage, steps_per_epoch=steps_per_epoch)
+
+        def epoch_end(state, stage):
+            recorder = callbacks_lib.EpochRecorder(
+                state,
+                validation_ds,
                 steps_per_epoch=steps_per_epoch,
-                callbacks=loop_callbacks + list(callbacks),
-                class_weight=losses.class_weights(config, train_stream.counts),
-                verbose=verbose,
-                shuffle=False,  # the pipeline draws each epoch's order
+                arl_layers=arl_layers,
+                class_names=config.class_names,
             )
-            if state.nan is not None:
-                raise _nan_error(state.nan, checkpoint_dir, state, config)
+            summaries = tensorboard.EpochSummaries(
+                model_dir / "logs", images=first_batch
+            )
+            return recorder, summaries
+
+        state = runner.restore(model, checkpoint_dir, compile_for)
+        # Epochs start .. stop - 1 of a stage, each a pure function of (seed, stage,
+        # epoch): a resumed stage sees what it would have seen.
+        runner.run_stages(
+            model,
+            state,
+            stages=(
+                runner.Stage(1, config.head_epochs, config.head_lr),
+                runner.Stage(2, config.epochs, config.lr),
+            ),
+            compile_stage=compile_for,
+            train_epochs=lambda stage, start, stop: train_stream.epochs(
+                stage=stage, start=start, stop=stop
+            ),
+            steps_per_epoch=steps_per_epoch,
+            seed=config.seed,
+            epoch_end=epoch_end,
+            checkpoint_dir=checkpoint_dir,
+            nan_error=lambda state: _nan_error(
+                state.nan, checkpoint_dir, state, config
+            ),
+            strategy=strategy,
+            class_weight=losses.class_weights(config, train_stream.counts),
+            callbacks=callbacks,
+            verbose=verbose,
+            on_stage=None
+            if on_stage is None
+            else functools.partial(on_stage, config.seed),
+        )
 
         summary = make_summary(config, state, model_name=model.name)
         checkpoints.save_model(model, model_dir / MODEL)

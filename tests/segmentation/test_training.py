@@ -1,5 +1,6 @@
 """Segmenter data and a tiny end-to-end training run (in-memory data)."""
 
+import dataclasses
 import json
 
 import keras
@@ -148,3 +149,71 @@ def test_unprepared_isic_dataset_names_the_build_command(tmp_path):
 
     with pytest.raises(DatasetNotPreparedError, match="tfds build isic2018_task1"):
         seg_data.load_split("isic2018_task1", "train", data_dir=str(tmp_path))
+
+
+class _CrashAfter(keras.callbacks.Callback):
+    """Simulates a killed process after the given epoch (over both stages) was saved.
+
+    Extra callbacks run after the runner's: the epoch's checkpoint is on disk.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+        self.seen = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen += 1
+        if self.seen == self.epochs:
+            raise KeyboardInterrupt("simulated crash")
+
+
+class _Trace(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_encoder):
+    """Issue 13: the segmenter checkpoints and resumes through the shared runner."""
+    config = SegmentConfig(
+        encoder=tiny_encoder,
+        weights="none",
+        image_size=32,
+        batch_size=4,
+        head_epochs=1,  # a crash in the middle of stage 2, after stage 1
+        epochs=2,
+        model_dir=str(tmp_path / "seg"),
+    )
+    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
+    with pytest.raises(KeyboardInterrupt):
+        train_segmenter(config, sources=sources, verbose=0, callbacks=[_CrashAfter(2)])
+    run = tmp_path / "seg"
+    assert not (run / "summary.json").exists()
+    manifest = json.loads((run / "checkpoints" / "state.json").read_text())
+    assert (manifest["stage"], manifest["stage_epoch"], manifest["epoch"]) == (2, 1, 2)
+    trace = _Trace()
+    summary = train_segmenter(config, sources=sources, verbose=0, callbacks=[trace])
+    assert trace.epochs == [1]  # only stage 2's second epoch was left
+    assert [(r["stage"], r["stage_epoch"]) for r in summary["history"]] == [
+        (1, 1),
+        (2, 1),
+        (2, 2),
+    ]
+    # The same numbers as an uninterrupted run: weights, optimizer moments and
+    # step counter, and the position in the data stream all came back.
+    uninterrupted = train_segmenter(
+        dataclasses.replace(config, model_dir=str(tmp_path / "whole")),
+        sources=sources,
+        verbose=0,
+    )
+    for got, want in zip(summary["history"], uninterrupted["history"], strict=True):
+        assert got == pytest.approx(want, rel=1e-6)
+    # Another configuration is not resumed from these checkpoints.
+    (run / "summary.json").unlink()
+    with pytest.raises(ValueError, match="different configuration.*lr=0.0003"):
+        train_segmenter(dataclasses.replace(config, lr=1e-3), sources=sources)
