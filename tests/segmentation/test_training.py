@@ -97,29 +97,12 @@ def tiny_encoder(monkeypatch):
     return "tiny"
 
 
-@pytest.mark.parametrize(
-    "encoder",
-    [
-        # 40 s of training: slow, so the default suite stays well under 15 min
-        pytest.param("tiny", marks=pytest.mark.slow),
-        pytest.param("efficientnet_b0", marks=pytest.mark.slow),
-    ],
-)
-def test_two_stage_training_writes_the_run(tmp_path, tiny_encoder, encoder):
-    config = SegmentConfig(
-        encoder=encoder,
-        weights="none",
-        image_size=32,
-        batch_size=4,
-        head_epochs=1,
-        epochs=1,
-        loss="bce_dice",
-        model_dir=str(tmp_path / "seg"),
+def _check_finished_run(run, config, sources, summary):
+    """The files of a finished run: config, model, summary, TensorBoard events."""
+    assert summary["epochs"] == config.head_epochs + config.epochs
+    assert [record["epoch"] for record in summary["history"]] == list(
+        range(1, summary["epochs"] + 1)
     )
-    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
-    summary = train_segmenter(config, sources=sources, verbose=0, max_images=2)
-    assert summary["epochs"] == 2
-    assert [record["epoch"] for record in summary["history"]] == [1, 2]
     assert 0.0 <= summary["val_dice"] <= 1.0
     assert set(summary["history"][0]) >= {
         "loss",
@@ -128,8 +111,7 @@ def test_two_stage_training_writes_the_run(tmp_path, tiny_encoder, encoder):
         "val_iou",
         "lr",
     }
-    run = tmp_path / "seg"
-    assert json.loads((run / "config.json").read_text())["encoder"] == encoder
+    assert json.loads((run / "config.json").read_text())["encoder"] == config.encoder
     model = keras.models.load_model(run / "model.keras", compile=False)
     assert model.output_shape == (None, 32, 32, 1)
     events = list((run / "logs").glob("events.out.tfevents.*"))
@@ -142,6 +124,24 @@ def test_two_stage_training_writes_the_run(tmp_path, tiny_encoder, encoder):
     assert train_segmenter(config, sources=sources) == json.loads(
         (run / "summary.json").read_text()
     )
+
+
+@pytest.mark.slow  # EfficientNet-B0's U-Net: minutes; the tiny encoder's run is
+# checked by test_killed_run_resumes_from_its_last_checkpoint
+def test_two_stage_training_writes_the_run(tmp_path):
+    config = SegmentConfig(
+        encoder="efficientnet_b0",
+        weights="none",
+        image_size=32,
+        batch_size=4,
+        head_epochs=1,
+        epochs=1,
+        loss="bce_dice",
+        model_dir=str(tmp_path / "seg"),
+    )
+    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
+    summary = train_segmenter(config, sources=sources, verbose=0, max_images=2)
+    _check_finished_run(tmp_path / "seg", config, sources, summary)
 
 
 def test_unprepared_isic_dataset_names_the_build_command(tmp_path):
@@ -206,11 +206,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_encoder):
     ]
     # The same numbers as an uninterrupted run: weights, optimizer moments and
     # step counter, and the position in the data stream all came back.
-    uninterrupted = train_segmenter(
-        dataclasses.replace(config, model_dir=str(tmp_path / "whole")),
-        sources=sources,
-        verbose=0,
-    )
+    whole = dataclasses.replace(config, model_dir=str(tmp_path / "whole"))
+    uninterrupted = train_segmenter(whole, sources=sources, verbose=0, max_images=2)
+    _check_finished_run(tmp_path / "whole", whole, sources, uninterrupted)
     for got, want in zip(summary["history"], uninterrupted["history"], strict=True):
         assert got == pytest.approx(want, rel=1e-6)
     # Another configuration is not resumed from these checkpoints.
