@@ -19,7 +19,8 @@ ensemble of its seeds (mean probability), and each seed alone (mean ± std), unl
 
 `--calibrate` fits a temperature and chooses an operating point on the evaluated
 split (a validation split; never the test split or `--images`) and stores them in
-the run as `calibration.json`; every later evaluation and `experiments.predict`
+the run as `calibration.json`, and re-saves the run's `model.keras` (the
+self-contained pipeline) with them; every later evaluation and `experiments.predict`
 applies them. Without one the operating point is the ISIC scorer's
 `probability > 0.5`. `--report_dir` gets ROC, precision-recall, reliability and
 confusion-matrix PNGs, `report.md` and `MODEL_CARD.md`. docs/analysis.md explains
@@ -348,6 +349,24 @@ def fit_calibration(
     }
 
 
+def resave_models(model_dir, seed):
+    """Re-saves the evaluated seeds' `model.keras` with the calibration just written.
+
+    A run's `model.keras` carries its calibration (issue 15, item 6): each seed's
+    pipeline gets `read_calibration` of its directory (its own, else the ensemble's
+    in the multi-seed parent). Returns the paths written.
+    """
+    from skinkeras import inference
+    from skinkeras.inference import pipeline
+
+    saved = []
+    for _, directory in inference.find_models(model_dir, seed=seed):
+        path = pipeline.recalibrate(directory)
+        if path is not None:
+            saved.append(path)
+    return saved
+
+
 def check_calibration_split(*, calibrate, split, images):
     """Refuses to calibrate on test data (issue 15: chosen on validation, never test)."""
     if not calibrate:
@@ -596,6 +615,8 @@ def main(argv):
             f"{calibration['temperature']:.4f}, threshold "
             f"{calibration['threshold']:.6g}"
         )
+        for saved in resave_models(FLAGS.model_dir, FLAGS.seed):
+            print(f"{saved} re-saved with it")
     metrics_args = dict(
         resamples=FLAGS.bootstrap,
         seed=FLAGS.bootstrap_seed,

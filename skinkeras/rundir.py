@@ -3,9 +3,12 @@
 What `skinkeras.training` writes into ``model_dir`` for one seed::
 
     config.json      the run's `TrainConfig`
-    calibration.json temperature and decision threshold (fitted on validation)
     summary.json     per-run maxima, final values, per-epoch history, ARL alphas
-    model.keras      the trained model (written last: its presence means "finished")
+    model.keras      the trained model as the self-contained pipeline (uint8 image
+                     in, probabilities and decision out; the network is its layer
+                     "network"; `skinkeras.inference.pipeline`), or the bare network
+                     for lesion-masked runs and runs written before issue 15; written
+                     last: its presence means "finished"
     calibration.json temperature and operating point (`experiments.evaluate
                      --calibrate`; docs/analysis.md); a multi-seed dir's own one
                      is the ensemble's

@@ -1,7 +1,8 @@
 """Run directories and image files for the deploy tests (inference, export, CLIs).
 
 The tests make their own run directories (model.keras + config.json, the training
-stream's layout) instead of training, so they depend only on `skinkeras.models`.
+stream's layout; model.keras the pipeline training saves) instead of training, so they
+depend only on `skinkeras.models` and `skinkeras.inference.pipeline`.
 """
 
 import atexit
@@ -16,6 +17,8 @@ import keras
 import numpy as np
 
 from skinkeras import layers, models
+from skinkeras.inference import pipeline
+from skinkeras.training.config import TrainConfig
 
 
 def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", **extra):
@@ -64,10 +67,17 @@ def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", *
     return config
 
 
-def write_run(directory, model, config):
-    """Writes `model.keras` and `config.json` into `directory` (a seed directory)."""
+def write_run(directory, model, config, *, bare=False):
+    """Writes `model.keras` and `config.json` into `directory` (a seed directory).
+
+    `model.keras` is what training writes (`pipeline.run_model`: the pipeline around
+    `model`), or with `bare` the network alone, as runs written before issue 15's
+    self-contained model (and lesion-masked ones) hold it.
+    """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if not bare:
+        model = pipeline.run_model(model, TrainConfig.from_dict(config))
     model.save(directory / "model.keras")
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     return directory
@@ -142,8 +152,16 @@ def tiny_classifier(*, num_classes=2, image_size=32, seed=0):
     return model
 
 
-def tiny_run(directory, *, num_classes=2, image_size=32, seed=0, preprocessing="none"):
-    """A seed directory with a `tiny_classifier`."""
+def tiny_run(
+    directory,
+    *,
+    num_classes=2,
+    image_size=32,
+    seed=0,
+    preprocessing="none",
+    bare=False,
+):
+    """A seed directory with a `tiny_classifier` (`write_run`; `bare`: old format)."""
     model = tiny_classifier(num_classes=num_classes, image_size=image_size, seed=seed)
     # The config names a model of the study (TrainConfig validates it); the model
     # file holds the tiny stand-in, which is what inference loads.
@@ -154,7 +172,7 @@ def tiny_run(directory, *, num_classes=2, image_size=32, seed=0, preprocessing="
         seed=seed,
         preprocessing=preprocessing,
     )
-    return write_run(directory, model, config)
+    return write_run(directory, model, config, bare=bare)
 
 
 def _temporary_directory():

@@ -17,8 +17,16 @@ image size, preprocessing, the training configuration and the calibration record
 (`pipeline_metadata`). After `import skinkeras`, `keras.models.load_model` loads a
 saved pipeline in any process.
 
+A run's own `model.keras` is this pipeline (issue 15, item 6): training saves it
+uncalibrated (`run_model`), and `experiments.evaluate --calibrate` re-saves it with
+the calibration it writes (`recalibrate`). Readers that want the bare network take
+`model.get_layer(NETWORK)` (`skinkeras.inference.load_run` does); runs written
+before this hold the bare network, and `load_model` / `from_run` build the pipeline
+around it from `config.json`.
+
 Lesion masking cannot be inside: it needs each image's lesion mask, i.e. the U-Net
-segmenter, which is a separate model; such runs are refused.
+segmenter, which is a separate model; such runs keep the bare network in
+`model.keras` and are refused here.
 """
 
 import dataclasses
@@ -37,6 +45,10 @@ NETWORK = "network"
 CROP, PREPROCESSING, ROUND = "resize_and_center_crop", "preprocessing", "round_pixels"
 PROBABILITIES, DECISION = "probabilities", "decision"
 DEFAULT_CALIBRATION = {"temperature": 1.0, "threshold": 0.5}
+# The layers around the network compute in float32 whatever the global dtype policy:
+# training saves the pipeline under its mixed-precision policy, and the resize and
+# preprocessing must give training's float32 pixels.
+_FLOAT32 = {"dtype": "float32"}
 
 
 def read_calibration(run_dir):
@@ -71,9 +83,9 @@ def preprocessing_layer(preprocessing):
     if preprocessing == "none":
         return None
     if preprocessing in ("max_rgb", "shades_of_gray"):
-        return layers.ColorConstancy(preprocessing, name=PREPROCESSING)
+        return layers.ColorConstancy(preprocessing, name=PREPROCESSING, **_FLOAT32)
     if preprocessing == "ben_graham":
-        return layers.BenGraham(name=PREPROCESSING)
+        return layers.BenGraham(name=PREPROCESSING, **_FLOAT32)
     raise ValueError(
         f"Unknown preprocessing; expected one of {data.PREPROCESSING_NAMES}. "
         f"Received: preprocessing={preprocessing!r}"
@@ -114,12 +126,12 @@ def build_pipeline(
     (inputs,), (outputs,) = network.inputs, network.outputs  # one in, one out
     network = keras.Model(inputs, outputs, name=NETWORK)
     images = keras.Input((None, None, 3), dtype="uint8", name="images")
-    x = layers.ResizeAndCenterCrop(image_size, name=CROP)(images)
+    x = layers.ResizeAndCenterCrop(image_size, name=CROP, **_FLOAT32)(images)
     if pp is not None:
         x = pp(x)
-    x = layers.RoundPixels(name=ROUND)(x)
+    x = layers.RoundPixels(name=ROUND, **_FLOAT32)(x)
     probabilities = layers.TemperatureSoftmax(
-        temperature, class_names=class_names, name=PROBABILITIES
+        temperature, class_names=class_names, name=PROBABILITIES, **_FLOAT32
     )(network(x))
     metadata = {
         "class_names": list(class_names),
@@ -128,7 +140,7 @@ def build_pipeline(
         **(metadata or {}),
     }
     decision = layers.ThresholdDecision(
-        threshold, index=melanoma, metadata=metadata, name=DECISION
+        threshold, index=melanoma, metadata=metadata, name=DECISION, **_FLOAT32
     )(probabilities)
     return keras.Model(
         images,
@@ -146,6 +158,19 @@ def seed_directory(run):
     return pathlib.Path(directory)
 
 
+def _run_pipeline(network, config, class_names, calibration):
+    # One definition of a run's pipeline, for training, `from_run` and `recalibrate`.
+    return build_pipeline(
+        network,
+        image_size=config.image_size,
+        preprocessing=config.preprocessing,
+        class_names=class_names,
+        temperature=calibration["temperature"],
+        threshold=calibration["threshold"],
+        metadata={"training_config": config.to_dict(), "calibration": calibration},
+    )
+
+
 def from_run(run):
     """The pipeline of a one-seed `Run`, with its `calibration.json` (if any).
 
@@ -155,18 +180,72 @@ def from_run(run):
     model = run.model  # raises for an ensemble
     preprocessing_layer(run.preprocessing)  # refuses lesion masking before loading
     calibration = read_calibration(seed_directory(run))
-    return build_pipeline(
-        model,
-        image_size=run.image_size,
-        preprocessing=run.preprocessing,
-        class_names=run.class_names,
-        temperature=calibration["temperature"],
-        threshold=calibration["threshold"],
-        metadata={"training_config": run.config.to_dict(), "calibration": calibration},
+    return _run_pipeline(model, run.config, run.class_names, calibration)
+
+
+def run_model(network, config):
+    """What training saves as a run's `model.keras`: the uncalibrated pipeline.
+
+    The pipeline around the trained `network` with temperature 1 and threshold 0.5
+    (until `experiments.evaluate --calibrate`, `recalibrate`), the class names and
+    `config` in its metadata: what `from_run` gives for the run before calibration.
+    Where no pipeline can hold the run, the bare `network`: lesion-masked input
+    (the mask needs the segmenter; `load_model` and export refuse such runs) or
+    classes without melanoma (the decision is melanoma's).
+
+    Args:
+        network: the trained Keras model (logits).
+        config: the run's `TrainConfig`.
+    """
+    class_names = tuple(
+        config.class_names or metrics.default_class_names(config.num_classes)
     )
+    if (
+        config.preprocessing == "lesion_mask"
+        or metrics.melanoma_index(class_names) is None
+    ):
+        return network
+    return _run_pipeline(network, config, class_names, dict(DEFAULT_CALIBRATION))
+
+
+def carries(model, calibration):
+    """Whether a pipeline applies `calibration` (a `read_calibration` record)."""
+    return pipeline_metadata(model).get("calibration") == calibration
+
+
+def recalibrate(seed_dir):
+    """Re-saves a seed directory's pipeline `model.keras` with its calibration.
+
+    The calibration is `read_calibration(seed_dir)` (the seed's `calibration.json`,
+    else its multi-seed parent's), so the file stays what `from_run` gives for the
+    run. Written atomically (`skinkeras.training.checkpoints.save_model`), and only
+    when it changes.
+
+    Returns:
+        The path written, or None: unchanged, or a bare network (a run saved before
+        runs held pipelines, or a lesion-masked one), which is left as it is.
+    """
+    from skinkeras import rundir
+    from skinkeras.training import checkpoints
+
+    seed_dir = pathlib.Path(seed_dir)
+    path = seed_dir / rundir.MODEL
+    model = keras.models.load_model(path, compile=False)
+    calibration = read_calibration(seed_dir)
+    if not is_pipeline(model) or carries(model, calibration):
+        return None
+    rebuilt = _run_pipeline(
+        model.get_layer(NETWORK),
+        rundir.read_config(seed_dir),
+        pipeline_metadata(model)["class_names"],
+        calibration,
+    )
+    checkpoints.save_model(rebuilt, path)
+    return path
 
 
 def is_pipeline(model):
+    """Whether a Keras model is a pipeline (module doc) rather than a bare network."""
     names = {layer.name for layer in model.layers}
     return {CROP, ROUND, NETWORK, PROBABILITIES, DECISION} <= names
 
@@ -215,14 +294,18 @@ def load_model(path, *, seed=None):
 
     Args:
         path: a `.keras` file written by `experiments.export --format=keras` (or
-            `build_pipeline(...).save`), or a run directory (`model.keras` +
-            `config.json` [+ `calibration.json`]).
+            `build_pipeline(...).save`, or a run's `model.keras`), or a run
+            directory (`model.keras` + `config.json` [+ `calibration.json`]).
         seed: with a multi-seed run directory, the seed to load.
 
     Returns:
-        The pipeline Keras model (module doc).
+        The pipeline Keras model (module doc). From a run directory: its own
+        `model.keras` where that is a pipeline carrying the run's calibration;
+        else (a bare network, from runs written before runs held pipelines, or a
+        `calibration.json` newer than the file) built by `from_run`.
     """
-    from skinkeras.inference.runs import load_run
+    from skinkeras import rundir
+    from skinkeras.inference.runs import find_models, load_run
 
     path = pathlib.Path(path)
     if path.is_file():
@@ -234,6 +317,13 @@ def load_model(path, *, seed=None):
                 f"Received: path={path}"
             )
         return model
+    found = find_models(path, seed=seed)
+    if len(found) == 1:  # an ensemble goes on to `from_run`'s error
+        ((_, directory),) = found
+        preprocessing_layer(rundir.read_config(directory).preprocessing)
+        model = keras.models.load_model(directory / rundir.MODEL, compile=False)
+        if is_pipeline(model) and carries(model, read_calibration(directory)):
+            return model
     return from_run(load_run(path, seed=seed))
 
 

@@ -15,6 +15,7 @@ import keras
 # Registers the custom layers (ARL, SE, ...) that `keras.models.load_model` needs.
 import skinkeras.models  # noqa: F401
 from skinkeras import rundir
+from skinkeras.inference import pipeline
 from skinkeras.metrics import CLASS_NAMES
 from skinkeras.training.config import TrainConfig
 
@@ -118,6 +119,20 @@ def find_models(model_dir, *, seed=None):
     return found
 
 
+def _network(path):
+    """The network of a `model.keras`: the file's model, or a pipeline's network.
+
+    A run's `model.keras` is the pipeline around its network (issue 15, item 6;
+    `skinkeras.inference.pipeline`); runs written before that, and lesion-masked
+    ones, hold the bare network. The `Predictor` route applies the run's
+    preprocessing and calibration itself, so it takes the network either way.
+    """
+    model = keras.models.load_model(path, compile=False)
+    if pipeline.is_pipeline(model):
+        return model.get_layer(pipeline.NETWORK)
+    return model
+
+
 def load_run(model_dir, *, seed=None):
     """Loads the model(s) and `config.json` of a run directory for inference.
 
@@ -128,7 +143,8 @@ def load_run(model_dir, *, seed=None):
         seed: optional seed `k` of the multi-seed directory to load alone.
 
     Returns:
-        A `Run`.
+        A `Run`, whose models are the networks (a pipeline `model.keras` is
+        unwrapped: `Run.models` take the preprocessed image, as in training).
     """
     found = find_models(model_dir, seed=seed)
     configs = [rundir.read_config(path) for _, path in found]
@@ -142,9 +158,7 @@ def load_run(model_dir, *, seed=None):
                 f"Seeds of {model_dir} differ in {differing}: cannot ensemble them; "
                 f"choose one with `seed`. Received: seed={k}"
             )
-    models = tuple(
-        keras.models.load_model(path / rundir.MODEL, compile=False) for _, path in found
-    )
+    models = tuple(_network(path / rundir.MODEL) for _, path in found)
     num_classes = int(models[0].output_shape[-1])
     # A dataset-defined label (issue 16) names its classes in config.json.
     class_names = tuple(config.class_names or ())

@@ -17,6 +17,9 @@ process, resumed or not.
 
 Everything a run writes lives in ``config.model_dir`` (README, "Run directory"):
 ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
+``model.keras`` is the self-contained pipeline around the trained network
+(`skinkeras.inference.pipeline.run_model`); the checkpoints hold the network's own
+weights.
 """
 
 import functools
@@ -59,6 +62,13 @@ def _data():
     import skinkeras.data
 
     return skinkeras.data
+
+
+def _pipeline():
+    # Imported lazily, as `_data`: the inference package imports training's config.
+    from skinkeras.inference import pipeline
+
+    return pipeline
 
 
 def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
@@ -347,7 +357,9 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         )
 
         summary = make_summary(config, state, model_name=model.name)
-        checkpoints.save_model(model, model_dir / MODEL)
+        # The self-contained model (issue 15, item 6): image in, decision out. The
+        # checkpoints stay the bare network's weights (resume).
+        checkpoints.save_model(_pipeline().run_model(model, config), model_dir / MODEL)
     results.atomic_write_json(summary_path, summary)
     return summary
 

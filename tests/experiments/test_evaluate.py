@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 
+import keras
 import numpy as np
 import pytest
 import scipy.special
@@ -17,6 +18,7 @@ from sklearn import metrics as skm
 from experiments import evaluate, predict
 from skinkeras import data, inference
 from skinkeras import evaluation as ev
+from skinkeras.inference import pipeline
 from tests import deploy_fixtures as fx
 from tests.experiments.test_predict import read_rows, run_cli
 from tests.inference.helpers import training_path_images
@@ -299,6 +301,22 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
     assert stored["validation_specificity"] == pytest.approx(expected["specificity"])
     assert stored["rule"] == "target_sensitivity"
     assert stored["target_sensitivity"] == 0.8 and stored["validation_n"] == 30
+    # The run's model.keras carries them (issue 15, item 6): uint8 images in,
+    # softmax(logits / T) and the decision at the stored threshold out.
+    saved = keras.models.load_model(seed_dir / "model.keras")
+    meta = pipeline.pipeline_metadata(saved)
+    assert meta["calibration"] == stored
+    assert (meta["temperature"], meta["threshold"]) == (
+        stored["temperature"],
+        stored["threshold"],
+    )
+    test_p = scipy.special.softmax(case["logits"][0] / temperature, axis=1)[:, 1]
+    for path, expected_p in zip(case["paths"][:6], test_p, strict=False):
+        outputs = saved(data.decode_image(path.read_bytes())[tf.newaxis])
+        assert outputs["probabilities"].numpy()[0, 1] == pytest.approx(
+            expected_p, abs=1e-5
+        )
+        assert outputs["decision"].numpy()[0] == int(expected_p >= stored["threshold"])
 
     # Evaluation on the test images applies both.
     out = tmp_path / "test.json"
@@ -313,7 +331,6 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
     )
     assert status == 0
     found = json.loads(out.read_text())
-    test_p = scipy.special.softmax(case["logits"][0] / temperature, axis=1)[:, 1]
     y = case["y"]
     assert found["operating_point"]["threshold"] == stored["threshold"]
     reference = counted(y, test_p, stored["threshold"] * (1 - 1e-9))
@@ -365,6 +382,12 @@ def test_calibration_of_an_ensemble_is_stored_at_its_level(case, tmp_path, monke
     stored = json.loads((case["run_dir"] / "calibration.json").read_text())
     assert not list(case["run_dir"].glob("seed_*/calibration.json"))
     assert stored["seeds"] == [0, 1] and stored["rule"] == "youden"
+    # Each seed's model.keras applies the ensemble's calibration, as its export does.
+    for seed in (0, 1):
+        saved = keras.models.load_model(
+            case["run_dir"] / f"seed_{seed}" / "model.keras"
+        )
+        assert pipeline.pipeline_metadata(saved)["calibration"] == stored
     assert stored["target_sensitivity"] is None
     # The ensemble's log-probabilities are what the temperature scales.
     log_p = np.log(case["probabilities"])

@@ -148,20 +148,88 @@ def test_two_lines_predict_files(tmp_path):
 
 
 def test_refusals(tmp_path):
-    run_dir = fx.tiny_run(tmp_path / "run", preprocessing="none")
-    config = json.loads((run_dir / "config.json").read_text())
-    config.update(preprocessing="lesion_mask", masks_dir=str(tmp_path))
-    (run_dir / "config.json").write_text(json.dumps(config))
+    # A lesion-masked run keeps the bare network in model.keras (as training saves).
+    run_dir = fx.tiny_run(tmp_path / "run", preprocessing="lesion_mask")
+    assert not pipeline.is_pipeline(keras.models.load_model(run_dir / "model.keras"))
     with pytest.raises(
         ValueError, match="segmenter.*Received: preprocessing='lesion_mask'"
     ):
         skinkeras.load_model(run_dir)
     with pytest.raises(ValueError, match="without its preprocessing"):
         skinkeras.load_model(run_dir / "model.keras")
+    assert pipeline.recalibrate(run_dir) is None  # left as it is
+    # A pipeline under a config.json that says lesion_mask is refused too.
+    run_dir = fx.tiny_run(tmp_path / "edited", preprocessing="none")
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(preprocessing="lesion_mask", masks_dir=str(tmp_path))
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="segmenter"):
+        skinkeras.load_model(run_dir)
+
+
+def outputs_of(model, images):
+    return {key: value.numpy() for key, value in model(images).items()}
+
+
+def test_a_run_loads_its_own_model_and_old_runs_still_load(tmp_path, monkeypatch):
+    image = fx.random_images(3, 40, seed=5)
+    new = fx.tiny_run(tmp_path / "new", preprocessing="max_rgb")
+    old = fx.tiny_run(tmp_path / "old", preprocessing="max_rgb", bare=True)
+    assert not pipeline.is_pipeline(keras.models.load_model(old / "model.keras"))
+    # Same network, same pipeline: the old run's is built by `from_run`.
+    expected = outputs_of(skinkeras.load_model(old), image)
+    for source in (new, new / "model.keras"):
+        model = skinkeras.load_model(source)
+        np.testing.assert_allclose(
+            outputs_of(model, image)["probabilities"],
+            expected["probabilities"],
+            atol=TOLERANCE,
+        )
+    # The run directory gives its own file (no rebuild) while it carries the run's
+    # calibration.
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "from_run", None)  # calling it would fail
+        skinkeras.load_model(new)
+
+    # Calibrating re-saves the pipeline (the old run's bare network stays).
+    calibration = {"temperature": 2.0, "threshold": 0.25, "rule": "youden"}
+    for run_dir in (new, old):
+        (run_dir / "calibration.json").write_text(json.dumps(calibration))
+    before = (old / "model.keras").read_bytes()
+    assert pipeline.recalibrate(new) == new / "model.keras"
+    assert pipeline.recalibrate(new) is None  # already carries it
+    assert pipeline.recalibrate(old) is None
+    assert (old / "model.keras").read_bytes() == before
+    saved = keras.models.load_model(new / "model.keras")
+    meta = pipeline.pipeline_metadata(saved)
+    assert (meta["temperature"], meta["threshold"]) == (2.0, 0.25)
+    assert meta["calibration"] == calibration
+    assert meta["training_config"]["preprocessing"] == "max_rgb"
+    log_p = np.log(expected["probabilities"])
+    reference = np.exp(log_p / 2.0) / np.exp(log_p / 2.0).sum(axis=1, keepdims=True)
+    got = outputs_of(saved, image)
+    np.testing.assert_allclose(got["probabilities"], reference, atol=TOLERANCE)
+    np.testing.assert_array_equal(got["decision"], reference[:, 1] >= 0.25)
+    np.testing.assert_allclose(
+        outputs_of(skinkeras.load_model(old), image)["probabilities"],
+        reference,
+        atol=TOLERANCE,
+    )
+
+    # Exporting a run whose model.keras is a pipeline does not wrap it twice.
+    exported = keras.models.load_model(
+        export.export_keras(inference.load_run(new), tmp_path / "m.keras")
+    )
+    network = exported.get_layer(pipeline.NETWORK)
+    assert not pipeline.is_pipeline(network)
+    assert not {pipeline.CROP, pipeline.NETWORK} & {x.name for x in network.layers}
+    np.testing.assert_allclose(
+        outputs_of(exported, image)["probabilities"], reference, atol=TOLERANCE
+    )
 
 
 def test_network_stays_reachable(tmp_path):
-    run = inference.load_run(fx.tiny_run(tmp_path / "run"))
+    run = inference.load_run(fx.tiny_run(tmp_path / "run", bare=True))
     model = pipeline.from_run(run)
     network = model.get_layer(pipeline.NETWORK)
     x = tf.random.uniform((2, 32, 32, 3), 0, 255)

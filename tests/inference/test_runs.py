@@ -5,16 +5,21 @@ import numpy as np
 import pytest
 
 from skinkeras import inference
+from skinkeras.inference import pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import softmax_of
 
 
 def test_load_run_seed_dir_and_ensemble(tmp_path):
-    fx.tiny_run(tmp_path / "runs" / "seed_0", seed=0)
+    # seed_0 as runs were written before issue 15 (the bare network), seed_3 as
+    # training writes them now (the pipeline): `load_run` takes the network of both.
+    fx.tiny_run(tmp_path / "runs" / "seed_0", seed=0, bare=True)
     fx.tiny_run(tmp_path / "runs" / "seed_3", seed=3)
+    assert pipeline.is_pipeline(
+        keras.models.load_model(tmp_path / "runs" / "seed_3" / "model.keras")
+    )
     images = fx.random_images(5, 32).astype(np.float32)
-    model_0 = keras.models.load_model(tmp_path / "runs" / "seed_0" / "model.keras")
-    model_3 = keras.models.load_model(tmp_path / "runs" / "seed_3" / "model.keras")
+    model_0, model_3 = fx.tiny_classifier(seed=0), fx.tiny_classifier(seed=3)
     p0, p3 = softmax_of(model_0, images), softmax_of(model_3, images)
     assert np.abs(p0 - p3).max() > 0.01  # two genuinely different seeds
 

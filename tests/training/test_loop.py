@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from skinkeras import data, inference
+from skinkeras.inference import pipeline
 from skinkeras.training import loop, results
+from tests import deploy_fixtures
 from tests.training import helpers
 from tests.training.test_schedules import reference_beta_1, reference_lr
 
@@ -113,9 +116,34 @@ def test_run_writes_the_contract_layout_and_tensorboard(tiny, tmp_path):
         saved = json.loads(archive.read("config.json"))
     assert not saved.get("compile_config")  # loads without skinkeras.training
     loaded = keras.models.load_model(run_dir / "model.keras")
-    assert loaded.get_layer("block1_arl").alpha.numpy() == pytest.approx(
+    network = loaded.get_layer(pipeline.NETWORK)
+    assert network.get_layer("block1_arl").alpha.numpy() == pytest.approx(
         summary["alphas"]["block1_arl"][-1]
     )
+    _check_self_contained(loaded, run_dir, tmp_path / "images")
+
+
+def _check_self_contained(model, run_dir, image_dir):
+    """A trained run's model.keras is the uncalibrated pipeline (issue 15, item 6):
+    uint8 images of any size in, the `Predictor` route's probabilities out."""
+    assert pipeline.is_pipeline(model)
+    metadata = pipeline.pipeline_metadata(model)
+    assert metadata["class_names"] == ["other", "melanoma"]
+    assert metadata["training_config"] == json.loads(
+        (run_dir / "config.json").read_text()
+    )
+    assert (metadata["temperature"], metadata["threshold"]) == (1.0, 0.5)
+    paths = deploy_fixtures.write_image_files(image_dir, [(40, 60), (32, 32), (50, 37)])
+    expected = inference.predict_files(inference.load_run(run_dir), paths)
+    for path, reference in zip(paths, expected.probabilities, strict=True):
+        image = data.decode_image(path.read_bytes()).numpy()
+        outputs = model(image[np.newaxis])
+        np.testing.assert_allclose(
+            outputs["probabilities"].numpy()[0], reference, atol=1e-5
+        )
+        assert outputs["decision"].numpy()[0] == int(reference[1] >= 0.5)
+    # The outputs differ between the images: the comparison means something.
+    assert np.ptp(expected.probabilities[:, 1]) > 1e-3
 
 
 @pytest.mark.slow  # 20-40 s of training: the default suite stays well under 15 min

@@ -94,6 +94,13 @@ def test_train_step_uses_the_configured_dtype_and_compiler(
     assert compiled.policy == (f"mixed_{compute}" if mixed_precision else "float32")
     assert compiled.jit_compile is jit_compile
     assert keras.config.dtype_policy().name == "float32"  # restored afterwards
+    # model.keras, the pipeline saved under the policy: training's float32 pixels
+    # around the network (issue 15, item 6).
+    saved = keras.models.load_model(tmp_path / "run" / "model.keras")
+    for name in ("resize_and_center_crop", "round_pixels", "probabilities"):
+        assert saved.get_layer(name).dtype_policy.name == "float32", name
+    conv = saved.get_layer("network").get_layer("conv1")
+    assert conv.dtype_policy.name == compiled.policy  # the network's own policy
 
 
 def test_models_built_under_the_policy_compute_in_half_precision(tmp_path):
