@@ -204,7 +204,7 @@ def run_suite(
     configuration's directory is locked while it trains (`rundir.lock`), so an
     ``experiments.main`` on the same directory cannot write beside it.
     """
-    from skinkeras.training import results, run_seeds
+    from skinkeras.training import run_seeds
 
     configs = suite_configs(
         experiment, model_dir, overrides=overrides, mask_overrides=mask_overrides
@@ -221,7 +221,7 @@ def run_suite(
         [config.model_dir for _, config in configs],
         [name for name, _ in configs],
     )
-    results.atomic_write_text(comparison_path(model_dir, experiment), text + "\n")
+    rundir.atomic_write_text(comparison_path(model_dir, experiment), text + "\n")
     return text
 
 

@@ -17,7 +17,7 @@ import sys
 from absl import app, flags
 
 from experiments import deploy_cli
-from skinkeras import training  # its `results` is imported on first use
+from skinkeras import rundir, training  # `training.results` is imported on first use
 
 FLAGS = flags.FLAGS
 
@@ -94,7 +94,7 @@ def main(argv):
         return 1
     print(text)
     if FLAGS.output:
-        training.results.atomic_write_text(FLAGS.output, text)
+        rundir.atomic_write_text(FLAGS.output, text)
     return 0
 
 

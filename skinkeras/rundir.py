@@ -43,6 +43,8 @@ RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
 SEED_PREFIX = "seed_"
 LOCK = ".lock"
+# Temporary files in a run directory (unique per process); removed on resume.
+TMP_PREFIX = ".tmp-"
 
 
 class RunDirBusyError(RuntimeError):
@@ -198,6 +200,27 @@ def atomic_write_text(path, text):
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
+        raise
+
+
+def save_model(model, path):
+    """Saves an uncompiled copy of a Keras model, atomically: it loads with only
+    `import skinkeras`.
+
+    ``from_config``, unlike ``keras.models.clone_model``, does not copy the compile
+    state, whose optimizer and loss (the OneCycle schedule, `LayerGroupAdamW`, the
+    segmentation losses) would otherwise be needed to load the file. Here, not in
+    `training`, because inference re-saves a run's model too (`evaluate --calibrate`).
+    """
+    path = pathlib.Path(path)
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")  # unique per process
+    try:
+        clone.save(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: no half-written file left
         raise
 
 

@@ -218,7 +218,7 @@ def recalibrate(seed_dir):
 
     The calibration is `read_calibration(seed_dir)` (the seed's `calibration.json`,
     else its multi-seed parent's), so the file stays what `from_run` gives for the
-    run. Written atomically (`skinkeras.training.checkpoints.save_model`), and only
+    run. Written atomically (`skinkeras.rundir.save_model`), and only
     when it changes.
 
     Returns:
@@ -226,7 +226,6 @@ def recalibrate(seed_dir):
         runs held pipelines, or a lesion-masked one), which is left as it is.
     """
     from skinkeras import rundir
-    from skinkeras.training import checkpoints
 
     seed_dir = pathlib.Path(seed_dir)
     path = seed_dir / rundir.MODEL
@@ -240,7 +239,7 @@ def recalibrate(seed_dir):
         pipeline_metadata(model)["class_names"],
         calibration,
     )
-    checkpoints.save_model(rebuilt, path)
+    rundir.save_model(rebuilt, path)
     return path
 
 

@@ -18,7 +18,7 @@ Writes into ``config.model_dir``: ``config.json``, ``checkpoints/`` (the last tw
 finished epochs, as the classifiers'), ``summary.json`` (validation Dice and IoU
 per epoch, the best and final ones), ``model.keras`` (uncompiled: loads with
 `keras.models.load_model` after ``import skinkeras.models``;
-`skinkeras.training.checkpoints.save_model`) and ``logs/`` (TensorBoard: loss,
+`skinkeras.rundir.save_model`) and ``logs/`` (TensorBoard: loss,
 Dice, IoU, learning rate; images of predicted masks beside the ground truth under
 ``masks/validation``). A killed run resumes after its last finished epoch; a
 finished run (summary.json present) is returned as is.
@@ -44,7 +44,7 @@ from skinkeras.segmentation import metrics
 from skinkeras.segmentation.config import SegmentConfig  # noqa: F401 (re-export)
 from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
-from skinkeras.training import checkpoints, optimizers, runner, tensorboard
+from skinkeras.training import optimizers, runner, tensorboard
 
 LOSSES = {
     "bce": lambda: keras.losses.BinaryCrossentropy(name="bce"),
@@ -313,6 +313,6 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
         "epochs": len(history),
         "history": history,
     }
-    checkpoints.save_model(model, model_dir / MODEL)
+    rundir.save_model(model, model_dir / MODEL)
     rundir.atomic_write_json(model_dir / SUMMARY, summary)
     return summary

@@ -3,12 +3,13 @@
 Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
 Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
 `optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
-checkpoints, saving the model), `tensorboard` (event files),
+checkpoints), `tensorboard` (event files),
 `distribute` (strategies, global batch), `losses` (focal loss, class weights),
 `runner` (staged, checkpointed, resumable fit), `loop` (run, run_seeds), `results`
-(tables, comparisons, atomic writes). The segmenter
+(tables, comparisons). File names, atomic writes and saving the model are
+`skinkeras.rundir`'s. The segmenter
 (`skinkeras.segmentation.training`) trains through the same runner, optimizer
-factory, event writers and model saving.
+factory and event writers.
 
 Attributes are imported on first use, so that reading a config (e.g. for
 `experiments.main --helpfull`) does not import TensorFlow.

@@ -25,12 +25,14 @@ import logging
 import os
 import pathlib
 
+from skinkeras import rundir
+
 MANIFEST = "state.json"
 # The format before issue 14: ckpt.weights.h5 and state.json renamed one after the
 # other, the state unchecked against the weights. Still loaded (see `load_state`).
 LEGACY_WEIGHTS = "ckpt.weights.h5"
 FORMAT = 2
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = rundir.TMP_PREFIX
 _CHUNK = 1 << 20
 
 
@@ -304,18 +306,3 @@ def _remove_unnamed(directory, keep):
             _is_weights(path.name) and path.name not in keep
         ):
             path.unlink(missing_ok=True)
-
-
-def save_model(model, path):
-    """Saves an uncompiled copy, atomically: it loads with only `import skinkeras`.
-
-    ``from_config``, unlike ``keras.models.clone_model``, does not copy the compile
-    state, whose optimizer and loss (the OneCycle schedule, `LayerGroupAdamW`, the
-    segmentation losses) would otherwise be needed to load the file.
-    """
-    path = pathlib.Path(path)
-    clone = model.__class__.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")  # unique per process
-    clone.save(tmp)
-    tmp.replace(path)

@@ -28,10 +28,9 @@ import pathlib
 import keras
 import numpy as np
 
-from skinkeras import metrics
+from skinkeras import metrics, rundir
 from skinkeras.training import callbacks as callbacks_lib
 from skinkeras.training import (
-    checkpoints,
     distribute,
     losses,
     results,
@@ -40,10 +39,6 @@ from skinkeras.training import (
 )
 from skinkeras.training.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
 from skinkeras.training.optimizers import make_optimizer
-
-SUMMARY = "summary.json"
-MODEL = "model.keras"
-VAL_METRICS = ("accuracy", "auroc", "sensitivity", "specificity", "loss")
 
 
 class ConfigMismatchError(ValueError):
@@ -103,7 +98,7 @@ def _check_model_dir(config, model_dir):
     )
     if not (path.exists() and trained):
         return  # nothing trained yet: a corrected command may start afresh
-    saved = results.read_json(path)
+    saved = rundir.read_json(path)
     ours = config.to_dict()
     differing = sorted(
         key
@@ -205,7 +200,9 @@ def make_summary(config, state, *, model_name):
     if multiclass:  # issue 16: ISIC 2019's score and the mean one-vs-rest AUROC
         for key in metrics.MULTICLASS_METRICS:
             summary[f"max_{key}"], summary[f"best_epoch_{key}"] = _best(history, key)
-    for key in VAL_METRICS + (metrics.MULTICLASS_METRICS if multiclass else ()):
+    for key in metrics.VALIDATION_METRICS + (
+        metrics.MULTICLASS_METRICS if multiclass else ()
+    ):
         summary[f"final_{key}"] = final.get(f"val_{key}", float("nan"))
     if multiclass:
         summary["final_confusion_matrix"] = final.get("val_confusion_matrix")
@@ -269,10 +266,10 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     worker = distribute.worker_subdir(strategy)
     if worker is not None:
         model_dir = model_dir / worker
-    summary_path = model_dir / SUMMARY
+    summary_path = model_dir / rundir.SUMMARY
     _check_model_dir(config, model_dir)
     if summary_path.exists():
-        return results.read_json(summary_path)
+        return rundir.read_json(summary_path)
 
     # Before anything is built: the new layers' initial weights (and any Python /
     # NumPy draw) come from the seed, whatever ran before in this process.
@@ -284,7 +281,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     steps_per_epoch = train_stream.steps_per_epoch
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(model_dir / "config.json", config.to_json())
+    rundir.atomic_write_text(model_dir / rundir.CONFIG, config.to_json())
     checkpoint_dir = model_dir / "checkpoints"
 
     policy = (
@@ -359,8 +356,10 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         summary = make_summary(config, state, model_name=model.name)
         # The self-contained model (issue 15, item 6): image in, decision out. The
         # checkpoints stay the bare network's weights (resume).
-        checkpoints.save_model(_pipeline().run_model(model, config), model_dir / MODEL)
-    results.atomic_write_json(summary_path, summary)
+        rundir.save_model(
+            _pipeline().run_model(model, config), model_dir / rundir.MODEL
+        )
+    rundir.atomic_write_json(summary_path, summary)
     return summary
 
 
@@ -401,7 +400,7 @@ def run_seeds(
     table_dir = model_dir if worker is None else model_dir / worker
     _check_model_dir(config, table_dir)
     table_dir.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(table_dir / "config.json", config.to_json())
+    rundir.atomic_write_text(table_dir / rundir.CONFIG, config.to_json())
     summaries = []
     for seed in seeds:
         summary = run(

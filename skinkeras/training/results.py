@@ -15,10 +15,6 @@ import scipy.stats
 
 from skinkeras import rundir
 
-# The atomic writers live in `skinkeras.rundir`; training and the experiments call
-# them through this module too.
-from skinkeras.rundir import atomic_write_json, atomic_write_text, read_json  # noqa: F401
-
 SCORES = ("max_accuracy", "max_auroc")
 # Multi-class runs (issue 16) also score ISIC 2019's balanced accuracy and the mean
 # one-vs-rest AUROC; the tables add them when every summary has them.
@@ -85,15 +81,17 @@ def write_results(model_dir, summaries, *, title=None):
     seeds = ", ".join(str(summary.get("seed", "?")) for summary in summaries)
     text = format_markdown(rows, title=title)
     text += f"\nPer-run maximum over epochs on the validation split; seeds: {seeds}.\n"
-    atomic_write_text(pathlib.Path(model_dir) / rundir.RESULTS_MD, text)
-    atomic_write_text(pathlib.Path(model_dir) / rundir.RESULTS_CSV, format_csv(rows))
+    rundir.atomic_write_text(pathlib.Path(model_dir) / rundir.RESULTS_MD, text)
+    rundir.atomic_write_text(
+        pathlib.Path(model_dir) / rundir.RESULTS_CSV, format_csv(rows)
+    )
     return rows
 
 
 def load_summaries(model_dir):
     """The ``summary.json`` of every finished seed under ``model_dir`` (seed order)."""
     return [
-        read_json(path / rundir.SUMMARY)
+        rundir.read_json(path / rundir.SUMMARY)
         for _, path in rundir.seed_dirs(model_dir)
         if (path / rundir.SUMMARY).is_file()
     ]

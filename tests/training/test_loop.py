@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from skinkeras import data, inference
+from skinkeras import data, inference, rundir
 from skinkeras.inference import pipeline
 from skinkeras.training import loop, results
 from tests import deploy_fixtures
@@ -91,7 +91,7 @@ def test_run_writes_the_contract_layout_and_tensorboard(tiny, tmp_path):
     # Stage 1 freezes the backbone, ARL alpha included; stage 2 trains it.
     assert summary["alphas"]["block1_arl"][0] == 0.0
     assert summary["alphas"]["block1_arl"][2] != 0.0
-    assert results.read_json(run_dir / "summary.json") == summary
+    assert rundir.read_json(run_dir / "summary.json") == summary
 
     scalars, images = _events(run_dir / "logs")
     for tag in (
@@ -163,7 +163,7 @@ def test_killed_run_resumes_from_the_last_finished_epoch(tiny, tmp_path, monkeyp
         with pytest.raises(KeyboardInterrupt):
             loop.run(config, sources=helpers.sources(), callbacks=[Crash(after_epoch)])
         assert not (tmp_path / "run" / "summary.json").exists()
-        state = results.read_json(tmp_path / "run" / "checkpoints" / "state.json")
+        state = rundir.read_json(tmp_path / "run" / "checkpoints" / "state.json")
         assert state["epoch"] == after_epoch
     trace = Trace()
     summary = loop.run(config, sources=helpers.sources(), callbacks=[trace])
@@ -219,7 +219,7 @@ def test_a_crash_while_writing_summaries_leaves_the_epoch_unfinished(
     monkeypatch.setattr(loop.tensorboard, "EpochSummaries", FailingOnEpoch2)
     with pytest.raises(KeyboardInterrupt):
         loop.run(config, sources=helpers.sources())
-    state = results.read_json(tmp_path / "run" / "checkpoints" / "state.json")
+    state = rundir.read_json(tmp_path / "run" / "checkpoints" / "state.json")
     assert state["epoch"] == 1
     monkeypatch.setattr(loop.tensorboard, "EpochSummaries", real_summaries)
     summary = loop.run(config, sources=helpers.sources())
@@ -240,7 +240,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tiny, tmp_
     with pytest.raises(FloatingPointError, match="NaN at stage 1, epoch 2") as error:
         loop.run(config, sources=helpers.sources(), callbacks=[PoisonAfterFirstEpoch()])
     assert "last good checkpoint (stage 1, epoch 1)" in str(error.value)
-    state = results.read_json(tmp_path / "run" / "checkpoints" / "state.json")
+    state = rundir.read_json(tmp_path / "run" / "checkpoints" / "state.json")
     assert state["epoch"] == 1
     assert not (tmp_path / "run" / "summary.json").exists()
     # The kept checkpoint has finite weights and the run resumes from it.
