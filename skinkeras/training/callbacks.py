@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from skinkeras import metrics as metrics_lib
-from skinkeras.training import schedules
+from skinkeras.training import distribute, schedules
 
 
 def base_optimizer(optimizer):
@@ -168,17 +168,37 @@ class EpochRecorder:
         self.state = state
         self.class_names = class_names
         self.steps_per_epoch = int(steps_per_epoch)
-        self.images = validation_data.map(lambda image, label: image)
-        self.labels = np.concatenate(
-            [np.asarray(label) for _, label in validation_data.as_numpy_iterator()]
-        )
+        self.validation_data = validation_data
         self.arl_layers = list(arl_layers)
+        self._labels = None
+        self._paired = None
+
+    def predictions(self, model):
+        """The validation logits (float32) and their labels, one row per example.
+
+        Several workers (issue 14): logits and labels of one distributed pass,
+        gathered together (`distribute.PairedPredictions`). Otherwise Keras'
+        ``predict`` in the dataset's order, with the labels read once from it.
+        """
+        strategy = model.distribute_strategy
+        if distribute.multi_worker(strategy):
+            if self._paired is None:
+                self._paired = distribute.PairedPredictions(
+                    strategy, self.validation_data
+                )
+            return self._paired(model)
+        if self._labels is None:
+            self._labels = np.concatenate(
+                [np.asarray(y) for _, y in self.validation_data.as_numpy_iterator()]
+            )
+        images = self.validation_data.map(lambda image, label: image)
+        logits = model.predict(images, verbose=0)
+        return np.asarray(logits, dtype=np.float32), self._labels
 
     def record(self, model, epoch, logs):
-        logits = model.predict(self.images, verbose=0)
-        logits = np.asarray(logits, dtype=np.float32)
+        logits, labels = self.predictions(model)
         validation = metrics_lib.validation_metrics(
-            self.labels, logits, class_names=self.class_names
+            labels, logits, class_names=self.class_names
         )
         optimizer = base_optimizer(model.optimizer)
         record = {
@@ -199,7 +219,7 @@ class EpochRecorder:
         num_classes = logits.shape[-1]
         if num_classes > 2:
             matrix = metrics_lib.confusion_matrix(
-                self.labels, logits.argmax(-1), num_classes=num_classes
+                labels, logits.argmax(-1), num_classes=num_classes
             )
             record["val_confusion_matrix"] = matrix.tolist()
         record["alphas"] = {

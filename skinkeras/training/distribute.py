@@ -12,6 +12,7 @@ makes Keras' ``fit`` run under it.
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from skinkeras.training.config import STRATEGIES
@@ -66,7 +67,8 @@ def select_strategy(name="auto", *, tpu=None):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _multi_worker(strategy):
+def multi_worker(strategy):
+    """Whether ``strategy`` spans several workers (MultiWorkerMirroredStrategy)."""
     return (
         isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
         and strategy.extended._in_multi_worker_mode()
@@ -121,6 +123,52 @@ class SyncMovingStatistics(keras.callbacks.Callback):
             self._sync()
 
 
+class PairedPredictions:
+    """Validation logits and labels from one pass of a multi-worker run (issue 14).
+
+    Keras' ``predict`` gathers the workers' outputs in the order of a DATA-sharded
+    dataset (`keras...trainer._multi_worker_concat`), while the labels were read
+    from the dataset separately, in its own order: the two agree only while the
+    dataset is sharded by DATA (`skinkeras.data.loading.finish`). Here each replica
+    returns its logits with its own labels and both are gathered by the same
+    collectives, so every logit keeps its label whatever the sharding; the examples
+    may come back in another order, which none of the validation metrics reads.
+    Every worker runs the same steps: the strategy's distributed iterator hands
+    empty batches to a worker whose part ran out (in the last, partial batch).
+    """
+
+    def __init__(self, strategy, dataset):
+        self.strategy = strategy
+        self.dataset = strategy.experimental_distribute_dataset(dataset)
+        self._step = None
+
+    def _gathered_step(self, model):
+        def replica_step(images, labels):
+            # float32 before gathering: a mixed-precision model's bfloat16 or
+            # float16 logits convert exactly.
+            return tf.cast(model(images, training=False), tf.float32), labels
+
+        def step(batch):
+            logits, labels = self.strategy.run(replica_step, args=batch)
+            return (
+                self.strategy.gather(logits, axis=0),
+                self.strategy.gather(labels, axis=0),
+            )
+
+        return tf.function(step)
+
+    def __call__(self, model):
+        """Returns ``(logits, labels)`` as NumPy arrays, every example once."""
+        if self._step is None:
+            self._step = self._gathered_step(model)
+        logits, labels = [], []
+        for batch in self.dataset:
+            batch_logits, batch_labels = self._step(batch)
+            logits.append(batch_logits.numpy())
+            labels.append(batch_labels.numpy())
+        return np.concatenate(logits), np.concatenate(labels)
+
+
 class keras_multiworker_support:  # noqa: N801 - used like a function: `with ...:`
     """Makes Keras' ``fit`` and ``predict`` run under several workers (issue 14).
 
@@ -161,7 +209,7 @@ class keras_multiworker_support:  # noqa: N801 - used like a function: `with ...
 
         def maybe_symbolic_build(model, iterator=None, data_batch=None):
             strategy = model.distribute_strategy
-            if model._distribute_strategy is None or not _multi_worker(strategy):
+            if model._distribute_strategy is None or not multi_worker(strategy):
                 return build(model, iterator=iterator, data_batch=data_batch)
             if iterator is not None:
                 for _, _, batches in iterator:
@@ -174,7 +222,7 @@ class keras_multiworker_support:  # noqa: N801 - used like a function: `with ...
                 model._symbolic_build(data_batch=data_batch)
 
         def reduce_per_replica(values, strategy, reduction):
-            if reduction not in ("auto", "mean") or not _multi_worker(strategy):
+            if reduction not in ("auto", "mean") or not multi_worker(strategy):
                 return reduce(values, strategy, reduction)
 
             def mean(value):

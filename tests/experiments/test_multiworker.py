@@ -12,6 +12,8 @@ import textwrap
 
 import numpy as np
 import pytest
+import scipy.special
+from sklearn.metrics import log_loss
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = [
@@ -47,6 +49,33 @@ def _env(**extra):
     return env
 
 
+def run_two_workers(arguments, **env):
+    """Runs ``python *arguments(index)`` as workers 0 and 1 of a cluster on
+    127.0.0.1 (``TF_CONFIG``), in the repository; both must exit 0."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, *arguments(index)],
+                cwd=REPO,
+                env=_env(TF_CONFIG=json.dumps(tf_config), **env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    try:
+        outputs = [worker.communicate(timeout=TIMEOUT)[0] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, output[-3000:]
+
+
 def _files(directory):
     return sorted(
         str(path.relative_to(directory))
@@ -63,6 +92,25 @@ def _weights(path):
     return keras.models.load_model(path, compile=False).get_weights()
 
 
+def _validation_logits(model_path, data_dir):
+    import keras
+
+    from skinkeras.data import make_dataset
+
+    dataset = make_dataset(
+        "validation",
+        dataset="synthetic_lesions",
+        data_dir=str(data_dir),
+        image_size=32,
+        batch_size=16,
+        shuffle=False,
+        drop_remainder=False,
+    )
+    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+    model = keras.models.load_model(model_path, compile=False)
+    return model.predict(dataset.map(lambda x, y: x), verbose=0), labels
+
+
 def _chief_files(files):
     return [name for name in files if "workers" not in pathlib.Path(name).parts]
 
@@ -72,38 +120,17 @@ def test_two_workers_on_localhost_train_one_model(tmp_path):
     """TF_CONFIG + --strategy=multiworker: both exit 0, on one fresh data_dir (one
     builds synthetic_lesions, the other waits); the chief owns the run directory,
     the other worker writes only under workers/, and both end with equal weights."""
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     data_dir, model_dir = tmp_path / "tfds", tmp_path / "run"
-    workers = []
-    for index in range(2):
-        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        workers.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "experiments.main",
-                    *TINY,
-                    "--strategy=multiworker",
-                    f"--data_dir={data_dir}",
-                    f"--model_dir={model_dir}",
-                ],
-                cwd=REPO,
-                env=_env(TF_CONFIG=json.dumps(tf_config)),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    try:
-        outputs = [worker.communicate(timeout=TIMEOUT)[0] for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-    for worker, output in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, output[-3000:]
+    run_two_workers(
+        lambda index: [
+            "-m",
+            "experiments.main",
+            *TINY,
+            "--strategy=multiworker",
+            f"--data_dir={data_dir}",
+            f"--model_dir={model_dir}",
+        ]
+    )
 
     files = _files(model_dir)
     chief = _chief_files(files)
@@ -140,6 +167,20 @@ def test_two_workers_on_localhost_train_one_model(tmp_path):
     assert [r["steps"] for r in summary["history"]] == [18, 18]
     # The training loss is averaged over both workers, the same on both.
     assert summary["history"] == other_summary["history"]
+    # The recorded validation metrics are the saved model's on the validation split,
+    # predicted here in one process (issue 14). Not its AUROC: this tiny run ends
+    # near chance, its margins spanning ~1e-5 over all 150 examples, so rounding
+    # (~5e-7 between batch sizes) reorders them (AUROC 0.459-0.464 here by batch
+    # size alone). Pairing each logit with its label is proven by
+    # tests/training/test_multiworker_validation.py.
+    logits, labels = _validation_logits(seed_dir / "model.keras", data_dir)
+    probabilities = scipy.special.softmax(logits.astype(np.float64), axis=-1)
+    assert summary["final_loss"] == pytest.approx(
+        log_loss(labels, probabilities, labels=[0, 1]), abs=1e-6
+    )
+    assert summary["final_accuracy"] == pytest.approx(
+        np.mean(probabilities.argmax(-1) == labels), abs=1e-9
+    )
 
 
 MIRRORED = textwrap.dedent(
