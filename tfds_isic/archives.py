@@ -3,6 +3,7 @@
 Shared by `isic2017` and `isic2018_task1`:
 - `locate`: the archives come from `manual_dir` when they are there (then the network
   is never touched) or are downloaded from the public ISIC bucket;
+  `optional_manual_file`: a file read only when the user put it there;
 - `check_md5`: compares with the published MD5s and names the corrupt file;
   `TFDS_ISIC_SKIP_MD5=1` turns the check off (re-packed or subset archives);
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
@@ -205,6 +206,19 @@ def locate(dl_manager, files, *, build_command):
         )
     downloaded = dl_manager.download({f.name: f.url for f in files})
     return {name: epath.Path(path) for name, path in downloaded.items()}
+
+
+def optional_manual_file(dl_manager, names):
+    """Path of the first of `names` in the manual dir, or None.
+
+    For files with no stable download URL (HAM10000's metadata on Dataverse is
+    served by file id only, issue 16): read when the user put one there.
+    """
+    manual, _, _ = _manual_dir(dl_manager)
+    for name in names:
+        if manual is not None and (manual / name).exists():
+            return manual / name
+    return None
 
 
 def file_md5(path, chunk_size=1 << 20):

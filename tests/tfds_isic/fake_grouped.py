@@ -251,9 +251,37 @@ def _write_ham10000_part(directory, part, rows, rng, image_shape):
     )
 
 
-def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
-    """The three ISIC 2018 Task 3 training files (HAM10000) and the two validation
-    files (`HAM10000_VALIDATION`); returns the training rows."""
+# HAM10000_metadata values per image k (k % 4), with what the builder stores:
+# an empty age and an "unknown" sex / localization occur in the Dataverse file.
+HAM10000_METADATA = [  # (age, sex, localization) as written -> as stored
+    (("45.0", "male", "back"), (45, "male", "back")),
+    (("80.0", "female", "lower extremity"), (80, "female", "lower extremity")),
+    (("", "unknown", "unknown"), (-1, "unknown", "unknown")),
+    (("5.0", "male", "face"), (5, "male", "face")),
+]
+
+
+def write_ham10000_metadata(path, rows):
+    """HAM10000_metadata (Dataverse header) for the training rows of
+    `write_ham10000`: the same ids, diagnoses, lesion ids and dx_types."""
+    types = ["histo", "follow_up", "consensus", ""]
+    pathlib.Path(path).write_bytes(
+        _csv(
+            ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"],
+            [
+                [g, i, y.lower(), types[k % 4], *HAM10000_METADATA[k % 4][0]]
+                for k, (i, y, g) in enumerate(rows)
+            ],
+        )
+    )
+
+
+def write_ham10000(
+    directory, n=24, *, image_shape=(48, 64), seed=0, metadata="HAM10000_metadata.csv"
+):
+    """The three ISIC 2018 Task 3 training files (HAM10000), the two validation
+    files (`HAM10000_VALIDATION`) and, unless `metadata` is None, HAM10000's
+    metadata under that name; returns the training rows."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -270,6 +298,8 @@ def write_ham10000(directory, n=24, *, image_shape=(48, 64), seed=0):
         )
     )
     _write_ham10000_part(directory, "Validation", HAM10000_VALIDATION, rng, image_shape)
+    if metadata is not None:
+        write_ham10000_metadata(directory / metadata, rows)
     return rows
 
 

@@ -268,6 +268,11 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         assert got[image_id]["lesion_id"].decode() == lesion
         expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
         assert got[image_id]["dx_type"].decode() == expected
+        # From HAM10000_metadata.csv (in dummy_data too), unknowns as isic2017.
+        age, sex, site = fake_grouped.HAM10000_METADATA[k % 4][1]
+        assert got[image_id]["age_approximate"] == age
+        assert got[image_id]["sex"].decode() == sex
+        assert got[image_id]["localization"].decode() == site
     # The official validation set: its own labels, no groupings, in no made split.
     validation = examples(builder, "challenge_validation")
     assert sorted(validation) == [i for i, _ in fake_grouped.HAM10000_VALIDATION]
@@ -277,6 +282,56 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         assert validation[image_id]["melanoma"] == (label == "MEL")
         assert validation[image_id]["dx_type"] == b"unknown"
         assert validation[image_id]["lesion_id"] == b""
+        assert validation[image_id]["age_approximate"] == -1
+        assert validation[image_id]["sex"] == b"unknown"
+        assert validation[image_id]["localization"] == b"unknown"
+
+
+def test_ham10000_without_metadata_stores_unknowns(tmp_path):
+    # HAM10000_metadata is optional (Dataverse serves it by file id only).
+    rows = fake_grouped.write_ham10000(tmp_path / "manual", metadata=None)
+    builder = build("ham10000/256", tmp_path / "data", tmp_path / "manual")
+    got = {}
+    for per_split in _all_examples(builder).values():
+        got.update(per_split)
+    assert sorted(got) == sorted(i for i, _, _ in rows)
+    for k, (image_id, _, _) in enumerate(rows):
+        assert got[image_id]["age_approximate"] == -1
+        assert got[image_id]["sex"] == b"unknown"
+        assert got[image_id]["localization"] == b"unknown"
+        expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
+        assert got[image_id]["dx_type"].decode() == expected
+
+
+@pytest.mark.parametrize(
+    "edit, received",
+    [
+        (  # ISIC_0000002 is NV with lesion HAM_0000001 in the Task 3 files.
+            lambda row: [
+                [row[0], row[1], "mel", *row[3:]]
+                if row[1] == "ISIC_0000002"
+                else ["HAM_0000009", *row[1:]]
+                if row[1] == "ISIC_0000005"
+                else row
+            ],
+            "Received: ISIC_0000002 dx='mel' (NV), "
+            "ISIC_0000005 lesion_id='HAM_0000009' ('HAM_0000002')",
+        ),
+        (
+            lambda row: [] if row[1] == "ISIC_0000003" else [row],
+            "images without a label in HAM10000_metadata: ISIC_0000003",
+        ),
+    ],
+    ids=["dx_and_lesion_id", "missing_row"],
+)
+def test_ham10000_metadata_disagreeing_with_the_task3_files_is_named(
+    tmp_path, edit, received
+):
+    # The Dataverse name, without extension, is read as well.
+    fake_grouped.write_ham10000(tmp_path / "manual", metadata="HAM10000_metadata")
+    rewrite_csv(tmp_path / "manual" / "HAM10000_metadata", edit)
+    message = _integrity_error(tmp_path, "ham10000/256")
+    assert "HAM10000_metadata" in message and received in message
 
 
 def _integrity_error(tmp_path, name):
