@@ -96,6 +96,7 @@ def _validation_logits(model_path, data_dir):
     import keras
 
     from skinkeras.data import make_dataset
+    from skinkeras.inference import pipeline
 
     dataset = make_dataset(
         "validation",
@@ -108,7 +109,11 @@ def _validation_logits(model_path, data_dir):
     )
     labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
     model = keras.models.load_model(model_path, compile=False)
-    return model.predict(dataset.map(lambda x, y: x), verbose=0), labels
+    # A run's model.keras is the pipeline around the network (issue 15); the
+    # recorder validated the network on the pipeline's own examples.
+    network = model.get_layer(pipeline.NETWORK)
+    assert pipeline.is_pipeline(model)
+    return network.predict(dataset.map(lambda x, y: x), verbose=0), labels
 
 
 def _chief_files(files):
