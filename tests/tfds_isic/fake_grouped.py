@@ -228,6 +228,7 @@ def write_isic2020(
 
 
 HAM10000_VALIDATION = [("ISIC_0300000", "MEL"), ("ISIC_0300001", "DF")]
+HAM10000_TEST = [("ISIC_0310000", "NV"), ("ISIC_0310001", "BKL"), ("ISIC_0310002", "VASC")]
 
 
 def _write_ham10000_part(directory, part, rows, rng, image_shape):
@@ -280,8 +281,9 @@ def write_ham10000(
     directory, n=24, *, image_shape=(48, 64), seed=0, metadata="HAM10000_metadata.csv"
 ):
     """The three ISIC 2018 Task 3 training files (HAM10000), the two validation
-    files (`HAM10000_VALIDATION`) and, unless `metadata` is None, HAM10000's
-    metadata under that name; returns the training rows."""
+    files (`HAM10000_VALIDATION`), the two test files (`HAM10000_TEST`) and,
+    unless `metadata` is None, HAM10000's metadata under that name; returns the
+    training rows."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -298,6 +300,7 @@ def write_ham10000(
         )
     )
     _write_ham10000_part(directory, "Validation", HAM10000_VALIDATION, rng, image_shape)
+    _write_ham10000_part(directory, "Test", HAM10000_TEST, rng, image_shape)
     if metadata is not None:
         write_ham10000_metadata(directory / metadata, rows)
     return rows

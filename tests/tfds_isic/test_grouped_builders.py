@@ -46,7 +46,13 @@ class Isic2020Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
 class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = ham10000.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["256"]
-    SPLITS = {"train": 18, "validation": 2, "test": 4, "challenge_validation": 2}
+    SPLITS = {
+        "train": 18,
+        "validation": 2,
+        "test": 4,
+        "challenge_validation": 2,
+        "challenge_test": 3,
+    }
 
 
 def test_file_lists_are_the_official_ones():
@@ -79,6 +85,8 @@ def test_file_lists_are_the_official_ones():
             "ISIC2018_Task3_Training_LesionGroupings.csv",
             "ISIC2018_Task3_Validation_Input.zip",
             "ISIC2018_Task3_Validation_GroundTruth.zip",
+            "ISIC2018_Task3_Test_Input.zip",
+            "ISIC2018_Task3_Test_GroundTruth.zip",
         )
     ]
 
@@ -223,6 +231,13 @@ def _drop_row(image_id):
             _drop_member("ISIC_0300001"),
             ["ISIC2018_Task3_Validation_GroundTruth.csv", "ISIC_0300001"],
         ),
+        # An official test label whose image is not in the test zip.
+        (
+            "ham10000",
+            "ISIC2018_Task3_Test_Input.zip",
+            _drop_member("ISIC_0310002"),
+            ["ISIC2018_Task3_Test_GroundTruth.csv", "ISIC_0310002"],
+        ),
         # A test image without a metadata row (the only file listing its ids).
         (
             "isic2020",
@@ -237,6 +252,21 @@ def test_official_test_files_that_disagree_are_named(tmp_path, name, file, edit,
     edit(tmp_path / "manual" / file)
     message = _integrity_error(tmp_path, f"{name}/256")
     assert all(n in message for n in [file, *named]), message
+
+
+def test_ham10000_official_image_that_is_also_a_training_image_is_named(tmp_path):
+    # The made splits and the official ones must never share an image.
+    fake_grouped.write_ham10000(tmp_path / "manual")
+
+    def as_training_image(name, data):
+        old, new = "ISIC_0310000", "ISIC_0000000"
+        return name.replace(old, new), data.replace(old.encode(), new.encode())
+
+    for name in ("ISIC2018_Task3_Test_Input.zip", "ISIC2018_Task3_Test_GroundTruth.zip"):
+        rewrite_zip(tmp_path / "manual" / name, as_training_image)
+    message = _integrity_error(tmp_path, "ham10000/256")
+    assert "ISIC2018_Task3_Test_GroundTruth.csv" in message, message
+    assert message.endswith("Received: ISIC_0000000"), message
 
 
 def test_isic2020_drops_published_duplicates_and_keeps_patients(tmp_path):
@@ -273,18 +303,23 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         assert got[image_id]["age_approximate"] == age
         assert got[image_id]["sex"].decode() == sex
         assert got[image_id]["localization"].decode() == site
-    # The official validation set: its own labels, no groupings, in no made split.
-    validation = examples(builder, "challenge_validation")
-    assert sorted(validation) == [i for i, _ in fake_grouped.HAM10000_VALIDATION]
-    assert not set(validation) & set(got)
-    for image_id, label in fake_grouped.HAM10000_VALIDATION:
-        assert names[validation[image_id]["diagnosis"]] == label
-        assert validation[image_id]["melanoma"] == (label == "MEL")
-        assert validation[image_id]["dx_type"] == b"unknown"
-        assert validation[image_id]["lesion_id"] == b""
-        assert validation[image_id]["age_approximate"] == -1
-        assert validation[image_id]["sex"] == b"unknown"
-        assert validation[image_id]["localization"] == b"unknown"
+    # The official validation and test sets: their own labels, no groupings, in
+    # no made split.
+    for split, truth in [
+        ("challenge_validation", fake_grouped.HAM10000_VALIDATION),
+        ("challenge_test", fake_grouped.HAM10000_TEST),
+    ]:
+        official = examples(builder, split)
+        assert sorted(official) == [i for i, _ in truth], split
+        assert not set(official) & set(got)
+        for image_id, label in truth:
+            assert names[official[image_id]["diagnosis"]] == label
+            assert official[image_id]["melanoma"] == (label == "MEL")
+            assert official[image_id]["dx_type"] == b"unknown"
+            assert official[image_id]["lesion_id"] == b""
+            assert official[image_id]["age_approximate"] == -1
+            assert official[image_id]["sex"] == b"unknown"
+            assert official[image_id]["localization"] == b"unknown"
 
 
 def test_ham10000_without_metadata_stores_unknowns(tmp_path):

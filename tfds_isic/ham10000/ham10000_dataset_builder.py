@@ -1,5 +1,6 @@
 """ham10000: HAM10000 as the ISIC 2018 Task 3 training set, splits grouped by lesion,
-and the official Task 3 validation set (`challenge_validation`)."""
+and the official Task 3 validation and test sets (`challenge_validation`,
+`challenge_test`)."""
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -10,11 +11,18 @@ _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2018/"
 _INPUT = "ISIC2018_Task3_Training_Input"
 _TRUTH = "ISIC2018_Task3_Training_GroundTruth"
 _GROUPINGS = "ISIC2018_Task3_Training_LesionGroupings.csv"
-# The official validation set (issue 16), with its published ground truth; it has
-# no lesion groupings.
-_VALIDATION_INPUT = "ISIC2018_Task3_Validation_Input"
-_VALIDATION_TRUTH = "ISIC2018_Task3_Validation_GroundTruth"
+# The official validation and test sets (issue 16), each whole, with its published
+# ground truth (the test's is linked from the challenge's data page since stade
+# bc36a40, see README); neither has lesion groupings. {split: (input, truth)}.
 CHALLENGE_VALIDATION = "challenge_validation"
+CHALLENGE_TEST = "challenge_test"
+CHALLENGE_SPLITS = {
+    CHALLENGE_VALIDATION: (
+        "ISIC2018_Task3_Validation_Input",
+        "ISIC2018_Task3_Validation_GroundTruth",
+    ),
+    CHALLENGE_TEST: ("ISIC2018_Task3_Test_Input", "ISIC2018_Task3_Test_GroundTruth"),
+}
 # The one-hot columns of the ground-truth CSV, in the official order.
 DIAGNOSES = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 _IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # LICENSE.txt and ATTRIBUTION.txt match nothing
@@ -31,8 +39,7 @@ FILES = [
         _INPUT + ".zip",
         _TRUTH + ".zip",
         _GROUPINGS,
-        _VALIDATION_INPUT + ".zip",
-        _VALIDATION_TRUTH + ".zip",
+        *(name + ".zip" for pair in CHALLENGE_SPLITS.values() for name in pair),
     )
 ]
 
@@ -40,7 +47,7 @@ FILES = [
 class Builder(tfds.core.GeneratorBasedBuilder):
     """HAM10000 (ISIC 2018 Task 3 training): 7 diagnoses, lesion-grouped splits."""
 
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release.",
         "1.1.0": "Split `challenge_validation`: the official ISIC 2018 Task 3 "
@@ -48,10 +55,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "1.2.0": "Features `age_approximate`, `sex`, `localization` from "
         "`HAM10000_metadata` when it is in --manual_dir (else unknown: -1 / "
         "'unknown'); `dx_type` falls back to it.",
+        "1.3.0": "Split `challenge_test`: the official ISIC 2018 Task 3 test "
+        "images (1512) with their published ground truth; an image id in the "
+        "training files and in an official split stops the build.",
     }
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "2.8 GB")
+    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "3.1 GB")
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -101,16 +111,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             )
             for split, s_ids in ids.items()
         }
-        validation = _read_truth(paths, _VALIDATION_TRUTH)
-        generators[CHALLENGE_VALIDATION] = self._generate_examples(
-            input_zip=paths[_VALIDATION_INPUT + ".zip"],
-            input_name=_VALIDATION_INPUT,
-            labels=validation,
-            labels_name=_truth_csv(_VALIDATION_TRUTH),
-            groupings={},
-            metadata={},
-            ids=sorted(validation),
-        )
+        for split, (input_name, truth) in CHALLENGE_SPLITS.items():
+            official = _read_truth(paths, truth)
+            _check_apart(official, _truth_csv(truth), labels)
+            generators[split] = self._generate_examples(
+                input_zip=paths[input_name + ".zip"],
+                input_name=input_name,
+                labels=official,
+                labels_name=_truth_csv(truth),
+                groupings={},
+                metadata={},
+                ids=sorted(official),
+            )
         return generators
 
     def _generate_examples(
@@ -126,7 +138,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             ids=ids,
             shorter_side=self.builder_config.shorter_side,
         ):
-            # The validation set has no groupings and no metadata: unknowns.
+            # The official sets have no groupings and no metadata: unknowns.
             grouping = groupings.get(image_id, {})
             row = metadata.get(image_id, {})
             yield (
@@ -168,6 +180,19 @@ def _read_truth(paths, truth):
             )
         return classification.read_one_hot(
             z.read(labels_name), name=labels_name, columns=DIAGNOSES
+        )
+
+
+def _check_apart(official, official_name, training):
+    """Raises `archives.IntegrityError` naming the ids of the official validation
+    or test ground truth `official` that are also training images: the made
+    splits and the official ones must never share an image."""
+    shared = set(official) & set(training)
+    if shared:
+        raise archives.IntegrityError(
+            f"{official_name} and {_truth_csv(_TRUTH)} share images; an official "
+            f"validation or test image must not be a training image. Received: "
+            f"{archives.listing(shared)}"
         )
 
 
