@@ -377,7 +377,10 @@ def check_calibration_split(*, calibrate, split, images):
             "would judge their own threshold): use --split=validation. "
             f"Received: images={images}"
         )
-    if split.split("[")[0].strip() == "test":
+    # Every part of a TFDS split expression ("validation+test[:50%]"): `test` and
+    # the official `challenge_test` sets are test data, sliced or not.
+    names = [part.split("[")[0].strip() for part in split.split("+")]
+    if any(name == "test" or name.endswith("_test") for name in names):
         raise ValueError(
             "--calibrate must not see the test split: the operating point chosen on "
             "it would overstate its own metrics. Use --split=validation. "

@@ -410,6 +410,8 @@ def test_calibration_of_an_ensemble_is_stored_at_its_level(case, tmp_path, monke
     [
         (["--calibrate"], "must not see the test split"),
         (["--calibrate", "--split=test[:50%]"], "must not see the test split"),
+        (["--calibrate", "--split=validation+test"], "must not see the test split"),
+        (["--calibrate", "--split=challenge_test"], "must not see the test split"),
         (["--calibrate", "--images=x", "--truth=y"], "not on --images"),
         (["--images=x"], "--images and --truth go together"),
         (["--target_sensitivity=0.8"], "without --calibrate"),
