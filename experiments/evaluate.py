@@ -27,6 +27,7 @@ confusion-matrix PNGs, `report.md` and `MODEL_CARD.md`. docs/analysis.md explain
 every number.
 """
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -559,12 +560,30 @@ def _check_flags():
 
 
 def main(argv):
-    from skinkeras import inference, metrics
-
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
     try:
         _check_flags()
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    from skinkeras import rundir
+
+    with contextlib.ExitStack() as stack:
+        if FLAGS.calibrate:
+            # --calibrate writes calibration.json and re-saves model.keras: the run
+            # must not be training meanwhile, and two calibrations must not
+            # interleave (issue 14). Taken before predicting: a busy run fails at once.
+            try:
+                stack.enter_context(rundir.lock_run(FLAGS.model_dir))
+            except (FileNotFoundError, rundir.RunDirBusyError) as error:
+                raise SystemExit(f"error: {error}") from None
+        return _evaluate()
+
+
+def _evaluate():
+    from skinkeras import inference, metrics
+
+    try:
         run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
         # Melanoma vs the rest, wherever the run's classes put melanoma (issue 16:
         # ISIC 2019 lists MEL first).

@@ -15,7 +15,8 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     checkpoints/     resume state: the last two epochs, named by state.json
     logs/            TensorBoard summaries
 
-and ``.lock``, the lock file of the one process that writes there (`lock`).
+and ``.lock``, the lock file of the one process that writes there (`lock`,
+`lock_run`).
 
 and for several seeds, ``model_dir/config.json``, ``results.md``/``results.csv`` (the
 multi-seed table) and one such directory per seed, ``seed_<k>/``. Training, inference
@@ -85,6 +86,30 @@ def lock(model_dir):
         yield path
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def lock_run(model_dir):
+    """`lock` of the existing run directory ``model_dir`` for a writer that is not
+    training (`experiments.evaluate --calibrate`).
+
+    Training locks the directory it was given: for several seeds, the parent of the
+    ``seed_<k>/`` directories. A write into one seed directory therefore takes its
+    parent's lock first, then its own, so it waits for neither and collides with no
+    training of that run. Unlike `lock`, creates nothing: ``model_dir`` must exist.
+    Yields ``model_dir``.
+    """
+    model_dir = pathlib.Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(
+            f"No run directory to lock. Received: model_dir={str(model_dir)!r}"
+        )
+    with contextlib.ExitStack() as stack:
+        name = model_dir.resolve().name
+        if name.startswith(SEED_PREFIX) and name.removeprefix(SEED_PREFIX).isdigit():
+            stack.enter_context(lock(model_dir.resolve().parent))
+        stack.enter_context(lock(model_dir))
+        yield model_dir
 
 
 def multiworker_subdir(tf_config):

@@ -108,6 +108,34 @@ def test_a_killed_holder_never_blocks(tmp_path):
         pass
 
 
+def test_lock_run_of_a_seed_directory_takes_its_runs_lock_too(tmp_path):
+    # Training a multi-seed run locks the parent only; a writer into seed_1 must
+    # wait for it (experiments.evaluate --calibrate --model_dir=RUN/seed_1).
+    run_dir = tmp_path / "run"
+    seed_dir = run_dir / "seed_1"
+    seed_dir.mkdir(parents=True)
+    holder = start_holder(run_dir)
+    try:
+        with pytest.raises(rundir.RunDirBusyError) as error:
+            with rundir.lock_run(seed_dir):
+                pass
+        assert f"{run_dir} is in use" in str(error.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with rundir.lock_run(seed_dir) as locked:
+        assert locked == seed_dir
+        assert (seed_dir / rundir.LOCK).read_text() == f"{os.getpid()}\n"
+        assert (run_dir / rundir.LOCK).read_text() == f"{os.getpid()}\n"
+
+
+def test_lock_run_creates_no_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Received: model_dir='.*missing'"):
+        with rundir.lock_run(tmp_path / "missing"):
+            pass
+    assert not (tmp_path / "missing").exists()
+
+
 def test_move_aside_renames_and_never_deletes(tmp_path):
     run_dir = tmp_path / "run"
     assert rundir.move_aside(run_dir) is None

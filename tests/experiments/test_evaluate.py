@@ -20,6 +20,7 @@ from skinkeras import data, inference
 from skinkeras import evaluation as ev
 from skinkeras.inference import pipeline
 from tests import deploy_fixtures as fx
+from tests import test_rundir
 from tests.experiments.test_predict import read_rows, run_cli
 from tests.inference.helpers import training_path_images
 from tests.test_evaluation import isic_scorer, needs_scorer
@@ -424,6 +425,20 @@ def test_refusals(tmp_path, capsys, args, message):
         in str(run_cli(evaluate, f"--model_dir={tmp_path}", *args))
         + capsys.readouterr().err
     )
+    assert not (tmp_path / "calibration.json").exists()
+
+
+def test_calibrate_refuses_a_run_another_process_writes(tmp_path, capsys):
+    # A training (or another calibration) holds the run's lock: nothing is written.
+    holder = test_rundir.start_holder(tmp_path)
+    try:
+        message = run_cli(
+            evaluate, f"--model_dir={tmp_path}", "--calibrate", "--split=validation"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"{tmp_path} is in use by another process (pid {holder.pid}" in str(message)
     assert not (tmp_path / "calibration.json").exists()
 
 
