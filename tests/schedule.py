@@ -7,26 +7,25 @@ pytest-xdist's load scheduling had started it halfway through and left the other
 worker idle at the end (CI of 00cabde: 55 min for ~47 min of work per worker).
 """
 
-# The slow tests' seconds in CI (`--durations` of `.ci/run`, two at a time on 2
-# cores). Only the wall time depends on them; a test not listed counts as
+# The slow tests' seconds in CI (`--durations` of `.ci/run` at 6fb9814, one shard
+# per core on 2 cores). Only the wall time depends on them; a test not listed counts as
 # SLOW_DEFAULT_SECONDS. tests/test_ci_schedule.py checks that each is still a test.
 SLOW_TEST_SECONDS = {
-    "tests/experiments/test_main.py::test_offline_demo_reaches_auroc_0_8": 1661,
+    "tests/experiments/test_main.py::test_offline_demo_reaches_auroc_0_8": 1636,
     "tests/experiments/test_reproducibility.py::"
     "test_summaries_are_bit_identical_across_processes_seed_order_and_a_kill": 967,
     "tests/experiments/test_suite.py::"
-    "test_micro_suite_of_experiment_4_on_synthetic_lesions": 454,
-    "tests/experiments/test_multiworker.py::test_mirrored_on_two_logical_cpus": 386,
-    "tests/test_mutations.py::test_no_mutation_survives": 383,
+    "test_micro_suite_of_experiment_4_on_synthetic_lesions": 575,
+    "tests/experiments/test_multiworker.py::test_mirrored_on_two_logical_cpus": 334,
+    "tests/test_mutations.py::test_no_mutation_survives": 261,
     "tests/experiments/test_multiworker.py::"
-    "test_two_workers_on_localhost_train_one_model": 420,  # +checks of the saved model
-    "tests/test_benchmarks.py::test_models_benchmark_prints_both_tables": 367,
-    "tests/segmentation/test_training.py::test_two_stage_training_writes_the_run": 213,
-    # Measured alone at load 6-8 (195 s); it replaced a 55 s tiny-encoder run.
+    "test_two_workers_on_localhost_train_one_model": 369,
+    "tests/test_benchmarks.py::test_models_benchmark_prints_both_tables": 208,
+    "tests/segmentation/test_training.py::test_two_stage_training_writes_the_run": 161,
     "tests/segmentation/test_training.py::"
-    "test_killed_run_resumes_from_its_last_checkpoint": 150,
-    "tests/inference/test_export.py::test_effnet_arl_se_exports": 171,
-    "tests/experiments/test_segment.py::test_offline_run_on_synthetic_lesions": 166,
+    "test_killed_run_resumes_from_its_last_checkpoint": 98,
+    "tests/inference/test_export.py::test_effnet_arl_se_exports": 135,
+    "tests/experiments/test_segment.py::test_offline_run_on_synthetic_lesions": 250,
     "tests/layers/test_jax_backend.py::test_models_under_jax_equal_tensorflow": 75,
     "tests/training/test_multiworker_validation.py::"
     "test_two_workers_record_validation_of_true_pairs": 60,
