@@ -365,7 +365,16 @@ def predict_files(
         min_side: a height or width under this is skipped.
     """
     from skinkeras.inference.predict import _error_message, image_id, list_images
+    from skinkeras.inference.runs import Run
 
+    if isinstance(model, Run):
+        # skinkeras.inference.predict_files (a Run, TTA, batches) shares the name.
+        raise TypeError(
+            "skinkeras.predict_files takes a pipeline model or a path for "
+            "load_model; for a `Run` use skinkeras.inference.predict_files(run, "
+            "paths), or skinkeras.predict_files(run.model_dir, paths). Received: "
+            "model of type Run"
+        )
     if not isinstance(model, keras.Model):
         model = load_model(model)
     num_classes = len(pipeline_metadata(model)["class_names"])

@@ -164,6 +164,16 @@ def predict_files(
         `Predictions`; files that failed are listed in `failures` with the reason
         (and logged by name) while the others are predicted.
     """
+    from skinkeras.inference.runs import Run
+
+    if not isinstance(run, Run):
+        # skinkeras.predict_files (a pipeline model) shares this function's name.
+        raise TypeError(
+            "skinkeras.inference.predict_files takes a `Run` "
+            "(skinkeras.inference.load_run); for a pipeline model or its file use "
+            f"skinkeras.predict_files(model, paths). Received: run of type "
+            f"{type(run).__name__}"
+        )
     if batch_size < 1:
         raise ValueError(
             f"`batch_size` must be >= 1. Received: batch_size={batch_size}"

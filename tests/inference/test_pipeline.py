@@ -145,6 +145,11 @@ def test_two_lines_predict_files(tmp_path):
         str(tmp_path / "images" / "ISIC_0000009.jpg"),
         str(tmp_path / "images" / "ISIC_0000010.png"),
     ]
+    # The two predict_files share a name: each names the other when given its input.
+    with pytest.raises(TypeError, match=r"inference.predict_files\(run, paths\)"):
+        skinkeras.predict_files(inference.load_run(run_dir), paths)
+    with pytest.raises(TypeError, match="Received: run of type Functional"):
+        inference.predict_files(model, paths)
 
 
 def test_refusals(tmp_path):
