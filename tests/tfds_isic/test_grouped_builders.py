@@ -170,6 +170,25 @@ def test_isic2019_challenge_test_has_the_published_labels_and_weights(tmp_path):
     assert {int(e["score_weight"]) for e in examples(builder, "train").values()} == {1}
 
 
+def test_isic2019_challenge_test_reads_a_truth_without_weights(tmp_path):
+    # The public copy of the test ground truth cited in the README has no weight
+    # columns and 0/1 integers; the labels must survive, every weight 1.0.
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    path = tmp_path / "manual" / "ISIC_2019_Test_GroundTruth.csv"
+    header, *rows = [line.split(",") for line in path.read_text().splitlines()]
+    assert header[-2:] == ["score_weight", "validation_weight"]
+    lines = [",".join(header[:-2])]
+    lines += [",".join([r[0], *(str(int(float(v))) for v in r[1:-2])]) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    builder = build("isic2019/256", tmp_path / "data", tmp_path / "manual")
+    names = builder.info.features["diagnosis"].names
+    got = examples(builder, "challenge_test")
+    assert {i: names[e["diagnosis"]] for i, e in got.items()} == {
+        i: y for i, y, _ in fake_grouped.ISIC2019_TEST
+    }
+    assert {float(e["score_weight"]) for e in got.values()} == {1.0}
+
+
 def test_isic2019_bad_score_weight_is_named(tmp_path):
     fake_grouped.write_isic2019(tmp_path / "manual")
     name = "ISIC_2019_Test_GroundTruth.csv"
