@@ -44,8 +44,8 @@ _TEST_TOP_FOLDER = "ISIC_2020_Test_Input"
 _TEST_METADATA = "ISIC_2020_Test_Metadata.csv"
 CHALLENGE_TEST = "challenge_test"
 NO_LABEL = -1
-# Public code reads the test metadata as `image`, `patient` and
-# `anatom_site_general` (README.md, Sources); the training file's names are
+# A public copy of the test metadata has `image,patient,age_approx,
+# anatom_site_general,sex` (README.md, Sources); the training file's names are
 # accepted too, and an absent column gives unknown.
 _TEST_PATIENT = ("patient_id", "patient")
 _TEST_SITE = ("anatom_site_general_challenge", "anatom_site_general")
