@@ -281,7 +281,10 @@ def test_ham10000_official_image_that_is_also_a_training_image_is_named(tmp_path
         old, new = "ISIC_0310000", "ISIC_0000000"
         return name.replace(old, new), data.replace(old.encode(), new.encode())
 
-    for name in ("ISIC2018_Task3_Test_Input.zip", "ISIC2018_Task3_Test_GroundTruth.zip"):
+    for name in (
+        "ISIC2018_Task3_Test_Input.zip",
+        "ISIC2018_Task3_Test_GroundTruth.zip",
+    ):
         rewrite_zip(tmp_path / "manual" / name, as_training_image)
     message = _integrity_error(tmp_path, "ham10000/256")
     assert "ISIC2018_Task3_Test_GroundTruth.csv" in message, message
