@@ -228,7 +228,11 @@ def write_isic2020(
 
 
 HAM10000_VALIDATION = [("ISIC_0300000", "MEL"), ("ISIC_0300001", "DF")]
-HAM10000_TEST = [("ISIC_0310000", "NV"), ("ISIC_0310001", "BKL"), ("ISIC_0310002", "VASC")]
+HAM10000_TEST = [
+    ("ISIC_0310000", "NV"),
+    ("ISIC_0310001", "BKL"),
+    ("ISIC_0310002", "VASC"),
+]
 
 
 def _write_ham10000_part(directory, part, rows, rng, image_shape):
