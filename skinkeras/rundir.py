@@ -95,8 +95,8 @@ def lock_run(model_dir):
 
     Training locks the directory it was given: for several seeds, the parent of the
     ``seed_<k>/`` directories. A write into one seed directory therefore takes its
-    parent's lock first, then its own, so it waits for neither and collides with no
-    training of that run. Unlike `lock`, creates nothing: ``model_dir`` must exist.
+    parent's lock first, then its own, and fails at once (`RunDirBusyError`) while
+    that run trains. Unlike `lock`, creates nothing: ``model_dir`` must exist.
     Yields ``model_dir``.
     """
     model_dir = pathlib.Path(model_dir)
