@@ -1,7 +1,7 @@
 """The flags that several `experiments` commands share, defined once.
 
 A flag named after a config field takes its default from the config
-(`skinkeras.training.config.TrainConfig`, `skinkeras.segmentation.config.SegmentConfig`),
+(`skinkeras.config.TrainConfig`, `skinkeras.segmentation.config.SegmentConfig`),
 its choices from the config's lists, and is validated by the config's own check
 functions (`check_field`, and for `experiments.main` the rules between flags), so a
 bad value fails before anything runs, with a message naming the flag, and no rule is
@@ -18,9 +18,9 @@ import typing
 
 from absl import flags
 
+from skinkeras import config as train_config
 from skinkeras import imagefiles
 from skinkeras.segmentation import config as segment_config
-from skinkeras.training import config as train_config
 
 # Help texts of the training flags (`experiments.main`, `experiments.suite`): they
 # document the study's protocol (SPEC, training protocol; README, "The study's

@@ -3,7 +3,7 @@ r"""Exports a trained run: a self-contained .keras, a SavedModel, TFLite or ONNX
     python -m experiments.export --model_dir=runs/effnet_se_arl/seed_0 \
         --format=keras|saved_model|tflite|onnx [--quantize=dynamic] [--out=PATH]
 
-Keras: the pipeline model (`skinkeras.inference.pipeline`): uint8 RGB images of any one
+Keras: the pipeline model (`skinkeras.models.pipeline`): uint8 RGB images of any one
 size in; resize + centre crop, the run's preprocessing, the network, softmax with the
 calibrated temperature and the decision at the calibrated threshold inside; load with
 `skinkeras.load_model(PATH)` or, after `import skinkeras`, `keras.models.load_model`.
@@ -66,9 +66,10 @@ def write_model_card(run, out):
     preprocessing, architecture, and the calibration the exported model applies."""
     from skinkeras import model_card
     from skinkeras.inference import pipeline
+    from skinkeras.models import pipeline as model_pipeline
 
     calibration = pipeline.read_calibration(pipeline.seed_directory(run))
-    if calibration == pipeline.DEFAULT_CALIBRATION:  # no calibration.json
+    if calibration == model_pipeline.DEFAULT_CALIBRATION:  # no calibration.json
         calibration = None
     return model_card.write(
         pathlib.Path(out).parent / model_card.MODEL_CARD,

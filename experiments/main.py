@@ -24,7 +24,7 @@ from absl import app, flags
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS
 from skinkeras import rundir
-from skinkeras.training.config import NUM_CLASSES, TrainConfig, check_runnable
+from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable
 
 FLAGS = flags.FLAGS
 

@@ -31,7 +31,7 @@ from absl import flags
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS, run_preset
 from skinkeras import rundir
-from skinkeras.training.config import MASKED_PREPROCESSING, check_runnable
+from skinkeras.config import MASKED_PREPROCESSING, check_runnable
 
 # The configurations of each experiment, the first one being the reference.
 EXPERIMENTS = {

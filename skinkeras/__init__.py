@@ -16,7 +16,8 @@ Subpackages:
     skinkeras.model_card  MODEL_CARD.md of a run (use, data, metrics, limits).
 
 A trained model in two lines (a self-contained pipeline: resize, preprocessing,
-network, calibrated softmax, decision; `skinkeras.inference.pipeline`)::
+network, calibrated softmax, decision; `skinkeras.models.pipeline`, loaded from a
+run by `skinkeras.inference.pipeline`)::
 
     model = skinkeras.load_model("runs/effnet_se_arl/export/model.keras")  # or a run
     predictions = skinkeras.predict_files(model, ["lesion.jpg", "folder/"])

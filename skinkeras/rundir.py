@@ -6,7 +6,7 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     summary.json     per-run maxima, final values, per-epoch history, ARL alphas
     model.keras      the trained model as the self-contained pipeline (uint8 image
                      in, probabilities and decision out; the network is its layer
-                     "network"; `skinkeras.inference.pipeline`), or the bare network
+                     "network"; `skinkeras.models.pipeline`), or the bare network
                      for lesion-masked runs and runs written before issue 15; written
                      last: its presence means "finished"
     calibration.json temperature and operating point (`experiments.evaluate
@@ -32,7 +32,7 @@ import pathlib
 import tempfile
 import time
 
-from skinkeras.training.config import RUNTIME_KEYS, TrainConfig
+from skinkeras.config import RUNTIME_KEYS, TrainConfig
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"

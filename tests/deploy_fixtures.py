@@ -2,7 +2,7 @@
 
 The tests make their own run directories (model.keras + config.json, the training
 stream's layout; model.keras the pipeline training saves) instead of training, so they
-depend only on `skinkeras.models` and `skinkeras.inference.pipeline`.
+depend only on `skinkeras.models` (and its pipeline model).
 """
 
 import atexit
@@ -17,8 +17,8 @@ import keras
 import numpy as np
 
 from skinkeras import layers, models
-from skinkeras.inference import pipeline
-from skinkeras.training.config import TrainConfig
+from skinkeras.config import TrainConfig
+from skinkeras.models import pipeline
 
 
 def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", **extra):

@@ -78,14 +78,14 @@ def _m(name, path, old, new, *tests):
 ARL = "skinkeras/layers/_arl_kernel.py"
 PREPROCESSING = "skinkeras/data/preprocessing.py"
 SCHEDULES = "skinkeras/training/schedules.py"
-CONFIG = "skinkeras/training/config.py"
+CONFIG = "skinkeras/config.py"
 AUGMENT = "skinkeras/data/augment.py"
 SAMPLING = "skinkeras/data/sampling.py"
 
 T_ARL = "tests/layers/test_arl.py::test_matches_numpy_reference"
 T_PREPROCESSING = "tests/data/test_preprocessing.py"
 T_SCHEDULES = "tests/training/test_schedules.py"
-T_CONFIG = "tests/training/test_config.py::test_defaults_are_the_study_protocol"
+T_CONFIG = "tests/test_config.py::test_defaults_are_the_study_protocol"
 T_STAGES = (
     "tests/training/test_stages.py"
     "::test_each_stage_trains_with_fastai_v1s_adamw_and_one_cycle"

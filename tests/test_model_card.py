@@ -4,7 +4,7 @@ the metrics, the calibration and the dataset's metadata."""
 import numpy as np
 
 from skinkeras import evaluation, model_card
-from skinkeras.training.config import TrainConfig
+from skinkeras.config import TrainConfig
 
 
 def metrics():

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from skinkeras import rundir
-from skinkeras.training.config import TrainConfig
+from skinkeras.config import TrainConfig
 
 
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):

@@ -34,6 +34,8 @@ normalization), so the model is the one place where pixels are normalised, and t
 same dataset feeds both models.
 """
 
+# The rule is TrainConfig's (one check per rule); its module is plain Python.
+from skinkeras.config import check_augmentation
 from skinkeras.data.loading import (
     AUTOTUNE,
     LABELS,
@@ -49,9 +51,6 @@ from skinkeras.data.loading import (
     to_float,
 )
 from skinkeras.data.stream import TrainingStream, make_training_stream
-
-# The rule is TrainConfig's (one check per rule); its module is plain Python.
-from skinkeras.training.config import check_augmentation
 
 __all__ = [
     "LABELS",

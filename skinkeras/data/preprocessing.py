@@ -15,6 +15,8 @@ import math
 
 import tensorflow as tf
 
+from skinkeras.config import MASKED_PREPROCESSING
+
 __all__ = [
     "PREPROCESSING_NAMES",
     "apply_lesion_mask",
@@ -353,13 +355,10 @@ def preprocess(name, **kwargs):
         )  # validates sigma now, not in tf.data
         fn = lambda image: ben_graham(image, sigma=sigma)  # noqa: E731
     else:
-        from skinkeras.data import ops  # ops imports this module
-
-        if name in ops.names():  # an op that reads more of the example than its image
+        if name in MASKED_PREPROCESSING:  # an op that reads the example's mask too
             raise ValueError(
-                f"Preprocessing {name!r} reads the example's "
-                f"{', '.join(ops.spec(name).needs)} too, not only the image: use "
-                f"`make_dataset(..., preprocessing={name!r})` or "
+                f"Preprocessing {name!r} reads the example's mask too, not only the "
+                f"image: use `make_dataset(..., preprocessing={name!r})` or "
                 f"`skinkeras.data.ops.get({name!r})` on an example dict. "
                 f"Received: name={name!r}"
             )

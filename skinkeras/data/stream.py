@@ -11,6 +11,8 @@ import dataclasses
 
 import tensorflow as tf
 
+# The rule is TrainConfig's (one check per rule); its module is plain Python.
+from skinkeras.config import check_augmentation
 from skinkeras.data import sampling
 from skinkeras.data.augment import augment as augment_images
 from skinkeras.data.loading import (
@@ -21,9 +23,6 @@ from skinkeras.data.loading import (
     raw_examples,
     to_float,
 )
-
-# The rule is TrainConfig's (one check per rule); its module is plain Python.
-from skinkeras.training.config import check_augmentation
 
 __all__ = ["Augmentation", "TrainingStream", "make_training_stream"]
 

@@ -56,6 +56,7 @@ import tensorflow as tf
 
 from skinkeras import data
 from skinkeras.inference import pipeline as pipeline_lib
+from skinkeras.models import pipeline as model_pipeline
 
 QUANTIZE_MODES = (None, "dynamic")
 ONNX_EXTRA = "pip install 'skinkeras[onnx]' (tf2onnx, onnx, onnxruntime)"
@@ -73,23 +74,23 @@ def _pipeline(run_or_model):
 
 def _archive(run, *, with_bytes=True, batch_size=None):
     model = _pipeline(run)
-    size = pipeline_lib.pipeline_metadata(model)["image_size"]
+    size = model_pipeline.pipeline_metadata(model)["image_size"]
 
     def serve_bytes(encoded):
         # Files differ in size: each is decoded, resized and preprocessed alone.
         images = tf.map_fn(
-            lambda data_: pipeline_lib.network_input(
+            lambda data_: model_pipeline.network_input(
                 model, data.decode_image(data_)[tf.newaxis]
             )[0],
             encoded,
             fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32),
         )
-        return pipeline_lib.outputs_from_network_input(model, images)
+        return model_pipeline.outputs_from_network_input(model, images)
 
     def serve_images(images):
         # Already resized to S×S; batched preprocessing, no map_fn (TFLite While).
-        x = pipeline_lib.network_input(model, images, resized=True)
-        return pipeline_lib.outputs_from_network_input(model, x)
+        x = model_pipeline.network_input(model, images, resized=True)
+        return model_pipeline.outputs_from_network_input(model, x)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -211,10 +212,10 @@ class TFLiteModel:
 
 def _serving_model(model, *, batch_size=None):
     """The pipeline from the resized image on: float32 (B, S, S, 3) → outputs."""
-    size = pipeline_lib.pipeline_metadata(model)["image_size"]
+    size = model_pipeline.pipeline_metadata(model)["image_size"]
     images = keras.Input((size, size, 3), batch_size=batch_size, name="images")
-    x = pipeline_lib.network_input(model, images, resized=True)
-    outputs = pipeline_lib.outputs_from_network_input(model, x)
+    x = model_pipeline.network_input(model, images, resized=True)
+    outputs = model_pipeline.outputs_from_network_input(model, x)
     return keras.Model(images, outputs, name="skinkeras_serving")
 
 

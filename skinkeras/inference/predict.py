@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from skinkeras import imagefiles, metrics
+from skinkeras.inference.runs import Run
 from skinkeras.inference.transforms import bytes_transform, tta_batch
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -125,7 +126,7 @@ def check_unique_ids(paths):
         )
 
 
-def _error_message(error):
+def error_message(error):
     """The informative line of a TensorFlow error (not its graph traceback)."""
     text = getattr(error, "message", None) or str(error)
     for line in reversed(text.splitlines()):
@@ -164,8 +165,6 @@ def predict_files(
         `Predictions`; files that failed are listed in `failures` with the reason
         (and logged by name) while the others are predicted.
     """
-    from skinkeras.inference.runs import Run
-
     if not isinstance(run, Run):
         # skinkeras.predict_files (a pipeline model) shares this function's name.
         raise TypeError(
@@ -219,7 +218,7 @@ def predict_files(
                 continue
             resized, inputs = transform(tf.io.read_file(str(path)), str(path))
         except (tf.errors.OpError, OSError) as error:
-            skip(path, _error_message(error))
+            skip(path, error_message(error))
             continue
         batch.append((path, resized.numpy(), inputs.numpy()))
         if len(batch) == batch_size:

@@ -15,9 +15,9 @@ import keras
 # Registers the custom layers (ARL, SE, ...) that `keras.models.load_model` needs.
 import skinkeras.models  # noqa: F401
 from skinkeras import rundir
-from skinkeras.inference import pipeline
+from skinkeras.config import TrainConfig
 from skinkeras.metrics import CLASS_NAMES
-from skinkeras.training.config import TrainConfig
+from skinkeras.models import pipeline
 
 # What must agree between seeds for their probabilities to be averaged.
 _ENSEMBLE_KEYS = (
@@ -123,7 +123,7 @@ def _network(path):
     """The network of a `model.keras`: the file's model, or a pipeline's network.
 
     A run's `model.keras` is the pipeline around its network (issue 15, item 6;
-    `skinkeras.inference.pipeline`); runs written before that, and lesion-masked
+    `skinkeras.models.pipeline`); runs written before that, and lesion-masked
     ones, hold the bare network. The `Predictor` route applies the run's
     preprocessing and calibration itself, so it takes the network either way.
     """

@@ -3,14 +3,14 @@
 Field names equal the flags of ``experiments.segment``. This module imports no
 TensorFlow, so that the command's ``--help`` does not wait for it: the encoder and
 loss names it offers are listed here (a test checks them against
-`skinkeras.models.unet.ENCODERS` and `skinkeras.segmentation.training.LOSSES`),
+`skinkeras.models.unet.ENCODERS` and `skinkeras.segmentation.metrics.LOSSES`),
 and a config is validated against those tables when it is created.
 """
 
 import dataclasses
 import json
 
-from skinkeras.training.config import (
+from skinkeras.config import (
     check_at_least,
     check_choice,
     check_greater_than,
@@ -19,7 +19,7 @@ from skinkeras.training.config import (
 ENCODER_NAMES = ("resnet50", "efficientnet_b0")
 LOSS_NAMES = ("bce", "dice", "bce_dice")
 # The bounds this config shares with `TrainConfig` are the same rules, checked by the
-# same functions (skinkeras.training.config).
+# same functions (skinkeras.config).
 AT_LEAST = {"head_epochs": 0, "epochs": 0, "encoder_lr_factor": 0}
 GREATER_THAN = {"lr": 0}
 
@@ -65,7 +65,7 @@ class SegmentConfig:
         # The tables themselves, so that an encoder added there (tests add a tiny
         # one) is valid; imported here, not at the top (they import TensorFlow).
         from skinkeras.models.unet import ENCODERS
-        from skinkeras.segmentation.training import LOSSES
+        from skinkeras.segmentation.metrics import LOSSES
 
         check_choice("encoder", self.encoder, sorted(ENCODERS))
         check_choice("loss", self.loss, sorted(LOSSES))

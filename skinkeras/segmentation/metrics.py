@@ -153,3 +153,12 @@ class BCEDiceLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "smooth": self.smooth}
+
+
+# The losses `SegmentConfig.loss` names (`experiments.segment --loss`), each a
+# factory of a fresh loss object.
+LOSSES = {
+    "bce": lambda: keras.losses.BinaryCrossentropy(name="bce"),
+    "dice": DiceLoss,
+    "bce_dice": BCEDiceLoss,
+}

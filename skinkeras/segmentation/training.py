@@ -46,11 +46,6 @@ from skinkeras.segmentation.optimizers import LayerGroupAdamW
 from skinkeras.training import callbacks as train_callbacks
 from skinkeras.training import optimizers, runner, tensorboard
 
-LOSSES = {
-    "bce": lambda: keras.losses.BinaryCrossentropy(name="bce"),
-    "dice": metrics.DiceLoss,
-    "bce_dice": metrics.BCEDiceLoss,
-}
 SUMMARY = rundir.SUMMARY
 MODEL = rundir.MODEL
 
@@ -247,7 +242,7 @@ def train_segmenter(config, *, sources=None, callbacks=(), verbose=1, max_images
         epochs = stages[stage - 1].epochs
         model.compile(
             optimizer=make_optimizer(config, total_steps=epochs * steps_per_epoch),
-            loss=LOSSES[config.loss](),
+            loss=metrics.LOSSES[config.loss](),
             metrics=[
                 metrics.Dice(threshold=config.threshold),
                 metrics.IoU(threshold=config.threshold),

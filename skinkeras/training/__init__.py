@@ -1,7 +1,9 @@
 """Training of the study: one-cycle schedule, callbacks, result tables, `run(config)`.
 
-Library code only; `experiments/main.py` turns flags into a `TrainConfig`.
-Submodules: `config` (TrainConfig), `schedules` (OneCycle, one_cycle_momentum),
+Library code only; `experiments/main.py` turns flags into a `TrainConfig`
+(`skinkeras.config`, a leaf that the data, run directory, inference and segmentation
+read too; re-exported here).
+Submodules: `schedules` (OneCycle, one_cycle_momentum),
 `optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
 checkpoints), `tensorboard` (event files),
 `distribute` (strategies, global batch), `losses` (focal loss, class weights),
@@ -18,7 +20,6 @@ Attributes are imported on first use, so that reading a config (e.g. for
 import importlib
 
 _EXPORTS = {
-    "TrainConfig": "config",
     "OneCycle": "schedules",
     "one_cycle_momentum": "schedules",
     "global_batch_size": "distribute",
@@ -30,7 +31,6 @@ _EXPORTS = {
 _SUBMODULES = (
     "callbacks",
     "checkpoints",
-    "config",
     "distribute",
     "loop",
     "losses",
@@ -41,10 +41,12 @@ _SUBMODULES = (
     "tensorboard",
 )
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+__all__ = sorted(["TrainConfig", *_EXPORTS, *_SUBMODULES])
 
 
 def __getattr__(name):
+    if name == "TrainConfig":
+        return importlib.import_module("skinkeras.config").TrainConfig
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _EXPORTS:

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from skinkeras.training.config import STRATEGIES
+from skinkeras.config import STRATEGIES
 
 
 def _tpu_strategy(tpu):

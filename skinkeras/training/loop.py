@@ -18,7 +18,7 @@ process, resumed or not.
 Everything a run writes lives in ``config.model_dir`` (README, "Run directory"):
 ``config.json``, ``summary.json``, ``model.keras``, ``checkpoints/`` and ``logs/``.
 ``model.keras`` is the self-contained pipeline around the trained network
-(`skinkeras.inference.pipeline.run_model`); the checkpoints hold the network's own
+(`skinkeras.models.pipeline.run_model`); the checkpoints hold the network's own
 weights.
 """
 
@@ -28,7 +28,9 @@ import pathlib
 import keras
 import numpy as np
 
-from skinkeras import metrics, rundir
+from skinkeras import data, metrics, models, rundir
+from skinkeras.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
+from skinkeras.models import pipeline as model_pipeline
 from skinkeras.training import callbacks as callbacks_lib
 from skinkeras.training import (
     distribute,
@@ -37,33 +39,11 @@ from skinkeras.training import (
     runner,
     tensorboard,
 )
-from skinkeras.training.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
 from skinkeras.training.optimizers import make_optimizer
 
 
 class ConfigMismatchError(ValueError):
     """``model_dir`` already holds a run of a different configuration."""
-
-
-def _models():
-    # Imported lazily: importing the models package
-    # pulls in the whole layer registry.
-    import skinkeras.models
-
-    return skinkeras.models
-
-
-def _data():
-    import skinkeras.data
-
-    return skinkeras.data
-
-
-def _pipeline():
-    # Imported lazily, as `_data`: the inference package imports training's config.
-    from skinkeras.inference import pipeline
-
-    return pipeline
 
 
 def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
@@ -72,7 +52,6 @@ def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
     ``run_eagerly`` skips graph tracing (tests of big models on tiny inputs).
     Returns the stage's number of epochs and its total number of optimizer steps.
     """
-    models = _models()
     if stage == 1:
         models.set_backbone_trainable(model, False, train_bn=config.train_bn)
         epochs, max_lr = config.head_epochs, config.head_lr
@@ -119,7 +98,7 @@ def _check_class_names(config, sources):
     """A dataset-defined label's classes must be the ones the config names."""
     if sources or config.label not in DATASET_LABELS:
         return
-    found = _data().dataset_info(config.dataset, config.data_dir, label=config.label)
+    found = data.dataset_info(config.dataset, config.data_dir, label=config.label)
     if list(found["class_names"]) != list(config.class_names):
         raise ValueError(
             f"Dataset {config.dataset!r} names the classes of {config.label!r} "
@@ -130,7 +109,6 @@ def _check_class_names(config, sources):
 
 def _datasets(config, global_batch, sources):
     """The training stream (seeded epochs) and the validation dataset."""
-    data = _data()
     _check_class_names(config, sources)
     common = dict(
         dataset=config.dataset,
@@ -170,7 +148,7 @@ def _datasets(config, global_batch, sources):
 def model_from_config(config):
     """The untrained model of ``config`` (architecture, head, initial weights)."""
     se = config.se if config.model == "effnet" else None
-    return _models().build_model(
+    return models.build_model(
         config.model,
         num_classes=config.num_classes,
         arl=config.arl,
@@ -305,7 +283,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         # first use), and a seed's initial weights must not depend on whether it did.
         keras.utils.set_random_seed(config.seed)
         model = model_from_config(config)
-        arl_layers = _models().arl_layers(model)
+        arl_layers = models.arl_layers(model)
 
         def compile_for(stage):
             compile_stage(model, config, stage=stage, steps_per_epoch=steps_per_epoch)
@@ -357,7 +335,7 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         # The self-contained model (issue 15, item 6): image in, decision out. The
         # checkpoints stay the bare network's weights (resume).
         rundir.save_model(
-            _pipeline().run_model(model, config), model_dir / rundir.MODEL
+            model_pipeline.run_model(model, config), model_dir / rundir.MODEL
         )
     rundir.atomic_write_json(summary_path, summary)
     return summary

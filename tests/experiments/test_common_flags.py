@@ -12,8 +12,8 @@ import pytest
 from absl import flags
 
 from experiments import common_flags, main, segment, suite
+from skinkeras import config as train_config
 from skinkeras.segmentation import config as segment_config
-from skinkeras.training import config as train_config
 
 
 def test_config_choice_lists_equal_the_library_lists():

@@ -18,7 +18,7 @@ from sklearn import metrics as skm
 from experiments import evaluate, predict
 from skinkeras import data, inference
 from skinkeras import evaluation as ev
-from skinkeras.inference import pipeline
+from skinkeras.models import pipeline
 from tests import deploy_fixtures as fx
 from tests import test_rundir
 from tests.experiments.test_predict import read_rows, run_cli

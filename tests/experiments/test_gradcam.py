@@ -9,9 +9,9 @@ import pytest
 
 from experiments import deploy_cli
 from experiments import gradcam as gradcam_cli
+from skinkeras.config import TrainConfig
 from skinkeras.gradcam import overlay
-from skinkeras.inference import pipeline
-from skinkeras.training.config import TrainConfig
+from skinkeras.models import pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import training_path_images
 from tests.test_gradcam import reference_gradcam

@@ -96,7 +96,7 @@ def _validation_logits(model_path, data_dir):
     import keras
 
     from skinkeras.data import make_dataset
-    from skinkeras.inference import pipeline
+    from skinkeras.models import pipeline
 
     dataset = make_dataset(
         "validation",

@@ -1,5 +1,5 @@
-"""The self-contained model (skinkeras.inference.pipeline): uint8 pixels in, the
-Predictor route's probabilities out; it saves, loads in a fresh process after
+"""The self-contained model (skinkeras.models.pipeline, loaded from a run by
+skinkeras.inference.pipeline): uint8 pixels in, the Predictor route's probabilities out; it saves, loads in a fresh process after
 `import skinkeras`, and carries its calibration and metadata."""
 
 import json
@@ -13,6 +13,7 @@ import tensorflow as tf
 import skinkeras
 from skinkeras import data, inference
 from skinkeras.inference import export, pipeline
+from skinkeras.models import pipeline as model_pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import softmax_of
 from tests.layers.helpers import run_python
@@ -37,7 +38,7 @@ def test_pipeline_equals_the_predictor_route(tmp_path, preprocessing):
     for image, reference in zip(decoded(paths), expected, strict=True):
         # The network's input (also what the SavedModel/TFLite/ONNX exports compute).
         np.testing.assert_allclose(
-            pipeline.network_input(model, image[np.newaxis])[0],
+            model_pipeline.network_input(model, image[np.newaxis])[0],
             transform(image),
             atol=TOLERANCE,
         )
@@ -93,7 +94,7 @@ def test_calibration_and_metadata(tmp_path):
     outputs = model(image)
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=TOLERANCE)
     np.testing.assert_array_equal(outputs["decision"], expected[:, 1] >= 0.3)
-    meta = pipeline.pipeline_metadata(model)
+    meta = model_pipeline.pipeline_metadata(model)
     assert meta["class_names"] == ["other", "melanoma"]
     assert meta["training_config"]["preprocessing"] == "max_rgb"
     assert meta["calibration"]["rule"] == "target_sensitivity"
@@ -155,7 +156,9 @@ def test_two_lines_predict_files(tmp_path):
 def test_refusals(tmp_path):
     # A lesion-masked run keeps the bare network in model.keras (as training saves).
     run_dir = fx.tiny_run(tmp_path / "run", preprocessing="lesion_mask")
-    assert not pipeline.is_pipeline(keras.models.load_model(run_dir / "model.keras"))
+    assert not model_pipeline.is_pipeline(
+        keras.models.load_model(run_dir / "model.keras")
+    )
     with pytest.raises(
         ValueError, match="segmenter.*Received: preprocessing='lesion_mask'"
     ):
@@ -180,7 +183,7 @@ def test_a_run_loads_its_own_model_and_old_runs_still_load(tmp_path, monkeypatch
     image = fx.random_images(3, 40, seed=5)
     new = fx.tiny_run(tmp_path / "new", preprocessing="max_rgb")
     old = fx.tiny_run(tmp_path / "old", preprocessing="max_rgb", bare=True)
-    assert not pipeline.is_pipeline(keras.models.load_model(old / "model.keras"))
+    assert not model_pipeline.is_pipeline(keras.models.load_model(old / "model.keras"))
     # Same network, same pipeline: the old run's is built by `from_run`.
     expected = outputs_of(skinkeras.load_model(old), image)
     for source in (new, new / "model.keras"):
@@ -206,7 +209,7 @@ def test_a_run_loads_its_own_model_and_old_runs_still_load(tmp_path, monkeypatch
     assert pipeline.recalibrate(old) is None
     assert (old / "model.keras").read_bytes() == before
     saved = keras.models.load_model(new / "model.keras")
-    meta = pipeline.pipeline_metadata(saved)
+    meta = model_pipeline.pipeline_metadata(saved)
     assert (meta["temperature"], meta["threshold"]) == (2.0, 0.25)
     assert meta["calibration"] == calibration
     assert meta["training_config"]["preprocessing"] == "max_rgb"
@@ -225,9 +228,11 @@ def test_a_run_loads_its_own_model_and_old_runs_still_load(tmp_path, monkeypatch
     exported = keras.models.load_model(
         export.export_keras(inference.load_run(new), tmp_path / "m.keras")
     )
-    network = exported.get_layer(pipeline.NETWORK)
-    assert not pipeline.is_pipeline(network)
-    assert not {pipeline.CROP, pipeline.NETWORK} & {x.name for x in network.layers}
+    network = exported.get_layer(model_pipeline.NETWORK)
+    assert not model_pipeline.is_pipeline(network)
+    assert not {model_pipeline.CROP, model_pipeline.NETWORK} & {
+        x.name for x in network.layers
+    }
     np.testing.assert_allclose(
         outputs_of(exported, image)["probabilities"], reference, atol=TOLERANCE
     )
@@ -236,7 +241,7 @@ def test_a_run_loads_its_own_model_and_old_runs_still_load(tmp_path, monkeypatch
 def test_network_stays_reachable(tmp_path):
     run = inference.load_run(fx.tiny_run(tmp_path / "run", bare=True))
     model = pipeline.from_run(run)
-    network = model.get_layer(pipeline.NETWORK)
+    network = model.get_layer(model_pipeline.NETWORK)
     x = tf.random.uniform((2, 32, 32, 3), 0, 255)
     np.testing.assert_allclose(network(x), run.model(x), atol=1e-6)
     assert run.model.name == "tiny"  # the run's model is left as it was

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skinkeras import inference
-from skinkeras.inference import pipeline
+from skinkeras.models import pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import softmax_of
 

@@ -4,12 +4,12 @@ import subprocess
 import sys
 
 from skinkeras.models.unet import ENCODERS  # `skinkeras.models.unet` is the builder
-from skinkeras.segmentation import config, training
+from skinkeras.segmentation import config, metrics, training
 
 
 def test_names_are_the_implemented_encoders_and_losses():
     assert config.ENCODER_NAMES == tuple(ENCODERS)
-    assert config.LOSS_NAMES == tuple(training.LOSSES)
+    assert config.LOSS_NAMES == tuple(metrics.LOSSES)
     assert training.SegmentConfig is config.SegmentConfig
 
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from skinkeras import data, inference, rundir
-from skinkeras.inference import pipeline
+from skinkeras.models import pipeline
 from skinkeras.training import loop, results
 from tests import deploy_fixtures
 from tests.training import helpers

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from skinkeras import config as config_lib
 from skinkeras.training import TrainConfig
-from skinkeras.training import config as config_lib
 
 CONTRACT_KEYS = """model arl se head num_classes label preprocessing masks_dir mask_mode
 dataset data_dir image_size batch_size head_epochs head_lr epochs lr oversample augment

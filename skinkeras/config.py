@@ -3,8 +3,10 @@
 Field names equal the flag names of ``experiments.main`` (README, "Flags"),
 so a run directory's ``config.json`` reads like the command that made it.
 
-This module imports no TensorFlow, so that ``--help`` does not wait for it, and it is
-the one source of the command-line defaults, choices and checks
+A leaf of the package: it imports nothing of skinkeras (tests/test_architecture.py),
+so that the run directory (`skinkeras.rundir`), the data pipeline, training,
+inference and segmentation all read it from below. It imports no TensorFlow, so that
+``--help`` does not wait for it, and it is the one source of the command-line defaults, choices and checks
 (`experiments.common_flags` reads them). The choice lists copy names that the
 TensorFlow modules implement (`skinkeras.models.MODELS`, `skinkeras.models.heads.HEADS`,
 `skinkeras.data.preprocessing`); tests/experiments/test_common_flags.py checks that the
