@@ -6,6 +6,7 @@ deterministic preprocessing → uint8), shared by evaluation datasets
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 
@@ -57,6 +58,30 @@ def build_lock(data_dir_root, name):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# TFDS (4.9, core/utils/file_utils.py) warns "Variant folder <dir> has no
+# dataset_info.json" when it looks for a dataset that is not built yet, which is
+# what every first use of a synthetic dataset does before building it (issue 23:
+# a first run shows no log line). Only that message is dropped, and only while
+# `prepared_builder` looks.
+_UNBUILT_VARIANT = "Variant folder %s has no %s"
+
+
+class _NotYetBuilt(logging.Filter):
+    def filter(self, record):
+        return record.msg != _UNBUILT_VARIANT
+
+
+@contextlib.contextmanager
+def _quiet_unbuilt_variants():
+    absl_logger = logging.getLogger("absl")
+    quiet = _NotYetBuilt()
+    absl_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(quiet)
+
+
 def prepared_builder(dataset, *, data_dir=None):
     """The prepared TFDS builder of ``dataset`` (classification and segmentation).
 
@@ -64,6 +89,11 @@ def prepared_builder(dataset, *, data_dir=None):
     (`build_lock`); an unprepared ISIC dataset raises
     `DatasetNotPreparedError` naming the ``tfds build`` command.
     """
+    with _quiet_unbuilt_variants():
+        return _prepared_builder(dataset, data_dir=data_dir)
+
+
+def _prepared_builder(dataset, *, data_dir):
     import tensorflow_datasets as tfds
 
     import tfds_isic  # noqa: F401  (registers isic2017, isic2018_task1, synthetic_lesions)
