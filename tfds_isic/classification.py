@@ -7,15 +7,14 @@
 - `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
   stores them (-1 / "unknown");
 - `split_ids`: the grouped splits of `tfds_isic.splits` for the builder's config;
-- `features`, `locate`, `manual_instructions`: the parts of each builder that
-  only differ by name;
+- `features`: the part of each builder's `_info` that only differs by name;
 - `images`: the split's images from the official zip (checked: top folder, one
   file per id, the same ids as the labels), resized once at build time.
 """
 
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, splits
+from tfds_isic import archives, imaging, splits
 
 
 def read_one_hot(data, *, name, columns, key="image"):
@@ -130,29 +129,6 @@ def features(diagnoses, **metadata):
     )
 
 
-def manual_instructions(files, size):
-    return (
-        f"Optional: without them the files are downloaded (the image zip is about "
-        f"{size}). To build from files you already have, put these official files "
-        "(same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in files)
-    )
-
-
-def locate(builder, dl_manager, files):
-    """{name: path} of `files` (manual dir or download), MD5-checked where known."""
-    paths = archives.locate(
-        dl_manager,
-        files,
-        build_command=(
-            f"tfds build {builder.name}/{builder.builder_config.name} "
-            "--imports=tfds_isic"
-        ),
-    )
-    archives.check_md5(paths, files)
-    return paths
-
-
 def images(
     path, *, name, top_folder, pattern, labels, labels_name, ids, shorter_side, skip=()
 ):
@@ -174,8 +150,8 @@ def images(
             data = archive.read(members[image_id])
             where = {"image_id": image_id, "archive": archive.name}
             if shorter_side is None:
-                archives.check_decodable(data, **where)
+                imaging.check_decodable(data, **where)
             else:
-                image, _ = archives.decode_resized(data, shorter_side, **where)
-                data = archives.encode_jpeg(image)
+                image, _ = imaging.decode_resized(data, shorter_side, **where)
+                data = imaging.encode_jpeg(image)
             yield image_id, data

@@ -5,7 +5,7 @@ and the official Task 3 validation and test sets (`challenge_validation`,
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification, splits
+from tfds_isic import archives, classification, sources, splits
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2018/"
 _INPUT = "ISIC2018_Task3_Training_Input"
@@ -34,7 +34,7 @@ _METADATA_COLUMNS = "lesion_id,image_id,dx,dx_type,age,sex,localization".split("
 
 # No MD5 or size of the 2018 files is published: TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name)
+    sources.RemoteFile(name, _BASE_URL + name)
     for name in (
         _INPUT + ".zip",
         _TRUTH + ".zip",
@@ -61,7 +61,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     }
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "3.1 GB")
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the image zip is about 3.1 GB"
+    )
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -80,7 +82,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        paths = classification.locate(self, dl_manager, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         labels = _read_truth(paths, _TRUTH)
         groupings = archives.rows_by_id(
             archives.read_csv(
@@ -96,7 +98,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
         groups = {i: row["lesion_id"].strip() for i, row in groupings.items()}
         metadata = _read_metadata(
-            archives.optional_manual_file(dl_manager, METADATA_NAMES), labels, groups
+            sources.optional_manual_file(dl_manager, METADATA_NAMES), labels, groups
         )
         ids = classification.split_ids(self.builder_config, labels, groups)
         generators = {

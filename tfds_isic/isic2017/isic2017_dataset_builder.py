@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification
+from tfds_isic import archives, classification, imaging, sources
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2017/"
 # Split name -> the part of the official file names.
@@ -32,7 +32,7 @@ def _labels_name(part):
 
 
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name, _MD5[name])
+    sources.RemoteFile(name, _BASE_URL + name, _MD5[name])
     for part in _PARTS.values()
     for name in (_data_name(part) + ".zip", _labels_name(part))
 ]
@@ -43,14 +43,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = archives.SIZE_CONFIGS
+    BUILDER_CONFIGS = imaging.SIZE_CONFIGS
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded. To build from files you "
-        "already have, put these official files (same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
-        + "\nSet TFDS_ISIC_SKIP_MD5=1 for re-packed or subset archives."
-    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(FILES)
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -71,14 +66,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build isic2017/{self.builder_config.name} --imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         return {
             split: self._generate_examples(
                 data_zip=paths[_data_name(part) + ".zip"],
@@ -104,10 +92,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 data = archive.read(images[image_id])
                 where = {"image_id": image_id, "archive": archive.name}
                 if shorter_side is None:  # "full": the original bytes, if valid
-                    archives.check_decodable(data, **where)
+                    imaging.check_decodable(data, **where)
                 else:
-                    image, _ = archives.decode_resized(data, shorter_side, **where)
-                    data = archives.encode_jpeg(image)
+                    image, _ = imaging.decode_resized(data, shorter_side, **where)
+                    data = imaging.encode_jpeg(image)
                 age, sex = metadata.get(image_id, (-1, "unknown"))
                 yield (
                     image_id,

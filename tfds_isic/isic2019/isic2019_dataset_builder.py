@@ -4,7 +4,7 @@ the official test set (`challenge_test`, its published ground truth)."""
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification, splits
+from tfds_isic import archives, classification, sources, splits
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2019/"
 _INPUT = "ISIC_2019_Training_Input"
@@ -33,7 +33,7 @@ _IMAGE_PATTERN = r"(ISIC_\d+(?:_downsampled)?)\.jpg"
 
 # No MD5 or size of the 2019 files is published: TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name)
+    sources.RemoteFile(name, _BASE_URL + name)
     for name in (
         _INPUT + ".zip",
         _GROUND_TRUTH,
@@ -56,8 +56,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     }
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(
-        FILES, "9 GB, the test zip 3.6 GB"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the image zip is about 9 GB, the test zip 3.6 GB"
     )
 
     def _info(self):
@@ -77,7 +77,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        paths = classification.locate(self, dl_manager, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         training = _read_part(
             paths,
             input_name=_INPUT,

@@ -4,7 +4,7 @@ official test images as the unlabelled split `challenge_test`."""
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification, splits
+from tfds_isic import archives, classification, sources, splits
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2020/"
 _INPUT = "ISIC_2020_Training_JPEG.zip"
@@ -52,7 +52,7 @@ _TEST_SITE = ("anatom_site_general_challenge", "anatom_site_general")
 
 # No MD5 or size of the 2020 files is published: TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name)
+    sources.RemoteFile(name, _BASE_URL + name)
     for name in (_INPUT, _GROUND_TRUTH, _DUPLICATES, _TEST_INPUT, _TEST_METADATA)
 ]
 
@@ -71,8 +71,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     UNLABELLED_SPLITS = (CHALLENGE_TEST,)
     BUILDER_CONFIGS = splits.size_configs()
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(
-        FILES, "23 GB, the test zip 6.7 GB"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the image zip is about 23 GB, the test zip 6.7 GB"
     )
 
     def _info(self):
@@ -90,7 +90,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        paths = classification.locate(self, dl_manager, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         rows = read_ground_truth(paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH)
         duplicates = read_duplicates(paths[_DUPLICATES].read_bytes(), name=_DUPLICATES)
         # The second image of each published pair goes; subsets may lack either.
