@@ -1,8 +1,9 @@
 """Reading the official ISIC archives safely, and checking what they hold.
 
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
-  memory at a time, with checks of the top folder and of one file per image id, and
-  size limits (`settings.MemberLimits`) checked before a member is read;
+  memory at a time, with checks of the top folder, of one file per image id and of
+  the same ids as the labels (`image_members`), and size limits
+  (`settings.MemberLimits`) checked before a member is read;
 - `read_csv`, `rows_by_id`, `check_same_ids`: a CSV with the expected columns, one
   row per id, and the same ids in images and labels;
 - `IntegrityError`: an archive or CSV that contradicts itself, raised with the file
@@ -125,6 +126,17 @@ class ZipArchive:
                 + listing(f"{i} ({' and '.join(m)})" for i, m in repeated.items())
             )
         return dict(found)
+
+    def image_members(self, *, top_folder, pattern, labels, labels_name, skip=()):
+        """{image id: member} of the images, checked: every file under
+        `top_folder/`, one file matching `pattern` per id, and, once the ids in
+        `skip` are left out, exactly the ids of `labels` (the rows of `labels_name`).
+        """
+        self.check_top_folder(top_folder)
+        members = self.files_matching(pattern, what="image")
+        members = {i: m for i, m in members.items() if i not in skip}
+        check_same_ids(members, labels, images_name=self.name, labels_name=labels_name)
+        return members
 
     def read(self, member):
         """The bytes of `member`, refused (`ValueError` naming archive and member)

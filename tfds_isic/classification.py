@@ -1,20 +1,51 @@
-"""What the multi-class builders (`isic2019`, `isic2020`, `ham10000`) share.
+"""What the classification builders share.
 
-- `read_weights`: the official scorer's per-image weights of a test ground truth;
-- `read_one_hot`: a one-hot ground-truth CSV (ISIC 2019, ISIC 2018 Task 3) to one
-  class name per image, with the label-integrity checks of `isic2017` (values 0 or
-  1 only, exactly one 1 per row, one row per image);
+For every classification builder (`isic2017`, `synthetic_lesions`, `isic2019`,
+`isic2020`, `ham10000`):
+- `features`: image, image_id, the class label, melanoma, age and sex;
+- `read_flags`, `read_one_hot`: ground-truth CSVs of 0/1 columns (ISIC 2017 Part 3,
+  ISIC 2019, ISIC 2018 Task 3) with the label-integrity checks (values 0 or 1 only,
+  one row per image; one-hot: exactly one 1 per row);
 - `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
-  stores them (-1 / "unknown");
+  stores them (-1 / "unknown").
+
+For the grouped ones (`isic2019`, `isic2020`, `ham10000`):
+- `read_weights`: the official scorer's per-image weights of a test ground truth;
 - `split_ids`: the grouped splits of `tfds_isic.splits` for the builder's config;
-- `features`: the part of each builder's `_info` that only differs by name;
 - `images`: the split's images from the official zip (checked: top folder, one
   file per id, the same ids as the labels), resized once at build time.
 """
 
+import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_isic import archives, imaging, splits
+
+
+def read_flags(data, *, name, columns, key):
+    """{row[key]: {column: bool}} of a CSV whose `columns` hold 0 or 1.
+
+    Raises `archives.IntegrityError` naming the ids of repeated rows and of values
+    other than 0 or 1 (a 0.9 or a 2.0 is no label).
+    """
+    rows = archives.rows_by_id(
+        archives.read_csv(data, name=name, columns=[key, *columns]),
+        name=name,
+        key=key,
+    )
+    flags = {i: {c: flag(row[c]) for c in columns} for i, row in rows.items()}
+    not_flags = [
+        f"{image_id} {c}={rows[image_id][c]!r}"
+        for image_id, values in flags.items()
+        for c, value in values.items()
+        if value is None
+    ]
+    if not_flags:
+        raise archives.IntegrityError(
+            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
+            f"Received: {archives.listing(not_flags)}"
+        )
+    return flags
 
 
 def read_one_hot(data, *, name, columns, key="image"):
@@ -23,28 +54,14 @@ def read_one_hot(data, *, name, columns, key="image"):
     Raises `archives.IntegrityError` naming the ids of repeated rows, of values
     other than 0 or 1 and of rows without exactly one 1.
     """
-    rows = archives.rows_by_id(
-        archives.read_csv(data, name=name, columns=[key, *columns]),
-        name=name,
-        key=key,
-    )
-    not_flags, not_one = [], []
-    labels = {}
-    for image_id, row in rows.items():
-        flags = {c: flag(row[c]) for c in columns}
-        not_flags += [
-            f"{image_id} {c}={row[c]!r}" for c, v in flags.items() if v is None
-        ]
-        ones = [c for c, v in flags.items() if v]
+    flags = read_flags(data, name=name, columns=columns, key=key)
+    labels, not_one = {}, []
+    for image_id, values in flags.items():
+        ones = [c for c, value in values.items() if value]
         if len(ones) == 1:
             labels[image_id] = ones[0]
-        elif all(v is not None for v in flags.values()):
+        else:
             not_one.append(f"{image_id} ({'+'.join(ones) or 'none'})")
-    if not_flags:
-        raise archives.IntegrityError(
-            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
-            f"Received: {archives.listing(not_flags)}"
-        )
     if not_one:
         raise archives.IntegrityError(
             f"{name}: each image has exactly one diagnosis (one 1 per row). "
@@ -116,14 +133,17 @@ def split_ids(config, labels, groups):
     }
 
 
-def features(diagnoses, **metadata):
-    """FeaturesDict: image, image_id, diagnosis, melanoma and `metadata`."""
+def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
+    """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
+    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`."""
     return tfds.features.FeaturesDict(
         {
-            "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
+            "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),
             "image_id": tfds.features.Text(),
-            "diagnosis": tfds.features.ClassLabel(names=diagnoses),
+            label: tfds.features.ClassLabel(names=labels),
             "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
+            "age_approximate": tfds.features.Scalar(dtype=np.int32),
+            "sex": tfds.features.Text(),
             **metadata,
         }
     )

@@ -155,6 +155,16 @@ def decode_resized(data, shorter_side, *, image_id, archive):
     return resize_to(image, height, width), size
 
 
+def stored_image(data, shorter_side, *, image_id, archive):
+    """The bytes a `SizeConfig` stores of an image: for `shorter_side` None the
+    original bytes, checked to decode; else a JPEG resized by `decode_resized`."""
+    if shorter_side is None:
+        check_decodable(data, image_id=image_id, archive=archive)
+        return data
+    image, _ = decode_resized(data, shorter_side, image_id=image_id, archive=archive)
+    return encode_jpeg(image)
+
+
 def shorter_side_shape(height, width, shorter_side):
     """(height, width) with the shorter side `shorter_side`, aspect ratio kept."""
     scale = shorter_side / min(height, width)

@@ -2,7 +2,6 @@
 and the official Task 3 validation and test sets (`challenge_validation`,
 `challenge_test`)."""
 
-import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_isic import archives, classification, sources, splits
@@ -72,9 +71,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 # histo / follow_up / consensus / confocal, or unknown.
                 dx_type=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
-                # From HAM10000_metadata when present; -1 / "unknown" as isic2017.
-                age_approximate=tfds.features.Scalar(dtype=np.int32),
-                sex=tfds.features.Text(),
+                # Like age_approximate and sex, from HAM10000_metadata when
+                # present; -1 / "unknown" as isic2017.
                 localization=tfds.features.Text(),
             ),
             supervised_keys=("image", "diagnosis"),

@@ -64,8 +64,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             features=classification.features(
                 DIAGNOSES,
-                age_approximate=tfds.features.Scalar(dtype=np.int32),
-                sex=tfds.features.Text(),
                 anatom_site_general=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
                 # The official scorer's weight of a `challenge_test` image (0 for

@@ -1,7 +1,6 @@
 """isic2020: SIIM-ISIC 2020 challenge data, splits grouped by patient, and the
 official test images as the unlabelled split `challenge_test`."""
 
-import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_isic import archives, classification, sources, splits
@@ -79,8 +78,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             features=classification.features(
                 DIAGNOSES,
-                age_approximate=tfds.features.Scalar(dtype=np.int32),
-                sex=tfds.features.Text(),
                 anatom_site_general=tfds.features.Text(),
                 patient_id=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
