@@ -1,4 +1,4 @@
-"""What the classification builders share.
+"""What the classification builders share, and the common part of the grouped ones.
 
 For every classification builder (`isic2017`, `synthetic_lesions`, `isic2019`,
 `isic2020`, `ham10000`):
@@ -9,17 +9,37 @@ For every classification builder (`isic2017`, `synthetic_lesions`, `isic2019`,
 - `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
   stores them (-1 / "unknown").
 
-For the grouped ones (`isic2019`, `isic2020`, `ham10000`):
-- `read_weights`: the official scorer's per-image weights of a test ground truth;
-- `split_ids`: the grouped splits of `tfds_isic.splits` for the builder's config;
-- `images`: the split's images from the official zip (checked: top folder, one
-  file per id, the same ids as the labels), resized once at build time.
+For the grouped ones (`isic2019`, `isic2020`, `ham10000`), whose official data has
+no labelled validation / test split: `GroupedBuilder` makes `train` / `validation`
+/ `test` from the training images with `splits.grouped_split`, adds each official
+test set as a whole split, and reads every split's images from its official zip
+(a `Part`), checked and resized once at build time; `read_weights` reads the
+official scorer's per-image weights.
 """
+
+import abc
+import dataclasses
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, imaging, splits
+from tfds_isic import archives, imaging, sources, splits
+
+
+def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
+    """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
+    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`."""
+    return tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),
+            "image_id": tfds.features.Text(),
+            label: tfds.features.ClassLabel(names=labels),
+            "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
+            "age_approximate": tfds.features.Scalar(dtype=np.int32),
+            "sex": tfds.features.Text(),
+            **metadata,
+        }
+    )
 
 
 def read_flags(data, *, name, columns, key):
@@ -133,45 +153,89 @@ def split_ids(config, labels, groups):
     }
 
 
-def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
-    """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
-    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`."""
-    return tfds.features.FeaturesDict(
-        {
-            "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),
-            "image_id": tfds.features.Text(),
-            label: tfds.features.ClassLabel(names=labels),
-            "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-            "age_approximate": tfds.features.Scalar(dtype=np.int32),
-            "sex": tfds.features.Text(),
-            **metadata,
-        }
-    )
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """The images of one official zip, and the rest of each of their examples.
 
-
-def images(
-    path, *, name, top_folder, pattern, labels, labels_name, ids, shorter_side, skip=()
-):
-    """(id, JPEG bytes) of `ids` from the zip at `path`, resized to `shorter_side`
-    or, for None, the original bytes after a check that they decode.
-
-    The zip must hold its files under `top_folder/`, one file matching `pattern`
-    per id, and exactly the ids of `labels` (the rows of `labels_name`) once the
-    ids in `skip` (ISIC 2020's published duplicates) are left out.
+    Attributes:
+        zip_name: the zip's official file name.
+        examples: {image id: the example's features besides image and image_id};
+            the zip must hold exactly these ids, once `skip` is left out.
+        examples_name: the file these ids and features come from.
+        skip: ids whose images the zip holds but that are no examples (ISIC
+            2020's published duplicates).
     """
-    with archives.ZipArchive(path, name=name) as archive:
-        archive.check_top_folder(top_folder)
-        members = archive.files_matching(pattern, what="image")
-        members = {i: m for i, m in members.items() if i not in skip}
-        archives.check_same_ids(
-            members, labels, images_name=archive.name, labels_name=labels_name
-        )
-        for image_id in ids:
-            data = archive.read(members[image_id])
-            where = {"image_id": image_id, "archive": archive.name}
-            if shorter_side is None:
-                imaging.check_decodable(data, **where)
-            else:
-                image, _ = imaging.decode_resized(data, shorter_side, **where)
-                data = imaging.encode_jpeg(image)
-            yield image_id, data
+
+    zip_name: str
+    examples: dict
+    examples_name: str
+    skip: frozenset = frozenset()
+
+
+class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A classification builder whose own `train` / `validation` / `test` are made
+    from the official training images by `splits.grouped_split` (no lesion or
+    patient in two splits), and whose official test sets are each a whole split.
+
+    A dataset's `Builder` sets `FILES` (its official files, `sources.RemoteFile`s),
+    `IMAGE_PATTERN` and `TOP_FOLDERS` where its zips differ, and reads its files
+    in `_read_training` and `_read_official`. Every example's `diagnosis` is the
+    class its split is stratified by.
+    """
+
+    BUILDER_CONFIGS = splits.size_configs()
+    DEFAULT_CONFIG_NAME = "256"
+    FILES = ()
+    # Images are `ISIC_<id>.jpg`; LICENSE.txt and ATTRIBUTION.txt match nothing.
+    IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
+    # {zip name: the folder all its files lie in}, where that is not the zip's name
+    # without `.zip` (as it is in the ISIC 2019 and 2018 zips).
+    TOP_FOLDERS = {}
+
+    @abc.abstractmethod
+    def _read_training(self, paths, dl_manager):
+        """`(Part, groups)` of the official training data, checked; `groups`:
+        {image id: lesion or patient id, "" for none}."""
+
+    @abc.abstractmethod
+    def _read_official(self, paths, training):
+        """{split name: Part} of the official test sets, checked (also against the
+        training `Part` where they could share images)."""
+
+    def _split_generators(self, dl_manager):
+        paths = sources.locate(self, dl_manager, self.FILES)
+        training, groups = self._read_training(paths, dl_manager)
+        labels = {i: example["diagnosis"] for i, example in training.examples.items()}
+        generators = {
+            split: self._generate_examples(paths, training, ids)
+            for split, ids in split_ids(self.builder_config, labels, groups).items()
+        }
+        for split, part in self._read_official(paths, training).items():
+            ids = sorted(part.examples)
+            generators[split] = self._generate_examples(paths, part, ids)
+        return generators
+
+    def _generate_examples(self, paths, part, ids):
+        """Examples of `ids`, each image from the zip of `part` (in `paths`): resized
+        to the config's shorter side or, for None, the original bytes after a check
+        that they decode."""
+        name = part.zip_name
+        with archives.ZipArchive(paths[name], name=name) as archive:
+            members = archive.image_members(
+                top_folder=self.TOP_FOLDERS.get(name, name.removesuffix(".zip")),
+                pattern=self.IMAGE_PATTERN,
+                labels=part.examples,
+                labels_name=part.examples_name,
+                skip=part.skip,
+            )
+            for image_id in ids:
+                data = imaging.stored_image(
+                    archive.read(members[image_id]),
+                    self.builder_config.shorter_side,
+                    image_id=image_id,
+                    archive=archive.name,
+                )
+                yield (
+                    image_id,
+                    {"image": data, "image_id": image_id, **part.examples[image_id]},
+                )
