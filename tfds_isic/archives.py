@@ -7,7 +7,8 @@
 - `read_csv`, `rows_by_id`, `check_same_ids`: a CSV with the expected columns, one
   row per id, and the same ids in images and labels;
 - `IntegrityError`: an archive or CSV that contradicts itself, raised with the file
-  and the ids at fault (`listing` keeps such lists short).
+  and the ids at fault; `check_none` raises it with what was found ("Received:",
+  a `listing` that keeps such lists short).
 
 File access goes through `epath` (the TFDS test harness forbids `os` file calls in
 builder modules, and `epath` also reads GCS paths).
@@ -45,6 +46,13 @@ def listing(items):
     if len(items) > _MAX_LISTED:
         text += f" and {len(items) - _MAX_LISTED} more"
     return text
+
+
+def check_none(found, message):
+    """Raises `IntegrityError`, `message` followed by `Received:` and a `listing`
+    of `found`, unless `found` is empty."""
+    if found:
+        raise IntegrityError(f"{message} Received: {listing(found)}")
 
 
 def _repeated(pairs):
@@ -117,14 +125,11 @@ class ZipArchive:
             if match:
                 ids[_stem(member)] = match.group(1)
         found = [(ids[_stem(m)], m) for m in self.members if _stem(m) in ids]
-        repeated = _repeated(found)
-        if repeated:
-            raise IntegrityError(
-                f"{self.name} ({self.path}) holds more than one file for one image "
-                f"id; expected one {what} per id, as in the official archive. "
-                "Received: "
-                + listing(f"{i} ({' and '.join(m)})" for i, m in repeated.items())
-            )
+        check_none(
+            [f"{i} ({' and '.join(m)})" for i, m in _repeated(found).items()],
+            f"{self.name} ({self.path}) holds more than one file for one image id; "
+            f"expected one {what} per id, as in the official archive.",
+        )
         return dict(found)
 
     def image_members(self, *, top_folder, pattern, labels, labels_name, skip=()):
@@ -203,12 +208,11 @@ def rows_by_id(rows, *, name, key="image_id"):
     file: which row holds would be a guess.
     """
     repeated = _repeated((row[key], row) for row in rows)
-    if repeated:
-        raise IntegrityError(
-            f"{name} holds more than one row for one {key}; expected one row per "
-            "image, as in the official file. Received: "
-            + listing(f"{i} ({len(r)} rows)" for i, r in repeated.items())
-        )
+    check_none(
+        [f"{i} ({len(r)} rows)" for i, r in repeated.items()],
+        f"{name} holds more than one row for one {key}; expected one row per image, "
+        "as in the official file.",
+    )
     return {row[key]: row for row in rows}
 
 

@@ -60,11 +60,9 @@ def read_flags(data, *, name, columns, key):
         for c, value in values.items()
         if value is None
     ]
-    if not_flags:
-        raise archives.IntegrityError(
-            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
-            f"Received: {archives.listing(not_flags)}"
-        )
+    archives.check_none(
+        not_flags, f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file)."
+    )
     return flags
 
 
@@ -82,11 +80,9 @@ def read_one_hot(data, *, name, columns, key="image"):
             labels[image_id] = ones[0]
         else:
             not_one.append(f"{image_id} ({'+'.join(ones) or 'none'})")
-    if not_one:
-        raise archives.IntegrityError(
-            f"{name}: each image has exactly one diagnosis (one 1 per row). "
-            f"Received: {archives.listing(not_one)}"
-        )
+    archives.check_none(
+        not_one, f"{name}: each image has exactly one diagnosis (one 1 per row)."
+    )
     return labels
 
 
@@ -109,10 +105,7 @@ def read_weights(data, *, name, column, key="image"):
             weights[row[key]] = -1.0
         if not weights[row[key]] >= 0:  # also NaN
             bad.append(f"{row[key]} {column}={row[column]!r}")
-    if bad:
-        raise archives.IntegrityError(
-            f"{name}: {column} must be a number >= 0. Received: {archives.listing(bad)}"
-        )
+    archives.check_none(bad, f"{name}: {column} must be a number >= 0.")
     return weights
 
 

@@ -158,13 +158,11 @@ def _check_apart(official, official_name, training):
     """Raises `archives.IntegrityError` naming the ids of the official validation
     or test ground truth `official` that are also training images: the made
     splits and the official ones must never share an image."""
-    shared = set(official) & set(training)
-    if shared:
-        raise archives.IntegrityError(
-            f"{official_name} and {_truth_csv(_TRUTH)} share images; an official "
-            f"validation or test image must not be a training image. Received: "
-            f"{archives.listing(shared)}"
-        )
+    archives.check_none(
+        set(official) & set(training),
+        f"{official_name} and {_truth_csv(_TRUTH)} share images; an official "
+        "validation or test image must not be a training image.",
+    )
 
 
 def _read_metadata(path, labels, groups):
@@ -197,10 +195,9 @@ def _read_metadata(path, labels, groups):
             disagree.append(
                 f"{image_id} lesion_id={row['lesion_id']!r} ({groups[image_id]!r})"
             )
-    if disagree:
-        raise archives.IntegrityError(
-            f"{name} disagrees with {_truth_csv(_TRUTH)} (dx) or {_GROUPINGS} "
-            f"(lesion_id), shown in parentheses. Received: "
-            f"{archives.listing(disagree)}"
-        )
+    archives.check_none(
+        disagree,
+        f"{name} disagrees with {_truth_csv(_TRUTH)} (dx) or {_GROUPINGS} "
+        "(lesion_id), shown in parentheses.",
+    )
     return rows

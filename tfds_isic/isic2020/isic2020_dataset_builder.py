@@ -173,12 +173,11 @@ def read_ground_truth(data, *, name):
                 f"{image_id} target={target} benign_malignant={malignancy!r} "
                 f"diagnosis={diagnosis!r}"
             )
-    if problems:
-        raise archives.IntegrityError(
-            f"{name}: diagnosis must be one of {', '.join(DIAGNOSES)}; target 0 or 1, "
-            "1 exactly for benign_malignant=malignant and diagnosis=melanoma. "
-            f"Received: {archives.listing(problems)}"
-        )
+    archives.check_none(
+        problems,
+        f"{name}: diagnosis must be one of {', '.join(DIAGNOSES)}; target 0 or 1, "
+        "1 exactly for benign_malignant=malignant and diagnosis=melanoma.",
+    )
     return rows
 
 
