@@ -1,19 +1,14 @@
-"""Reading the official ISIC challenge archives for the TFDS builders.
+"""Reading the official ISIC archives safely, and checking what they hold.
 
-Shared by `isic2017` and `isic2018_task1`:
-- `locate`: the archives come from `manual_dir` when they are there (then the network
-  is never touched) or are downloaded from the public ISIC bucket;
-  `optional_manual_file`: a file read only when the user put it there;
-- `check_md5`: compares with the published MD5s and names the corrupt file;
-  `TFDS_ISIC_SKIP_MD5=1` turns the check off (re-packed or subset archives);
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
-  memory at a time, with checks of the top folder and of one file per image id, and
-  size limits (`MemberLimits`) checked before a member is read;
-- `rows_by_id`, `check_same_ids`: one CSV row per id, and the same ids in images and
-  labels (`IntegrityError`s name the file and the ids at fault);
-- `decode_resized`, `check_decodable`, `encode_jpeg`, `encode_png`: OpenCV image
-  work done once at build time (large JPEGs decoded at a DCT-reduced scale; images
-  over a pixel limit refused before decoding).
+  memory at a time, with checks of the top folder, of one file per image id and of
+  the same ids as the labels (`image_members`), and size limits
+  (`settings.MemberLimits`) checked before a member is read;
+- `read_csv`, `rows_by_id`, `check_same_ids`: a CSV with the expected columns, one
+  row per id, and the same ids in images and labels;
+- `IntegrityError`: an archive or CSV that contradicts itself, raised with the file
+  and the ids at fault; `check_none` raises it with what was found ("Received:",
+  a `listing` that keeps such lists short).
 
 File access goes through `epath` (the TFDS test harness forbids `os` file calls in
 builder modules, and `epath` also reads GCS paths).
@@ -21,37 +16,18 @@ builder modules, and `epath` also reads GCS paths).
 
 import collections
 import csv
-import dataclasses
-import hashlib
 import io
-import os
 import re
 import zipfile
 import zlib
 
-import cv2
-import numpy as np
-import tensorflow_datasets as tfds
 from etils import epath
 
-SKIP_MD5_ENV = "TFDS_ISIC_SKIP_MD5"
-MAX_MEMBER_BYTES_ENV = "TFDS_ISIC_MAX_MEMBER_BYTES"
-MAX_COMPRESSION_RATIO_ENV = "TFDS_ISIC_MAX_COMPRESSION_RATIO"
-# Issue 14: a 1.47 MiB zip whose one member expands to 1.5 GB took a build to 3.6 GiB.
-# The largest official ISIC members are JPEGs of ~30 MB: 256 MiB leaves 8x room.
-DEFAULT_MAX_MEMBER_BYTES = 256 << 20
-# JPEGs barely compress in a zip (~1.0), PNG masks ~2.6 and ground-truth CSVs ~8
-# (measured on a 6748x4499 lesion mask and a 2000-row ISIC 2017 CSV); zeros ~1000.
-DEFAULT_MAX_COMPRESSION_RATIO = 100.0
-MAX_IMAGE_PIXELS_ENV = "TFDS_ISIC_MAX_IMAGE_PIXELS"
-# As `experiments.predict --max_pixels`: over 3 times the largest ISIC image (30 MP).
-# A member under the size limit can still decode to far more than it weighs: a
-# 0.75 MB PNG of 16000 x 16000 black pixels takes 768 MB (issue 14).
-DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
+from tfds_isic import settings
+
 # Below this uncompressed size a member is not ratio-checked: it cannot hurt, and a
 # small file of repeated bytes compresses well without being a bomb.
 _RATIO_CHECK_MIN_BYTES = 1 << 20
-JPEG_QUALITY = 95
 _MAX_LISTED = 10
 
 
@@ -63,89 +39,6 @@ class IntegrityError(ValueError):
     """
 
 
-@dataclasses.dataclass(frozen=True)
-class RemoteFile:
-    """One official file: its name (as downloaded), URL and published MD5 if any."""
-
-    name: str
-    url: str
-    md5: str | None = None
-
-
-@dataclasses.dataclass(eq=False)
-class SizeConfig(tfds.core.BuilderConfig):
-    """Stored image size: shorter side in pixels, or None for the original bytes."""
-
-    shorter_side: int | None = None
-
-
-SIZE_CONFIGS = [
-    SizeConfig(
-        name="256",
-        shorter_side=256,
-        description="Shorter side resized to 256 px (aspect kept), JPEG quality 95.",
-    ),
-    SizeConfig(
-        name="512",
-        shorter_side=512,
-        description="Shorter side resized to 512 px (aspect kept), JPEG quality 95.",
-    ),
-    SizeConfig(
-        name="full",
-        shorter_side=None,
-        description="Original image bytes, untouched.",
-    ),
-]
-
-
-def md5_check_enabled():
-    """False when `TFDS_ISIC_SKIP_MD5` is set to 1/true/yes."""
-    value = os.environ.get(SKIP_MD5_ENV, "").strip().lower()
-    return value not in ("1", "true", "yes")
-
-
-@dataclasses.dataclass(frozen=True)
-class MemberLimits:
-    """What `ZipArchive.read` accepts of a member before reading it.
-
-    Attributes:
-        max_bytes: largest uncompressed size, in bytes.
-        max_ratio: largest uncompressed / compressed size (checked on members over
-            1 MiB).
-    """
-
-    max_bytes: int = DEFAULT_MAX_MEMBER_BYTES
-    max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
-
-    @classmethod
-    def from_env(cls):
-        """The defaults, overridden by `TFDS_ISIC_MAX_MEMBER_BYTES` and
-        `TFDS_ISIC_MAX_COMPRESSION_RATIO` where set."""
-        return cls(
-            max_bytes=_env_number(MAX_MEMBER_BYTES_ENV, int, DEFAULT_MAX_MEMBER_BYTES),
-            max_ratio=_env_number(
-                MAX_COMPRESSION_RATIO_ENV, float, DEFAULT_MAX_COMPRESSION_RATIO
-            ),
-        )
-
-
-def _env_number(name, kind, default):
-    """The positive number in the environment variable `name`, else `default`."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not value > 0 or value == float("inf"):
-        raise ValueError(
-            f"The environment variable {name} must be a positive "
-            f"{'integer' if kind is int else 'number'}. Received: {name}={text}"
-        )
-    return value
-
-
 def listing(items):
     """`a, b, c` with at most `_MAX_LISTED` items and a count of the rest."""
     items = sorted(items)
@@ -153,6 +46,13 @@ def listing(items):
     if len(items) > _MAX_LISTED:
         text += f" and {len(items) - _MAX_LISTED} more"
     return text
+
+
+def check_none(found, message):
+    """Raises `IntegrityError`, `message` followed by `Received:` and a `listing`
+    of `found`, unless `found` is empty."""
+    if found:
+        raise IntegrityError(f"{message} Received: {listing(found)}")
 
 
 def _repeated(pairs):
@@ -163,107 +63,19 @@ def _repeated(pairs):
     return {key: values for key, values in groups.items() if len(values) > 1}
 
 
-def _manual_dir(dl_manager):
-    """`(path, explicit, configured)` of the manual dir.
-
-    `path` is the manual dir if it exists and is not empty, else None; `explicit`
-    is True when the user passed one (`--manual_dir`), i.e. `configured` is not
-    TFDS' default `<download_dir>/manual`.
-    """
-    try:
-        path = epath.Path(dl_manager.manual_dir)
-    except (AssertionError, ValueError):  # TFDS: missing or empty manual dir
-        path = None
-    # TFDS keeps the configured manual dir (existing or not) in `_manual_dir`.
-    configured = getattr(dl_manager, "_manual_dir", None) or path
-    default = epath.Path(dl_manager.download_dir) / "manual"
-    explicit = configured is not None and epath.Path(configured) != default
-    return path, explicit, configured
-
-
-def locate(dl_manager, files, *, build_command):
-    """Paths of `files` ({name: path}), from `manual_dir` or downloaded.
-
-    All files present in the manual dir: they are used and nothing is downloaded.
-    None present and no `--manual_dir` given: all are downloaded from their URLs.
-    Otherwise (some missing, or an explicit `--manual_dir` without them): a
-    `FileNotFoundError` lists each missing file with its URL.
-    """
-    manual, explicit, configured = _manual_dir(dl_manager)
-    present = {
-        f.name for f in files if manual is not None and (manual / f.name).exists()
-    }
-    if len(present) == len(files):
-        return {f.name: manual / f.name for f in files}
-    if present or explicit:
-        missing = "\n".join(
-            f"  {f.name}  ({f.url})" for f in files if f.name not in present
-        )
-        raise FileNotFoundError(
-            f"Missing in manual_dir {configured}:\n{missing}\n"
-            "Put the official files there under these names, or download them all "
-            f"by building without --manual_dir: {build_command}"
-        )
-    downloaded = dl_manager.download({f.name: f.url for f in files})
-    return {name: epath.Path(path) for name, path in downloaded.items()}
-
-
-def optional_manual_file(dl_manager, names):
-    """Path of the first of `names` in the manual dir, or None.
-
-    For files with no stable download URL (HAM10000's metadata on Dataverse is
-    served by file id only, issue 16): read when the user put one there.
-    """
-    manual, _, _ = _manual_dir(dl_manager)
-    for name in names:
-        if manual is not None and (manual / name).exists():
-            return manual / name
-    return None
-
-
-def file_md5(path, chunk_size=1 << 20):
-    """MD5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with epath.Path(path).open("rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_md5(paths, files):
-    """Raises `ValueError` naming each file whose MD5 differs from the published one."""
-    if not md5_check_enabled():
-        return
-    bad = []
-    for f in files:
-        if f.md5 is None:
-            continue
-        actual = file_md5(paths[f.name])
-        if actual != f.md5:
-            bad.append(f"  {f.name} at {paths[f.name]}: MD5 {actual}, expected {f.md5}")
-    if bad:
-        raise ValueError(
-            "Corrupt or non-official ISIC file(s) (MD5 differs from the published "
-            "one):\n" + "\n".join(bad) + "\nDownload them again from "
-            "https://challenge.isic-archive.com/data/ , or set "
-            f"{SKIP_MD5_ENV}=1 to build from re-packed or subset archives that keep "
-            "the official names."
-        )
-
-
 class ZipArchive:
     """A zip read member by member (random access, never the whole archive).
 
     Args:
         path: the zip file.
         name: what messages call it (the official file name).
-        limits: `MemberLimits` of `read`; default: `MemberLimits.from_env()`.
+        limits: `settings.MemberLimits` of `read`; default: their `from_env()`.
     """
 
     def __init__(self, path, *, name, limits=None):
         self.name = name
         self.path = epath.Path(path)
-        self.limits = MemberLimits.from_env() if limits is None else limits
+        self.limits = settings.MemberLimits.from_env() if limits is None else limits
         self._file = self.path.open("rb")
         try:
             self._zip = zipfile.ZipFile(self._file)
@@ -313,15 +125,23 @@ class ZipArchive:
             if match:
                 ids[_stem(member)] = match.group(1)
         found = [(ids[_stem(m)], m) for m in self.members if _stem(m) in ids]
-        repeated = _repeated(found)
-        if repeated:
-            raise IntegrityError(
-                f"{self.name} ({self.path}) holds more than one file for one image "
-                f"id; expected one {what} per id, as in the official archive. "
-                "Received: "
-                + listing(f"{i} ({' and '.join(m)})" for i, m in repeated.items())
-            )
+        check_none(
+            [f"{i} ({' and '.join(m)})" for i, m in _repeated(found).items()],
+            f"{self.name} ({self.path}) holds more than one file for one image id; "
+            f"expected one {what} per id, as in the official archive.",
+        )
         return dict(found)
+
+    def image_members(self, *, top_folder, pattern, labels, labels_name, skip=()):
+        """{image id: member} of the images, checked: every file under
+        `top_folder/`, one file matching `pattern` per id, and, once the ids in
+        `skip` are left out, exactly the ids of `labels` (the rows of `labels_name`).
+        """
+        self.check_top_folder(top_folder)
+        members = self.files_matching(pattern, what="image")
+        members = {i: m for i, m in members.items() if i not in skip}
+        check_same_ids(members, labels, images_name=self.name, labels_name=labels_name)
+        return members
 
     def read(self, member):
         """The bytes of `member`, refused (`ValueError` naming archive and member)
@@ -335,7 +155,8 @@ class ZipArchive:
         where = f"{self.name} ({self.path}): member {member}"
         advice = (
             f"A real ISIC file is far smaller; if this one is genuine, raise the limit "
-            f"with {MAX_MEMBER_BYTES_ENV} / {MAX_COMPRESSION_RATIO_ENV}."
+            f"with {settings.MAX_MEMBER_BYTES_ENV} / "
+            f"{settings.MAX_COMPRESSION_RATIO_ENV}."
         )
         if info.file_size > limits.max_bytes:
             raise ValueError(
@@ -387,12 +208,11 @@ def rows_by_id(rows, *, name, key="image_id"):
     file: which row holds would be a guess.
     """
     repeated = _repeated((row[key], row) for row in rows)
-    if repeated:
-        raise IntegrityError(
-            f"{name} holds more than one row for one {key}; expected one row per "
-            "image, as in the official file. Received: "
-            + listing(f"{i} ({len(r)} rows)" for i, r in repeated.items())
-        )
+    check_none(
+        [f"{i} ({len(r)} rows)" for i, r in repeated.items()],
+        f"{name} holds more than one row for one {key}; expected one row per image, "
+        "as in the official file.",
+    )
     return {row[key]: row for row in rows}
 
 
@@ -411,159 +231,3 @@ def check_same_ids(images, labels, *, images_name, labels_name):
                 f"  labels without an image in {images_name}: {listing(no_image)}"
             )
         raise IntegrityError("\n".join(lines))
-
-
-_REDUCED_COLOR = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
-# JPEG start-of-frame markers (SOF0..SOF15 without DHT, JPG and DAC).
-_SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def jpeg_size(data):
-    """(height, width) from a JPEG's frame header, or None if `data` is no JPEG."""
-    if data[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            i += 2
-        elif marker in _SOF_MARKERS:
-            return (
-                int.from_bytes(data[i + 5 : i + 7], "big"),
-                int.from_bytes(data[i + 7 : i + 9], "big"),
-            )
-        else:
-            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    return None
-
-
-def png_size(data):
-    """(height, width) from a PNG's IHDR chunk, or None if `data` is no PNG."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
-
-
-def _check_pixels(data, *, image_id, archive, reduction):
-    """Raises `ValueError` naming id and archive when decoding `data` would make an
-    image of more than `TFDS_ISIC_MAX_IMAGE_PIXELS` pixels (size from the header)."""
-    size = jpeg_size(data)
-    if size is None:  # OpenCV reduces other formats only after a full decode
-        size, reduction = png_size(data), 1
-    if size is None:
-        return
-    height, width = size
-    pixels = -(-height // reduction) * -(-width // reduction)
-    limit = _env_number(MAX_IMAGE_PIXELS_ENV, int, DEFAULT_MAX_IMAGE_PIXELS)
-    if pixels > limit:
-        scale = f" at 1/{reduction} scale" if reduction > 1 else ""
-        raise ValueError(
-            f"Image {image_id} in {archive} is {width}x{height} pixels: decoding it"
-            f"{scale} makes {pixels} pixels, more than the limit of {limit} (a real "
-            f"ISIC image has at most ~30 million; if this one is genuine, raise "
-            f"{MAX_IMAGE_PIXELS_ENV}). Received: size={width}x{height}"
-        )
-
-
-def decode(data, *, image_id, archive, grayscale=False, reduction=1):
-    """uint8 RGB (H, W, 3), or (H, W) when `grayscale`; errors name id and archive.
-
-    `reduction` 2, 4 or 8 decodes a JPEG at that fraction of its size (libjpeg's
-    DCT scaling: much faster and smaller than decoding, then shrinking). A JPEG or
-    PNG whose header promises more than `TFDS_ISIC_MAX_IMAGE_PIXELS` decoded pixels
-    is refused before decoding.
-    """
-    _check_pixels(
-        data,
-        image_id=image_id,
-        archive=archive,
-        reduction=1 if grayscale else reduction,
-    )
-    flags = cv2.IMREAD_GRAYSCALE if grayscale else _REDUCED_COLOR[reduction]
-    # Pixels as stored, like tf.image.decode_jpeg (OpenCV would apply EXIF rotation).
-    flags |= cv2.IMREAD_IGNORE_ORIENTATION
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if image is None:
-        raise ValueError(
-            f"Cannot decode image {image_id} in {archive}: not a valid image."
-        )
-    if grayscale:
-        return image
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def check_decodable(data, *, image_id, archive):
-    """Raises `ValueError` naming id and archive unless `data` decodes (cheaply)."""
-    decode(data, image_id=image_id, archive=archive, reduction=8)
-
-
-def decode_resized(data, shorter_side, *, image_id, archive):
-    """Decodes and resizes so the shorter side is `shorter_side` (aspect kept).
-
-    Returns `(image, (height, width))`: the resized uint8 RGB image and the size of
-    the stored original. A large JPEG is decoded at the largest DCT reduction that
-    keeps its shorter side >= `shorter_side`, then area-resized to the exact size
-    `shorter_side_shape` gives for the original.
-    """
-    size = jpeg_size(data)
-    reduction = 1
-    if size is not None:
-        while reduction < 8 and min(size) >= shorter_side * reduction * 2:
-            reduction *= 2
-    image = decode(data, image_id=image_id, archive=archive, reduction=reduction)
-    if size is None or reduction == 1:
-        size = image.shape[:2]
-    height, width = shorter_side_shape(*size, shorter_side)
-    return resize_to(image, height, width), size
-
-
-def shorter_side_shape(height, width, shorter_side):
-    """(height, width) with the shorter side `shorter_side`, aspect ratio kept."""
-    scale = shorter_side / min(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def resize_to(image, height, width, *, nearest=False):
-    """Resized to (height, width): area filter when shrinking, else bicubic."""
-    if image.shape[:2] == (height, width):
-        return image
-    if nearest:
-        interpolation = cv2.INTER_NEAREST
-    elif height < image.shape[0]:
-        interpolation = cv2.INTER_AREA
-    else:
-        interpolation = cv2.INTER_CUBIC
-    return cv2.resize(image, (width, height), interpolation=interpolation)
-
-
-def resize_shorter_side(image, shorter_side, *, nearest=False):
-    """Resizes so the shorter side is `shorter_side` (area filter when shrinking)."""
-    height, width = shorter_side_shape(*image.shape[:2], shorter_side)
-    return resize_to(image, height, width, nearest=nearest)
-
-
-def encode_jpeg(image):
-    """JPEG bytes of a uint8 RGB image."""
-    ok, data = cv2.imencode(
-        ".jpg",
-        cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
-    )
-    assert ok
-    return data.tobytes()
-
-
-def encode_png(image):
-    """PNG bytes of a uint8 single-channel image."""
-    ok, data = cv2.imencode(".png", image)
-    assert ok
-    return data.tobytes()

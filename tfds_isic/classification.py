@@ -1,21 +1,69 @@
-"""What the multi-class builders (`isic2019`, `isic2020`, `ham10000`) share.
+"""What the classification builders share, and the common part of the grouped ones.
 
-- `read_weights`: the official scorer's per-image weights of a test ground truth;
-- `read_one_hot`: a one-hot ground-truth CSV (ISIC 2019, ISIC 2018 Task 3) to one
-  class name per image, with the label-integrity checks of `isic2017` (values 0 or
-  1 only, exactly one 1 per row, one row per image);
+For every classification builder (`isic2017`, `synthetic_lesions`, `isic2019`,
+`isic2020`, `ham10000`):
+- `features`: image, image_id, the class label, melanoma, age and sex;
+- `read_flags`, `read_one_hot`: ground-truth CSVs of 0/1 columns (ISIC 2017 Part 3,
+  ISIC 2019, ISIC 2018 Task 3) with the label-integrity checks (values 0 or 1 only,
+  one row per image; one-hot: exactly one 1 per row);
 - `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
-  stores them (-1 / "unknown");
-- `split_ids`: the grouped splits of `tfds_isic.splits` for the builder's config;
-- `features`, `locate`, `manual_instructions`: the parts of each builder that
-  only differ by name;
-- `images`: the split's images from the official zip (checked: top folder, one
-  file per id, the same ids as the labels), resized once at build time.
+  stores them (-1 / "unknown").
+
+For the grouped ones (`isic2019`, `isic2020`, `ham10000`), whose official data has
+no labelled validation / test split: `GroupedBuilder` makes `train` / `validation`
+/ `test` from the training images with `splits.grouped_split`, adds each official
+test set as a whole split, and reads every split's images from its official zip
+(a `Part`), checked and resized once at build time; `read_weights` reads the
+official scorer's per-image weights.
 """
 
+import abc
+import dataclasses
+
+import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, splits
+from tfds_isic import archives, imaging, sources, splits
+
+
+def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
+    """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
+    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`."""
+    return tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),
+            "image_id": tfds.features.Text(),
+            label: tfds.features.ClassLabel(names=labels),
+            "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
+            "age_approximate": tfds.features.Scalar(dtype=np.int32),
+            "sex": tfds.features.Text(),
+            **metadata,
+        }
+    )
+
+
+def read_flags(data, *, name, columns, key):
+    """{row[key]: {column: bool}} of a CSV whose `columns` hold 0 or 1.
+
+    Raises `archives.IntegrityError` naming the ids of repeated rows and of values
+    other than 0 or 1 (a 0.9 or a 2.0 is no label).
+    """
+    rows = archives.rows_by_id(
+        archives.read_csv(data, name=name, columns=[key, *columns]),
+        name=name,
+        key=key,
+    )
+    flags = {i: {c: flag(row[c]) for c in columns} for i, row in rows.items()}
+    not_flags = [
+        f"{image_id} {c}={rows[image_id][c]!r}"
+        for image_id, values in flags.items()
+        for c, value in values.items()
+        if value is None
+    ]
+    archives.check_none(
+        not_flags, f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file)."
+    )
+    return flags
 
 
 def read_one_hot(data, *, name, columns, key="image"):
@@ -24,33 +72,17 @@ def read_one_hot(data, *, name, columns, key="image"):
     Raises `archives.IntegrityError` naming the ids of repeated rows, of values
     other than 0 or 1 and of rows without exactly one 1.
     """
-    rows = archives.rows_by_id(
-        archives.read_csv(data, name=name, columns=[key, *columns]),
-        name=name,
-        key=key,
-    )
-    not_flags, not_one = [], []
-    labels = {}
-    for image_id, row in rows.items():
-        flags = {c: flag(row[c]) for c in columns}
-        not_flags += [
-            f"{image_id} {c}={row[c]!r}" for c, v in flags.items() if v is None
-        ]
-        ones = [c for c, v in flags.items() if v]
+    flags = read_flags(data, name=name, columns=columns, key=key)
+    labels, not_one = {}, []
+    for image_id, values in flags.items():
+        ones = [c for c, value in values.items() if value]
         if len(ones) == 1:
             labels[image_id] = ones[0]
-        elif all(v is not None for v in flags.values()):
+        else:
             not_one.append(f"{image_id} ({'+'.join(ones) or 'none'})")
-    if not_flags:
-        raise archives.IntegrityError(
-            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
-            f"Received: {archives.listing(not_flags)}"
-        )
-    if not_one:
-        raise archives.IntegrityError(
-            f"{name}: each image has exactly one diagnosis (one 1 per row). "
-            f"Received: {archives.listing(not_one)}"
-        )
+    archives.check_none(
+        not_one, f"{name}: each image has exactly one diagnosis (one 1 per row)."
+    )
     return labels
 
 
@@ -73,10 +105,7 @@ def read_weights(data, *, name, column, key="image"):
             weights[row[key]] = -1.0
         if not weights[row[key]] >= 0:  # also NaN
             bad.append(f"{row[key]} {column}={row[column]!r}")
-    if bad:
-        raise archives.IntegrityError(
-            f"{name}: {column} must be a number >= 0. Received: {archives.listing(bad)}"
-        )
+    archives.check_none(bad, f"{name}: {column} must be a number >= 0.")
     return weights
 
 
@@ -117,65 +146,89 @@ def split_ids(config, labels, groups):
     }
 
 
-def features(diagnoses, **metadata):
-    """FeaturesDict: image, image_id, diagnosis, melanoma and `metadata`."""
-    return tfds.features.FeaturesDict(
-        {
-            "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
-            "image_id": tfds.features.Text(),
-            "diagnosis": tfds.features.ClassLabel(names=diagnoses),
-            "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-            **metadata,
-        }
-    )
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """The images of one official zip, and the rest of each of their examples.
 
-
-def manual_instructions(files, size):
-    return (
-        f"Optional: without them the files are downloaded (the image zip is about "
-        f"{size}). To build from files you already have, put these official files "
-        "(same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in files)
-    )
-
-
-def locate(builder, dl_manager, files):
-    """{name: path} of `files` (manual dir or download), MD5-checked where known."""
-    paths = archives.locate(
-        dl_manager,
-        files,
-        build_command=(
-            f"tfds build {builder.name}/{builder.builder_config.name} "
-            "--imports=tfds_isic"
-        ),
-    )
-    archives.check_md5(paths, files)
-    return paths
-
-
-def images(
-    path, *, name, top_folder, pattern, labels, labels_name, ids, shorter_side, skip=()
-):
-    """(id, JPEG bytes) of `ids` from the zip at `path`, resized to `shorter_side`
-    or, for None, the original bytes after a check that they decode.
-
-    The zip must hold its files under `top_folder/`, one file matching `pattern`
-    per id, and exactly the ids of `labels` (the rows of `labels_name`) once the
-    ids in `skip` (ISIC 2020's published duplicates) are left out.
+    Attributes:
+        zip_name: the zip's official file name.
+        examples: {image id: the example's features besides image and image_id};
+            the zip must hold exactly these ids, once `skip` is left out.
+        examples_name: the file these ids and features come from.
+        skip: ids whose images the zip holds but that are no examples (ISIC
+            2020's published duplicates).
     """
-    with archives.ZipArchive(path, name=name) as archive:
-        archive.check_top_folder(top_folder)
-        members = archive.files_matching(pattern, what="image")
-        members = {i: m for i, m in members.items() if i not in skip}
-        archives.check_same_ids(
-            members, labels, images_name=archive.name, labels_name=labels_name
-        )
-        for image_id in ids:
-            data = archive.read(members[image_id])
-            where = {"image_id": image_id, "archive": archive.name}
-            if shorter_side is None:
-                archives.check_decodable(data, **where)
-            else:
-                image, _ = archives.decode_resized(data, shorter_side, **where)
-                data = archives.encode_jpeg(image)
-            yield image_id, data
+
+    zip_name: str
+    examples: dict
+    examples_name: str
+    skip: frozenset = frozenset()
+
+
+class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A classification builder whose own `train` / `validation` / `test` are made
+    from the official training images by `splits.grouped_split` (no lesion or
+    patient in two splits), and whose official test sets are each a whole split.
+
+    A dataset's `Builder` sets `FILES` (its official files, `sources.RemoteFile`s),
+    `IMAGE_PATTERN` and `TOP_FOLDERS` where its zips differ, and reads its files
+    in `_read_training` and `_read_official`. Every example's `diagnosis` is the
+    class its split is stratified by.
+    """
+
+    BUILDER_CONFIGS = splits.size_configs()
+    DEFAULT_CONFIG_NAME = "256"
+    FILES = ()
+    # Images are `ISIC_<id>.jpg`; LICENSE.txt and ATTRIBUTION.txt match nothing.
+    IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
+    # {zip name: the folder all its files lie in}, where that is not the zip's name
+    # without `.zip` (as it is in the ISIC 2019 and 2018 zips).
+    TOP_FOLDERS = {}
+
+    @abc.abstractmethod
+    def _read_training(self, paths, dl_manager):
+        """`(Part, groups)` of the official training data, checked; `groups`:
+        {image id: lesion or patient id, "" for none}."""
+
+    @abc.abstractmethod
+    def _read_official(self, paths, training):
+        """{split name: Part} of the official test sets, checked (also against the
+        training `Part` where they could share images)."""
+
+    def _split_generators(self, dl_manager):
+        paths = sources.locate(self, dl_manager, self.FILES)
+        training, groups = self._read_training(paths, dl_manager)
+        labels = {i: example["diagnosis"] for i, example in training.examples.items()}
+        generators = {
+            split: self._generate_examples(paths, training, ids)
+            for split, ids in split_ids(self.builder_config, labels, groups).items()
+        }
+        for split, part in self._read_official(paths, training).items():
+            ids = sorted(part.examples)
+            generators[split] = self._generate_examples(paths, part, ids)
+        return generators
+
+    def _generate_examples(self, paths, part, ids):
+        """Examples of `ids`, each image from the zip of `part` (in `paths`): resized
+        to the config's shorter side or, for None, the original bytes after a check
+        that they decode."""
+        name = part.zip_name
+        with archives.ZipArchive(paths[name], name=name) as archive:
+            members = archive.image_members(
+                top_folder=self.TOP_FOLDERS.get(name, name.removesuffix(".zip")),
+                pattern=self.IMAGE_PATTERN,
+                labels=part.examples,
+                labels_name=part.examples_name,
+                skip=part.skip,
+            )
+            for image_id in ids:
+                data = imaging.stored_image(
+                    archive.read(members[image_id]),
+                    self.builder_config.shorter_side,
+                    image_id=image_id,
+                    archive=archive.name,
+                )
+                yield (
+                    image_id,
+                    {"image": data, "image_id": image_id, **part.examples[image_id]},
+                )

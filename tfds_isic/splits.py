@@ -23,7 +23,7 @@ import collections
 import dataclasses
 import hashlib
 
-from tfds_isic import archives
+from tfds_isic import imaging
 
 # The three splits the builders make where the official data has no labelled
 # validation / test split (issue 16: fractions set in the config).
@@ -31,7 +31,7 @@ DEFAULT_FRACTIONS = (("train", 0.7), ("validation", 0.15), ("test", 0.15))
 
 
 @dataclasses.dataclass(eq=False)
-class GroupedSplitConfig(archives.SizeConfig):
+class GroupedSplitConfig(imaging.SizeConfig):
     """A `SizeConfig` that also sets the grouped split fractions and their salt."""
 
     fractions: tuple = DEFAULT_FRACTIONS
@@ -39,7 +39,7 @@ class GroupedSplitConfig(archives.SizeConfig):
 
 
 def size_configs(fractions=DEFAULT_FRACTIONS):
-    """`archives.SIZE_CONFIGS` (256 / 512 / full) with the grouped split settings."""
+    """`imaging.SIZE_CONFIGS` (256 / 512 / full) with the grouped split settings."""
     return [
         GroupedSplitConfig(
             name=c.name,
@@ -50,7 +50,7 @@ def size_configs(fractions=DEFAULT_FRACTIONS):
             + ".",
             fractions=fractions,
         )
-        for c in archives.SIZE_CONFIGS
+        for c in imaging.SIZE_CONFIGS
     ]
 
 

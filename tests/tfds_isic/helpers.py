@@ -9,7 +9,7 @@ from unittest import mock
 import tensorflow_datasets as tfds
 
 from tests.tfds_isic import fake_isic
-from tfds_isic import archives
+from tfds_isic import settings
 
 
 def _refuse_download(self, urls):
@@ -27,13 +27,13 @@ def offline(*, skip_md5=True, download=None):
             download attempt fails the test at once (offline it would retry).
     """
     with (
-        mock.patch.dict(os.environ, {archives.SKIP_MD5_ENV: "1"}),
+        mock.patch.dict(os.environ, {settings.SKIP_MD5_ENV: "1"}),
         mock.patch.object(
             tfds.download.DownloadManager, "download", download or _refuse_download
         ),
     ):
         if not skip_md5:
-            del os.environ[archives.SKIP_MD5_ENV]
+            del os.environ[settings.SKIP_MD5_ENV]
         yield
 
 

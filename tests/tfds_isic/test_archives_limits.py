@@ -1,5 +1,7 @@
-"""tfds_isic.archives: zip members are size- and ratio-checked before they are read,
-and a 1.5 GB member fails with bounded memory (issue 14)."""
+"""tfds_isic.archives and tfds_isic.imaging under the limits of tfds_isic.settings:
+zip members are size- and ratio-checked before they are read, a 1.5 GB member fails
+with bounded memory, and an image over the pixel limit is refused from its header
+(issue 14)."""
 
 import pathlib
 import struct
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests import hostile_files
-from tfds_isic import archives
+from tfds_isic import archives, imaging, settings
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NAME = "ISIC-2017_Training_Data.zip"
@@ -31,12 +33,12 @@ def _noise(size):
 def test_a_member_over_the_size_limit_is_refused(tmp_path):
     data = _noise(5000)  # incompressible, like a JPEG
     path = _zip(tmp_path / "a.zip", data)
-    with archives.ZipArchive(path, name=NAME, limits=archives.MemberLimits(4999)) as a:
+    with archives.ZipArchive(path, name=NAME, limits=settings.MemberLimits(4999)) as a:
         with pytest.raises(ValueError, match="5000 bytes") as error:
             a.read(MEMBER)
     assert NAME in str(error.value) and MEMBER in str(error.value)
     assert "Received: file_size=5000" in str(error.value)
-    with archives.ZipArchive(path, name=NAME, limits=archives.MemberLimits(5000)) as a:
+    with archives.ZipArchive(path, name=NAME, limits=settings.MemberLimits(5000)) as a:
         assert a.read(MEMBER) == data
 
 
@@ -51,7 +53,7 @@ def test_a_member_that_expands_too_much_is_refused(tmp_path):
         with pytest.raises(ValueError, match="Received: compression_ratio=") as error:
             archive.read(MEMBER)
     assert NAME in str(error.value) and MEMBER in str(error.value)
-    limits = archives.MemberLimits(max_ratio=ratio + 1)
+    limits = settings.MemberLimits(max_ratio=ratio + 1)
     with archives.ZipArchive(path, name=NAME, limits=limits) as archive:
         assert archive.read(MEMBER) == zeros
     # A small member is not ratio-checked: it cannot hurt.
@@ -74,47 +76,47 @@ def test_a_member_larger_than_its_header_says_is_refused(tmp_path):
 
 
 def test_the_limits_come_from_the_environment(monkeypatch):
-    monkeypatch.delenv(archives.MAX_MEMBER_BYTES_ENV, raising=False)
-    monkeypatch.delenv(archives.MAX_COMPRESSION_RATIO_ENV, raising=False)
-    assert archives.MemberLimits.from_env() == archives.MemberLimits(256 * 2**20, 100.0)
-    monkeypatch.setenv(archives.MAX_MEMBER_BYTES_ENV, "1000")
-    monkeypatch.setenv(archives.MAX_COMPRESSION_RATIO_ENV, "2.5")
-    assert archives.MemberLimits.from_env() == archives.MemberLimits(1000, 2.5)
+    monkeypatch.delenv(settings.MAX_MEMBER_BYTES_ENV, raising=False)
+    monkeypatch.delenv(settings.MAX_COMPRESSION_RATIO_ENV, raising=False)
+    assert settings.MemberLimits.from_env() == settings.MemberLimits(256 * 2**20, 100.0)
+    monkeypatch.setenv(settings.MAX_MEMBER_BYTES_ENV, "1000")
+    monkeypatch.setenv(settings.MAX_COMPRESSION_RATIO_ENV, "2.5")
+    assert settings.MemberLimits.from_env() == settings.MemberLimits(1000, 2.5)
     for value in ("-1", "0", "lots", "inf"):
-        monkeypatch.setenv(archives.MAX_COMPRESSION_RATIO_ENV, value)
+        monkeypatch.setenv(settings.MAX_COMPRESSION_RATIO_ENV, value)
         with pytest.raises(
             ValueError, match=f"TFDS_ISIC_MAX_COMPRESSION_RATIO={value}"
         ):
-            archives.MemberLimits.from_env()
+            settings.MemberLimits.from_env()
 
 
 def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
     tmp_path, monkeypatch
 ):
-    monkeypatch.delenv(archives.MAX_IMAGE_PIXELS_ENV, raising=False)
+    monkeypatch.delenv(settings.MAX_IMAGE_PIXELS_ENV, raising=False)
     # 0.75 MB that would decode to 768 MB (issue 14): refused from its header.
     hostile_files.write_black_png(tmp_path / "huge.png", 16000, 16000)
     data = (tmp_path / "huge.png").read_bytes()
-    assert archives.png_size(data) == (16000, 16000)
+    assert imaging.png_size(data) == (16000, 16000)
     where = dict(image_id="ISIC_0000007", archive="x.zip")
     with pytest.raises(ValueError, match="ISIC_0000007 in x.zip is 16000x16000"):
-        archives.check_decodable(data, **where)
+        imaging.check_decodable(data, **where)
     with pytest.raises(ValueError, match="Received: size=16000x16000"):
-        archives.decode(data, grayscale=True, **where)
+        imaging.decode(data, grayscale=True, **where)
     # A JPEG counts at the scale it is decoded at.
     jpeg = cv2.imencode(".jpg", np.zeros((2000, 3008, 3), np.uint8))[1].tobytes()
-    monkeypatch.setenv(archives.MAX_IMAGE_PIXELS_ENV, str(500 * 752))
-    assert archives.decode(jpeg, reduction=4, **where).shape == (500, 752, 3)
+    monkeypatch.setenv(settings.MAX_IMAGE_PIXELS_ENV, str(500 * 752))
+    assert imaging.decode(jpeg, reduction=4, **where).shape == (500, 752, 3)
     with pytest.raises(ValueError, match="at 1/2 scale makes 1504000 pixels"):
-        archives.decode(jpeg, reduction=2, **where)
-    image, size = archives.decode_resized(jpeg, 256, **where)  # decoded at 1/4
+        imaging.decode(jpeg, reduction=2, **where)
+    image, size = imaging.decode_resized(jpeg, 256, **where)  # decoded at 1/4
     assert size == (2000, 3008) and image.shape == (256, 385, 3)
 
 
 # Reads the archive's first member as the builders do (`ZipArchive.read`).
 _READ_MEMBER = """
 import sys
-from tfds_isic import archives
+from tfds_isic import archives, imaging, settings
 with archives.ZipArchive(sys.argv[1], name=sys.argv[2]) as archive:
     archive.read(archive.members[0])
 """

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_grouped
 from tests.tfds_isic.helpers import build, examples, rewrite_csv, rewrite_zip
-from tfds_isic import archives
+from tfds_isic import archives, settings
 from tfds_isic.ham10000 import ham10000_dataset_builder as ham10000
 from tfds_isic.isic2019 import isic2019_dataset_builder as isic2019
 from tfds_isic.isic2020 import isic2020_dataset_builder as isic2020
@@ -23,7 +23,7 @@ SPLITS = ("train", "validation", "test")
 class _SkipMd5:
     def setUp(self):
         super().setUp()
-        self.enter_context(mock.patch.dict(os.environ, {archives.SKIP_MD5_ENV: "1"}))
+        self.enter_context(mock.patch.dict(os.environ, {settings.SKIP_MD5_ENV: "1"}))
 
 
 class Isic2019Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):

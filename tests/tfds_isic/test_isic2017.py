@@ -21,7 +21,7 @@ from tests.tfds_isic.helpers import (
     rewrite_csv,
     rewrite_zip,
 )
-from tfds_isic import archives
+from tfds_isic import archives, settings
 from tfds_isic.isic2017 import isic2017_dataset_builder as builder_lib
 
 DUMMY_DATA = builder_lib.Builder.code_path.parent / "dummy_data"
@@ -42,7 +42,7 @@ class Isic2017Test(tfds.testing.DatasetBuilderTestCase):
     def setUp(self):
         super().setUp()
         # dummy_data are not the official files: their MD5s differ.
-        self.enter_context(mock.patch.dict(os.environ, {archives.SKIP_MD5_ENV: "1"}))
+        self.enter_context(mock.patch.dict(os.environ, {settings.SKIP_MD5_ENV: "1"}))
 
 
 def test_file_list_is_the_official_one():
@@ -169,7 +169,7 @@ def test_md5_mismatch_names_the_file_unless_skipped(tmp_path):
     message = str(error.value)
     assert "ISIC-2017_Training_Data.zip" in message
     assert "a14a7e622c67a358797ae59abb8a0b0c" in message
-    assert archives.SKIP_MD5_ENV + "=1" in message
+    assert settings.SKIP_MD5_ENV + "=1" in message
     build("isic2017/256", tmp_path / "data", DUMMY_DATA, skip_md5=True)
 
 

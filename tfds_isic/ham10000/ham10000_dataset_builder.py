@@ -2,10 +2,9 @@
 and the official Task 3 validation and test sets (`challenge_validation`,
 `challenge_test`)."""
 
-import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification, splits
+from tfds_isic import archives, classification, sources
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2018/"
 _INPUT = "ISIC2018_Task3_Training_Input"
@@ -25,7 +24,6 @@ CHALLENGE_SPLITS = {
 }
 # The one-hot columns of the ground-truth CSV, in the official order.
 DIAGNOSES = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
-_IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"  # LICENSE.txt and ATTRIBUTION.txt match nothing
 # HAM10000's per-image metadata (issue 16): on Dataverse as `HAM10000_metadata`,
 # served by file id only (no stable URL), so it is an optional manual file; copies
 # elsewhere (Kaggle) name it `HAM10000_metadata.csv`. The first name found is read.
@@ -34,7 +32,7 @@ _METADATA_COLUMNS = "lesion_id,image_id,dx,dx_type,age,sex,localization".split("
 
 # No MD5 or size of the 2018 files is published: TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name)
+    sources.RemoteFile(name, _BASE_URL + name)
     for name in (
         _INPUT + ".zip",
         _TRUTH + ".zip",
@@ -44,7 +42,7 @@ FILES = [
 ]
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(classification.GroupedBuilder):
     """HAM10000 (ISIC 2018 Task 3 training): 7 diagnoses, lesion-grouped splits."""
 
     VERSION = tfds.core.Version("1.3.0")
@@ -59,9 +57,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "images (1512) with their published ground truth; an image id in the "
         "training files and in an official split stops the build.",
     }
-    BUILDER_CONFIGS = splits.size_configs()
-    DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(FILES, "3.1 GB")
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the image zip is about 3.1 GB"
+    )
+    FILES = FILES
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -70,17 +69,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 # histo / follow_up / consensus / confocal, or unknown.
                 dx_type=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
-                # From HAM10000_metadata when present; -1 / "unknown" as isic2017.
-                age_approximate=tfds.features.Scalar(dtype=np.int32),
-                sex=tfds.features.Text(),
+                # Like age_approximate and sex, from HAM10000_metadata when
+                # present; -1 / "unknown" as isic2017.
                 localization=tfds.features.Text(),
             ),
             supervised_keys=("image", "diagnosis"),
             homepage="https://doi.org/10.7910/DVN/DBW86T",
         )
 
-    def _split_generators(self, dl_manager):
-        paths = classification.locate(self, dl_manager, FILES)
+    def _read_training(self, paths, dl_manager):
         labels = _read_truth(paths, _TRUTH)
         groupings = archives.rows_by_id(
             archives.read_csv(
@@ -96,70 +93,44 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
         groups = {i: row["lesion_id"].strip() for i, row in groupings.items()}
         metadata = _read_metadata(
-            archives.optional_manual_file(dl_manager, METADATA_NAMES), labels, groups
+            sources.optional_manual_file(dl_manager, METADATA_NAMES), labels, groups
         )
-        ids = classification.split_ids(self.builder_config, labels, groups)
-        generators = {
-            split: self._generate_examples(
-                input_zip=paths[_INPUT + ".zip"],
-                input_name=_INPUT,
-                labels=labels,
-                labels_name=_truth_csv(_TRUTH),
-                groupings=groupings,
-                metadata=metadata,
-                ids=s_ids,
-            )
-            for split, s_ids in ids.items()
+        examples = {
+            i: _features(label, groupings[i], metadata.get(i, {}))
+            for i, label in labels.items()
         }
-        for split, (input_name, truth) in CHALLENGE_SPLITS.items():
-            official = _read_truth(paths, truth)
-            _check_apart(official, _truth_csv(truth), labels)
-            generators[split] = self._generate_examples(
-                input_zip=paths[input_name + ".zip"],
-                input_name=input_name,
-                labels=official,
-                labels_name=_truth_csv(truth),
-                groupings={},
-                metadata={},
-                ids=sorted(official),
-            )
-        return generators
+        part = classification.Part(
+            _INPUT + ".zip", examples, examples_name=_truth_csv(_TRUTH)
+        )
+        return part, groups
 
-    def _generate_examples(
-        self, input_zip, input_name, labels, labels_name, groupings, metadata, ids
-    ):
-        for image_id, data in classification.images(
-            input_zip,
-            name=input_name + ".zip",
-            top_folder=input_name,
-            pattern=_IMAGE_PATTERN,
-            labels=labels,
-            labels_name=labels_name,
-            ids=ids,
-            shorter_side=self.builder_config.shorter_side,
-        ):
+    def _read_official(self, paths, training):
+        official = {}
+        for split, (input_name, truth) in CHALLENGE_SPLITS.items():
+            labels = _read_truth(paths, truth)
+            _check_apart(labels, _truth_csv(truth), training.examples)
             # The official sets have no groupings and no metadata: unknowns.
-            grouping = groupings.get(image_id, {})
-            row = metadata.get(image_id, {})
-            yield (
-                image_id,
-                {
-                    "image": data,
-                    "image_id": image_id,
-                    "diagnosis": labels[image_id],
-                    "melanoma": int(labels[image_id] == "MEL"),
-                    "dx_type": classification.text_or_unknown(
-                        (grouping.get("diagnosis_confirm_type") or "").strip()
-                        or row.get("dx_type")
-                    ),
-                    "lesion_id": (grouping.get("lesion_id") or "").strip(),
-                    "age_approximate": classification.age(row.get("age")),
-                    "sex": classification.sex(row.get("sex")),
-                    "localization": classification.text_or_unknown(
-                        row.get("localization")
-                    ),
-                },
+            examples = {i: _features(label, {}, {}) for i, label in labels.items()}
+            official[split] = classification.Part(
+                input_name + ".zip", examples, examples_name=_truth_csv(truth)
             )
+        return official
+
+
+def _features(label, grouping, row):
+    """An example's features from its label, its row of the lesion groupings and
+    its row of HAM10000_metadata ({} where there is none)."""
+    return {
+        "diagnosis": label,
+        "melanoma": int(label == "MEL"),
+        "dx_type": classification.text_or_unknown(
+            (grouping.get("diagnosis_confirm_type") or "").strip() or row.get("dx_type")
+        ),
+        "lesion_id": (grouping.get("lesion_id") or "").strip(),
+        "age_approximate": classification.age(row.get("age")),
+        "sex": classification.sex(row.get("sex")),
+        "localization": classification.text_or_unknown(row.get("localization")),
+    }
 
 
 def _truth_csv(truth):
@@ -187,13 +158,11 @@ def _check_apart(official, official_name, training):
     """Raises `archives.IntegrityError` naming the ids of the official validation
     or test ground truth `official` that are also training images: the made
     splits and the official ones must never share an image."""
-    shared = set(official) & set(training)
-    if shared:
-        raise archives.IntegrityError(
-            f"{official_name} and {_truth_csv(_TRUTH)} share images; an official "
-            f"validation or test image must not be a training image. Received: "
-            f"{archives.listing(shared)}"
-        )
+    archives.check_none(
+        set(official) & set(training),
+        f"{official_name} and {_truth_csv(_TRUTH)} share images; an official "
+        "validation or test image must not be a training image.",
+    )
 
 
 def _read_metadata(path, labels, groups):
@@ -226,10 +195,9 @@ def _read_metadata(path, labels, groups):
             disagree.append(
                 f"{image_id} lesion_id={row['lesion_id']!r} ({groups[image_id]!r})"
             )
-    if disagree:
-        raise archives.IntegrityError(
-            f"{name} disagrees with {_truth_csv(_TRUTH)} (dx) or {_GROUPINGS} "
-            f"(lesion_id), shown in parentheses. Received: "
-            f"{archives.listing(disagree)}"
-        )
+    archives.check_none(
+        disagree,
+        f"{name} disagrees with {_truth_csv(_TRUTH)} (dx) or {_GROUPINGS} "
+        "(lesion_id), shown in parentheses.",
+    )
     return rows

@@ -1,9 +1,8 @@
 """isic2017: ISIC 2017 challenge, Part 3 lesion classification."""
 
-import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification
+from tfds_isic import archives, classification, imaging, sources
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2017/"
 # Split name -> the part of the official file names.
@@ -32,7 +31,7 @@ def _labels_name(part):
 
 
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name, _MD5[name])
+    sources.RemoteFile(name, _BASE_URL + name, _MD5[name])
     for part in _PARTS.values()
     for name in (_data_name(part) + ".zip", _labels_name(part))
 ]
@@ -43,42 +42,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = archives.SIZE_CONFIGS
+    BUILDER_CONFIGS = imaging.SIZE_CONFIGS
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded. To build from files you "
-        "already have, put these official files (same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
-        + "\nSet TFDS_ISIC_SKIP_MD5=1 for re-packed or subset archives."
-    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(FILES)
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(
-                        shape=(None, None, 3), encoding_format="jpeg"
-                    ),
-                    "image_id": tfds.features.Text(),
-                    "label": tfds.features.ClassLabel(names=_LABELS),
-                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-                    "age_approximate": tfds.features.Scalar(dtype=np.int32),
-                    "sex": tfds.features.Text(),
-                }
-            ),
+            features=classification.features(_LABELS, label="label"),
             supervised_keys=("image", "melanoma"),
             homepage="https://challenge.isic-archive.com/landing/2017/",
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build isic2017/{self.builder_config.name} --imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         return {
             split: self._generate_examples(
                 data_zip=paths[_data_name(part) + ".zip"],
@@ -92,22 +68,21 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         labels_name = _labels_name(part)
         labels = _read_labels(labels_csv.read_bytes(), name=labels_name)
         top_folder = _data_name(part)
-        shorter_side = self.builder_config.shorter_side
         with archives.ZipArchive(data_zip, name=top_folder + ".zip") as archive:
-            archive.check_top_folder(top_folder)
-            images = archive.files_matching(_IMAGE_PATTERN, what="image")
-            archives.check_same_ids(
-                images, labels, images_name=archive.name, labels_name=labels_name
+            images = archive.image_members(
+                top_folder=top_folder,
+                pattern=_IMAGE_PATTERN,
+                labels=labels,
+                labels_name=labels_name,
             )
             metadata = _read_metadata(archive, top_folder)
             for image_id in sorted(images):
-                data = archive.read(images[image_id])
-                where = {"image_id": image_id, "archive": archive.name}
-                if shorter_side is None:  # "full": the original bytes, if valid
-                    archives.check_decodable(data, **where)
-                else:
-                    image, _ = archives.decode_resized(data, shorter_side, **where)
-                    data = archives.encode_jpeg(image)
+                data = imaging.stored_image(
+                    archive.read(images[image_id]),
+                    self.builder_config.shorter_side,
+                    image_id=image_id,
+                    archive=archive.name,
+                )
                 age, sex = metadata.get(image_id, (-1, "unknown"))
                 yield (
                     image_id,
@@ -129,29 +104,13 @@ def _read_labels(data, *, name):
     other than 0 or 1 (a 0.9 or a 2.0 is no nevus) and of images marked both
     melanoma and seborrheic keratosis.
     """
-    rows = archives.rows_by_id(
-        archives.read_csv(data, name=name, columns=["image_id", *_FLAG_COLUMNS]),
-        name=name,
+    flags = classification.read_flags(
+        data, name=name, columns=_FLAG_COLUMNS, key="image_id"
     )
-    flags = {
-        i: [classification.flag(row[c]) for c in _FLAG_COLUMNS]
-        for i, row in rows.items()
-    }
-    not_flags = [
-        f"{image_id} {column}={rows[image_id][column]!r}"
-        for image_id, values in flags.items()
-        for column, value in zip(_FLAG_COLUMNS, values, strict=True)
-        if value is None
-    ]
-    if not_flags:
-        raise archives.IntegrityError(
-            f"{name}: labels must be 0 or 1 (0.0/1.0 in the official file). "
-            f"Received: {archives.listing(not_flags)}"
-        )
     both = [
         image_id
-        for image_id, (melanoma, keratosis) in flags.items()
-        if melanoma and keratosis
+        for image_id, f in flags.items()
+        if f["melanoma"] and f["seborrheic_keratosis"]
     ]
     if both:
         raise archives.IntegrityError(
@@ -161,9 +120,13 @@ def _read_labels(data, *, name):
         )
     return {
         image_id: (
-            "melanoma" if melanoma else "seborrheic_keratosis" if keratosis else "nevus"
+            "melanoma"
+            if f["melanoma"]
+            else "seborrheic_keratosis"
+            if f["seborrheic_keratosis"]
+            else "nevus"
         )
-        for image_id, (melanoma, keratosis) in flags.items()
+        for image_id, f in flags.items()
     }
 
 
@@ -172,18 +135,12 @@ def _read_metadata(archive, top_folder):
     member = f"{top_folder}/{top_folder}_metadata.csv"
     if member not in archive.members:
         return {}  # Subset archives may leave it out: age and sex are unknown.
-    metadata = {}
-    for row in archives.read_csv(
-        archive.read(member), name=member, columns=["image_id"]
-    ):
-        age = (row.get("age_approximate") or "").strip()
-        sex = (row.get("sex") or "").strip().lower()
-        try:
-            age = int(float(age))
-        except ValueError:
-            age = -1  # "unknown" in the official CSVs
-        metadata[row["image_id"]] = (
-            age,
-            sex if sex in ("female", "male") else "unknown",
+    rows = archives.read_csv(archive.read(member), name=member, columns=["image_id"])
+    # Ages are "unknown" in some rows of the official CSVs.
+    return {
+        row["image_id"]: (
+            classification.age(row.get("age_approximate")),
+            classification.sex(row.get("sex")),
         )
-    return metadata
+        for row in rows
+    }

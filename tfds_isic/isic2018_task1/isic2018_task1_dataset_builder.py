@@ -2,7 +2,7 @@
 
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives
+from tfds_isic import archives, imaging, sources
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2018/"
 # Split name -> the part of the official file names.
@@ -21,7 +21,7 @@ def _truth_name(part):
 
 # No MD5 of the 2018 files is published: only TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name + ".zip", _BASE_URL + name + ".zip")
+    sources.RemoteFile(name + ".zip", _BASE_URL + name + ".zip")
     for part in _PARTS.values()
     for name in (_input_name(part), _truth_name(part))
 ]
@@ -32,13 +32,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = archives.SIZE_CONFIGS
+    BUILDER_CONFIGS = imaging.SIZE_CONFIGS
     DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Optional: without them the files are downloaded (the training input is "
-        "about 10.5 GB). To build from files you already have, put these official "
-        "files (same names) into --manual_dir:\n"
-        + "\n".join(f"  {f.name}  ({f.url})" for f in FILES)
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the training input is about 10.5 GB"
     )
 
     def _info(self):
@@ -60,15 +57,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        paths = archives.locate(
-            dl_manager,
-            FILES,
-            build_command=(
-                f"tfds build isic2018_task1/{self.builder_config.name} "
-                "--imports=tfds_isic"
-            ),
-        )
-        archives.check_md5(paths, FILES)
+        paths = sources.locate(self, dl_manager, FILES)
         return {
             split: self._generate_examples(
                 input_zip=paths[_input_name(part) + ".zip"],
@@ -96,13 +85,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 data = inputs.read(images[image_id])
                 where = {"image_id": image_id, "archive": inputs.name}
                 if shorter_side is None:  # "full": the original bytes, if valid
-                    archives.check_decodable(data, **where)
-                    size = archives.jpeg_size(data)
-                    size = size or archives.decode(data, **where).shape[:2]
+                    imaging.check_decodable(data, **where)
+                    size = imaging.jpeg_size(data)
+                    size = size or imaging.decode(data, **where).shape[:2]
                 else:
-                    image, size = archives.decode_resized(data, shorter_side, **where)
-                    data = archives.encode_jpeg(image)
-                mask = archives.decode(
+                    image, size = imaging.decode_resized(data, shorter_side, **where)
+                    data = imaging.encode_jpeg(image)
+                mask = imaging.decode(
                     truths.read(masks[image_id]),
                     image_id=image_id,
                     archive=truths.name,
@@ -117,12 +106,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 # The official masks hold 0/255: stored as 0/1.
                 mask = (mask > 127).astype("uint8")
                 if shorter_side is not None:
-                    mask = archives.resize_to(mask, *image.shape[:2], nearest=True)
+                    mask = imaging.resize_to(mask, *image.shape[:2], nearest=True)
                 yield (
                     image_id,
                     {
                         "image": data,
                         "image_id": image_id,
-                        "mask": archives.encode_png(mask),
+                        "mask": imaging.encode_png(mask),
                     },
                 )

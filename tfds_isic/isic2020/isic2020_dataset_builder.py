@@ -1,14 +1,12 @@
 """isic2020: SIIM-ISIC 2020 challenge data, splits grouped by patient, and the
 official test images as the unlabelled split `challenge_test`."""
 
-import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_isic import archives, classification, splits
+from tfds_isic import archives, classification, sources
 
 _BASE_URL = "https://isic-challenge-data.s3.amazonaws.com/2020/"
 _INPUT = "ISIC_2020_Training_JPEG.zip"
-_TOP_FOLDER = "train"  # the official zip holds train/ISIC_<id>.jpg
 _GROUND_TRUTH = "ISIC_2020_Training_GroundTruth_v2.csv"
 _DUPLICATES = "ISIC_2020_Training_Duplicates.csv"
 _COLUMNS = [
@@ -35,12 +33,10 @@ DIAGNOSES = [
     "cafe-au-lait macule",
     "atypical melanocytic proliferation",
 ]
-_IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
 # The official test set (issue 16): 10,982 images whose ground truth is not
 # published ("not available" on the challenge's data page), so its split has no
 # labels: diagnosis and melanoma -1, TFDS' "no label".
 _TEST_INPUT = "ISIC_2020_Test_JPEG.zip"
-_TEST_TOP_FOLDER = "ISIC_2020_Test_Input"
 _TEST_METADATA = "ISIC_2020_Test_Metadata.csv"
 CHALLENGE_TEST = "challenge_test"
 NO_LABEL = -1
@@ -52,12 +48,12 @@ _TEST_SITE = ("anatom_site_general_challenge", "anatom_site_general")
 
 # No MD5 or size of the 2020 files is published: TFDS' own download checks apply.
 FILES = [
-    archives.RemoteFile(name, _BASE_URL + name)
+    sources.RemoteFile(name, _BASE_URL + name)
     for name in (_INPUT, _GROUND_TRUTH, _DUPLICATES, _TEST_INPUT, _TEST_METADATA)
 ]
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(classification.GroupedBuilder):
     """SIIM-ISIC 2020: dermoscopic images, melanoma or not, patient-grouped splits."""
 
     VERSION = tfds.core.Version("1.1.0")
@@ -69,18 +65,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # Splits without labels: `skinkeras.data` refuses them for training and
     # evaluation (their labels are -1).
     UNLABELLED_SPLITS = (CHALLENGE_TEST,)
-    BUILDER_CONFIGS = splits.size_configs()
-    DEFAULT_CONFIG_NAME = "256"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = classification.manual_instructions(
-        FILES, "23 GB, the test zip 6.7 GB"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
+        FILES, download_size="the image zip is about 23 GB, the test zip 6.7 GB"
     )
+    FILES = FILES
+    # The official zips hold train/ISIC_<id>.jpg and ISIC_2020_Test_Input/...
+    TOP_FOLDERS = {_INPUT: "train", _TEST_INPUT: "ISIC_2020_Test_Input"}
 
     def _info(self):
         return self.dataset_info_from_configs(
             features=classification.features(
                 DIAGNOSES,
-                age_approximate=tfds.features.Scalar(dtype=np.int32),
-                sex=tfds.features.Text(),
                 anatom_site_general=tfds.features.Text(),
                 patient_id=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
@@ -89,62 +84,26 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             homepage="https://challenge.isic-archive.com/landing/2020/",
         )
 
-    def _split_generators(self, dl_manager):
-        paths = classification.locate(self, dl_manager, FILES)
+    def _read_training(self, paths, dl_manager):
+        del dl_manager  # every file is an official download
         rows = read_ground_truth(paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH)
         duplicates = read_duplicates(paths[_DUPLICATES].read_bytes(), name=_DUPLICATES)
         # The second image of each published pair goes; subsets may lack either.
         rows = {i: row for i, row in rows.items() if i not in duplicates}
-        labels = {i: row["diagnosis"] for i, row in rows.items()}
-        groups = {i: row["patient_id"].strip() for i, row in rows.items()}
-        ids = classification.split_ids(self.builder_config, labels, groups)
-        generators = {
-            split: self._generate_examples(
-                paths[_INPUT],
-                name=_INPUT,
-                top_folder=_TOP_FOLDER,
-                rows=rows,
-                rows_name=_GROUND_TRUTH,
-                ids=s_ids,
-                skip=duplicates,
-                features=_training_features,
-            )
-            for split, s_ids in ids.items()
-        }
-        test_rows = read_test_metadata(
+        examples = {i: _training_features(row) for i, row in rows.items()}
+        part = classification.Part(
+            _INPUT, examples, examples_name=_GROUND_TRUTH, skip=duplicates
+        )
+        return part, {i: row["patient_id"].strip() for i, row in rows.items()}
+
+    def _read_official(self, paths, training):
+        del training  # unused
+        rows = read_test_metadata(
             paths[_TEST_METADATA].read_bytes(), name=_TEST_METADATA
         )
-        generators[CHALLENGE_TEST] = self._generate_examples(
-            paths[_TEST_INPUT],
-            name=_TEST_INPUT,
-            top_folder=_TEST_TOP_FOLDER,
-            rows=test_rows,
-            rows_name=_TEST_METADATA,
-            ids=sorted(test_rows),
-            skip=(),
-            features=_test_features,
-        )
-        return generators
-
-    def _generate_examples(
-        self, input_zip, *, name, top_folder, rows, rows_name, ids, skip, features
-    ):
-        """Examples of `ids`: `features(row)` plus image and id for each."""
-        for image_id, data in classification.images(
-            input_zip,
-            name=name,
-            top_folder=top_folder,
-            pattern=_IMAGE_PATTERN,
-            labels=rows,
-            labels_name=rows_name,
-            ids=ids,
-            shorter_side=self.builder_config.shorter_side,
-            skip=skip,
-        ):
-            yield (
-                image_id,
-                {"image": data, "image_id": image_id, **features(rows[image_id])},
-            )
+        examples = {i: _test_features(row) for i, row in rows.items()}
+        part = classification.Part(_TEST_INPUT, examples, examples_name=_TEST_METADATA)
+        return {CHALLENGE_TEST: part}
 
 
 def _training_features(row):
@@ -214,12 +173,11 @@ def read_ground_truth(data, *, name):
                 f"{image_id} target={target} benign_malignant={malignancy!r} "
                 f"diagnosis={diagnosis!r}"
             )
-    if problems:
-        raise archives.IntegrityError(
-            f"{name}: diagnosis must be one of {', '.join(DIAGNOSES)}; target 0 or 1, "
-            "1 exactly for benign_malignant=malignant and diagnosis=melanoma. "
-            f"Received: {archives.listing(problems)}"
-        )
+    archives.check_none(
+        problems,
+        f"{name}: diagnosis must be one of {', '.join(DIAGNOSES)}; target 0 or 1, "
+        "1 exactly for benign_malignant=malignant and diagnosis=melanoma.",
+    )
     return rows
 
 

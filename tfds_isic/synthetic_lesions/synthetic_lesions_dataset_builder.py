@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_isic import classification
 from tfds_isic.synthetic_lesions import lesions
 
 IMAGE_SIZE = 128
@@ -59,20 +60,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(
-                        shape=(IMAGE_SIZE, IMAGE_SIZE, 3), encoding_format="jpeg"
-                    ),
-                    "mask": tfds.features.Image(
-                        shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png"
-                    ),
-                    "image_id": tfds.features.Text(),
-                    "label": tfds.features.ClassLabel(names=_LABELS),
-                    "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
-                    "age_approximate": tfds.features.Scalar(dtype=np.int32),
-                    "sex": tfds.features.Text(),
-                }
+            features=classification.features(
+                _LABELS,
+                label="label",
+                image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
+                mask=tfds.features.Image(
+                    shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png"
+                ),
             ),
             supervised_keys=("image", "melanoma"),
             homepage="https://github.com/skinkeras/skinkeras",

@@ -1,14 +1,11 @@
-"""tfds_isic.archives: JPEG header parsing, reduced decoding + resizing against an
-OpenCV full-decode reference, MD5 check."""
-
-import hashlib
+"""tfds_isic.imaging: JPEG header parsing, reduced decoding + resizing against an
+OpenCV full-decode reference."""
 
 import cv2
 import numpy as np
 import pytest
-from etils import epath
 
-from tfds_isic import archives
+from tfds_isic import imaging
 
 
 def _photo(height, width, seed=0):
@@ -27,19 +24,19 @@ def _jpeg(image, *flags):
 @pytest.mark.parametrize("shape", [(767, 1022), (1022, 767), (33, 17)])
 def test_jpeg_size_reads_the_frame_header(shape, progressive):
     data = _jpeg(_photo(*shape), cv2.IMWRITE_JPEG_PROGRESSIVE, progressive).tobytes()
-    assert archives.jpeg_size(data) == shape
+    assert imaging.jpeg_size(data) == shape
 
 
 def test_jpeg_size_of_other_bytes_is_none():
-    assert archives.jpeg_size(cv2.imencode(".png", _photo(8, 8))[1].tobytes()) is None
-    assert archives.jpeg_size(b"not an image") is None
+    assert imaging.jpeg_size(cv2.imencode(".png", _photo(8, 8))[1].tobytes()) is None
+    assert imaging.jpeg_size(b"not an image") is None
 
 
 def test_shorter_side_shape_keeps_the_aspect_ratio():
-    assert archives.shorter_side_shape(767, 1022, 256) == (256, 341)
-    assert archives.shorter_side_shape(1022, 767, 512) == (682, 512)
+    assert imaging.shorter_side_shape(767, 1022, 256) == (256, 341)
+    assert imaging.shorter_side_shape(1022, 767, 512) == (682, 512)
     image = np.zeros((1022, 767, 3), np.uint8)
-    assert archives.resize_shorter_side(image, 256).shape == (341, 256, 3)
+    assert imaging.resize_shorter_side(image, 256).shape == (341, 256, 3)
 
 
 @pytest.mark.parametrize(
@@ -49,11 +46,11 @@ def test_shorter_side_shape_keeps_the_aspect_ratio():
 def test_decode_resized_matches_full_decode_then_resize(shape, shorter_side):
     original = _photo(*shape)
     data = _jpeg(original).tobytes()
-    image, size = archives.decode_resized(
+    image, size = imaging.decode_resized(
         data, shorter_side, image_id="ISIC_0000000", archive="a.zip"
     )
     assert size == shape
-    height, width = archives.shorter_side_shape(*shape, shorter_side)
+    height, width = imaging.shorter_side_shape(*shape, shorter_side)
     assert image.shape == (height, width, 3)
     full = cv2.cvtColor(
         cv2.imdecode(np.frombuffer(data, np.uint8), 1), cv2.COLOR_BGR2RGB
@@ -66,21 +63,6 @@ def test_decode_resized_matches_full_decode_then_resize(shape, shorter_side):
 
 def test_undecodable_bytes_name_id_and_archive():
     with pytest.raises(ValueError, match="ISIC_0000007 in x.zip"):
-        archives.check_decodable(
+        imaging.check_decodable(
             b"\xff\xd8garbage", image_id="ISIC_0000007", archive="x.zip"
         )
-
-
-def test_md5_check_passes_matching_files(tmp_path, monkeypatch):
-    monkeypatch.delenv(archives.SKIP_MD5_ENV, raising=False)
-    path = tmp_path / "a.csv"
-    path.write_bytes(b"image_id,melanoma\n" * 100_000)
-    expected = hashlib.md5(path.read_bytes()).hexdigest()
-    assert archives.file_md5(path, chunk_size=4096) == expected
-    good = archives.RemoteFile("a.csv", "https://x/a.csv", expected)
-    archives.check_md5({"a.csv": epath.Path(path)}, [good])
-    bad = archives.RemoteFile("a.csv", "https://x/a.csv", "0" * 32)
-    with pytest.raises(ValueError, match="a.csv"):
-        archives.check_md5({"a.csv": epath.Path(path)}, [bad])
-    monkeypatch.setenv(archives.SKIP_MD5_ENV, "1")
-    archives.check_md5({"a.csv": epath.Path(path)}, [bad])
