@@ -182,6 +182,18 @@ def _temporary_directory():
     return path
 
 
+def random_effnet(image_size):
+    """EfficientNet-B0 + ARL + SE with random weights (``weights=None``), no
+    download: the deploy tests' and `benchmarks.export`'s model."""
+    return models.build_model(
+        "effnet",
+        arl=True,
+        se=True,
+        weights=None,
+        input_shape=(image_size, image_size, 3),
+    )
+
+
 @functools.cache
 def effnet_run_dir(image_size=64):
     """A seed directory with EfficientNet-B0 + ARL + SE (weights=None), built once.
@@ -191,13 +203,7 @@ def effnet_run_dir(image_size=64):
     range, so the outputs depend on the image as a trained model's do.
     """
     keras.utils.set_random_seed(0)  # the int8 tolerance was measured on these weights
-    model = models.build_model(
-        "effnet",
-        arl=True,
-        se=True,
-        weights=None,
-        input_shape=(image_size, image_size, 3),
-    )
+    model = random_effnet(image_size)
     for arl in models.arl_layers(model):
         arl.alpha.assign(0.05)
     calibration = random_images(16, image_size, seed=1).astype(np.float32)
