@@ -211,6 +211,11 @@ def write_run_report(report_dir, result, *, config, dataset_metadata=None):
         The paths written.
     """
     found = result.metrics
+    # The plots draw column `skinkeras.metrics.MELANOMA` (1), as the command always
+    # has, though the metrics use `result.melanoma`: they differ for a run whose
+    # melanoma class is not 1 (issue 16's `diagnosis` label). Passing
+    # `melanoma=result.melanoma` fixes that; it changes the command's plots, so it
+    # is a change of its own.
     written = evaluation.write_report(
         report_dir,
         found,
