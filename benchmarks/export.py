@@ -22,7 +22,6 @@ run on real weights.
 """
 
 import argparse
-import json
 import os
 import pathlib
 import statistics
@@ -58,18 +57,9 @@ def size_of(path):
 
 
 def build_run(directory, image_size):
-    from skinkeras import models
+    """`directory`/seed_0 with `random_effnet` saved bare (the network alone)."""
+    from tests import deploy_fixtures
 
-    model = models.build_model(
-        "effnet",
-        arl=True,
-        se=True,
-        weights=None,
-        input_shape=(image_size, image_size, 3),
-    )
-    directory = pathlib.Path(directory) / "seed_0"
-    directory.mkdir(parents=True)
-    model.save(directory / "model.keras")
     config = {
         "model": "effnet",
         "arl": True,
@@ -79,8 +69,12 @@ def build_run(directory, image_size):
         "preprocessing": "none",
         "image_size": image_size,
     }
-    (directory / "config.json").write_text(json.dumps(config))
-    return directory
+    return deploy_fixtures.write_run(
+        pathlib.Path(directory) / "seed_0",
+        deploy_fixtures.random_effnet(image_size),
+        config,
+        bare=True,
+    )
 
 
 def main():

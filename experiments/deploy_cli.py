@@ -1,6 +1,7 @@
 """Command-line plumbing shared by every `experiments` script.
 
-`run(main, flag_values)` is `absl.app.run(main)` with two additions:
+`run(main, flag_values)` is `absl.app.run(main)` with two additions (and
+`console_script(main, flag_values)` the scripts' `cli` that runs it):
 
 - `--help` (`-h`, `--helpshort`) prints the script's description (the first
   paragraph of its docstring), its usage with the positional arguments, and its
@@ -194,6 +195,20 @@ def run(main, flag_values=flags.FLAGS, *, positional=()):
         return args
 
     app.run(main, flags_parser=parse_argv)
+
+
+def console_script(main, flag_values=flags.FLAGS, *, positional=()):
+    """The script's console-script entry point, ``cli = console_script(main, FLAGS)``.
+
+    setup.py's `entry_points` name it (``experiments.<script>:cli``): a function of
+    no arguments that runs `run(main, flag_values, positional=positional)`.
+    """
+
+    def cli():
+        """Console script entry point."""
+        run(main, flag_values, positional=positional)
+
+    return cli
 
 
 def pyplot():

@@ -193,10 +193,7 @@ def train(config):
     )
 
 
-def cli():
-    """Console script entry point."""
-    deploy_cli.run(main)
-
+cli = deploy_cli.console_script(main)
 
 if __name__ == "__main__":
     cli()

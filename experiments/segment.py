@@ -53,10 +53,7 @@ def main(argv):
     return 0
 
 
-def cli():
-    """Console script entry point."""
-    deploy_cli.run(main, FLAGS)
-
+cli = deploy_cli.console_script(main, FLAGS)
 
 if __name__ == "__main__":
     cli()

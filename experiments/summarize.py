@@ -98,10 +98,7 @@ def main(argv):
     return 0
 
 
-def cli():
-    """Console script entry point."""
-    deploy_cli.run(main, FLAGS, positional=POSITIONAL)
-
+cli = deploy_cli.console_script(main, FLAGS, positional=POSITIONAL)
 
 if __name__ == "__main__":
     cli()

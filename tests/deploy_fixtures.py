@@ -6,6 +6,7 @@ depend only on `skinkeras.models` (and its pipeline model).
 """
 
 import atexit
+import csv
 import functools
 import json
 import pathlib
@@ -181,6 +182,18 @@ def _temporary_directory():
     return path
 
 
+def random_effnet(image_size):
+    """EfficientNet-B0 + ARL + SE with random weights (``weights=None``), no
+    download: the deploy tests' and `benchmarks.export`'s model."""
+    return models.build_model(
+        "effnet",
+        arl=True,
+        se=True,
+        weights=None,
+        input_shape=(image_size, image_size, 3),
+    )
+
+
 @functools.cache
 def effnet_run_dir(image_size=64):
     """A seed directory with EfficientNet-B0 + ARL + SE (weights=None), built once.
@@ -190,13 +203,7 @@ def effnet_run_dir(image_size=64):
     range, so the outputs depend on the image as a trained model's do.
     """
     keras.utils.set_random_seed(0)  # the int8 tolerance was measured on these weights
-    model = models.build_model(
-        "effnet",
-        arl=True,
-        se=True,
-        weights=None,
-        input_shape=(image_size, image_size, 3),
-    )
+    model = random_effnet(image_size)
     for arl in models.arl_layers(model):
         arl.alpha.assign(0.05)
     calibration = random_images(16, image_size, seed=1).astype(np.float32)
@@ -223,3 +230,44 @@ def write_image_files(folder, sizes, *, seed=0, extensions=(".jpg", ".png")):
         cv2.imwrite(str(path), image[..., ::-1])  # OpenCV writes BGR
         paths.append(path)
     return paths
+
+
+# --- Evaluation: runs, labels and ground truth ------------------------------------
+
+
+def logits_of(model, images):
+    """The model's logits (float64) on images of `training_path_images`."""
+    return np.asarray(model(images, training=False), np.float64)
+
+
+def labels_for(probability, seed):
+    """Melanoma labels that follow `probability` (so a fitted T is finite), 20 % flipped."""
+    rng = np.random.default_rng(seed)
+    labels = probability > np.median(probability)
+    flip = rng.random(labels.size) < 0.2
+    return (labels ^ flip).astype(int)
+
+
+def write_truth(path, image_ids, melanoma):
+    """A challenge ground-truth CSV (ISIC 2017 Part 3's columns) of 0/1 melanoma."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["image_id", "melanoma", "seborrheic_keratosis"])
+        for key, label in zip(image_ids, melanoma, strict=True):
+            writer.writerow([key, f"{float(label):.1f}", "0.0"])
+    return path
+
+
+def centred_run(directory, images, *, seed):
+    """A `tiny_run` whose melanoma probability has median 0.5 on `images`.
+
+    The tiny network's head bias leaves every probability on one side of 0.5, where
+    the uncalibrated operating point would call nothing melanoma.
+    """
+    model = tiny_classifier(seed=seed)
+    logits = logits_of(model, images)
+    head = model.get_layer("head_logits")
+    kernel, bias = head.get_weights()
+    shift = np.median(logits[:, 1] - logits[:, 0]) / 2
+    head.set_weights([kernel, bias + np.array([shift, -shift], np.float32)])
+    return write_run(directory, model, config_for("effnet", image_size=32, seed=seed))

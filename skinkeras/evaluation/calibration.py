@@ -1,21 +1,37 @@
-"""Calibration of the melanoma probability: reliability, ECE, Brier, temperature scaling."""
+"""Calibration of the melanoma probability: reliability, ECE, Brier, temperature scaling.
+
+And the arithmetic of a run's `calibration.json` (its file, where it lives and its
+checks are `skinkeras.inference.calibration`'s): `fit_calibration` makes the dict
+from validation predictions, `apply_calibration` applies one to probabilities.
+"""
 
 import typing
 
 import numpy as np
 import scipy.optimize
 
+from skinkeras.evaluation import ranking
 from skinkeras.evaluation._checks import _labels, _positive_int, _scores
-from skinkeras.metrics import cross_entropy, softmax
+from skinkeras.metrics import MELANOMA, cross_entropy, softmax
 
 __all__ = [
+    "OPERATING_POINT_RULES",
     "ReliabilityCurve",
     "reliability_curve",
     "expected_calibration_error",
     "brier_score",
     "fit_temperature",
     "apply_temperature",
+    "log_probabilities",
+    "apply_calibration",
+    "fit_calibration",
 ]
+
+# How `fit_calibration` chooses the threshold (`calibration.json`'s `rule`).
+OPERATING_POINT_RULES = ("target_sensitivity", "youden")
+
+# Probabilities 0 (float64 underflow) get log(tiny) = -708 rather than -inf.
+_TINY = np.finfo(np.float64).tiny
 
 
 class ReliabilityCurve(typing.NamedTuple):
@@ -138,3 +154,81 @@ def apply_temperature(logits, temperature):
             f"`temperature` must be positive. Received: temperature={temperature}"
         )
     return softmax(z / temperature)
+
+
+def log_probabilities(probabilities):
+    """``log(p)``, with 0 mapped to ``log(tiny)``: logits of `probabilities`."""
+    return np.log(np.maximum(np.asarray(probabilities, np.float64), _TINY))
+
+
+def apply_calibration(probabilities, calibration, *, melanoma=MELANOMA):
+    """Calibrated probabilities and decisions of (N, classes) `probabilities`.
+
+    Returns:
+        ``(probabilities, decisions)``: ``softmax(log(p) / temperature)`` (N,
+        classes), and int (N,) 1 where its melanoma column is >= the threshold (0
+        otherwise). With ``calibration`` None, the probabilities unchanged and no
+        decisions (None).
+    """
+    probabilities = np.asarray(probabilities, np.float64)
+    if calibration is None:
+        return probabilities, None
+    calibrated = softmax(log_probabilities(probabilities) / calibration["temperature"])
+    decisions = (calibrated[:, melanoma] >= calibration["threshold"]).astype(np.int64)
+    return calibrated, decisions
+
+
+def fit_calibration(
+    labels,
+    probabilities,
+    *,
+    rule="target_sensitivity",
+    target_sensitivity=0.90,
+    melanoma=MELANOMA,
+    split=None,
+    seeds=(),
+    tta=1,
+):
+    """The `calibration.json` dict fitted on held-out (validation) predictions.
+
+    Issue 15: a temperature (`fit_temperature` of ``log(probabilities)``), then on
+    the calibrated melanoma probability the operating point: the largest threshold
+    reaching `target_sensitivity` (`threshold_for_sensitivity`), or with
+    ``rule="youden"`` the one maximising Youden's J. Choose both on validation
+    data: on the test set they would overstate its metrics.
+
+    Args:
+        labels: (N,) class indices.
+        probabilities: (N, classes) the model's (an ensemble's: their mean).
+        rule: one of `OPERATING_POINT_RULES`.
+        target_sensitivity: the sensitivity that ``rule="target_sensitivity"``
+            reaches.
+        melanoma: the melanoma column (`skinkeras.metrics.melanoma_index`).
+        split, seeds, tta: what it is fitted on, recorded in the dict.
+    """
+    if rule not in OPERATING_POINT_RULES:
+        raise ValueError(
+            f"`rule` must be one of {list(OPERATING_POINT_RULES)}. Received: rule={rule!r}"
+        )
+    temperature = fit_temperature(log_probabilities(probabilities), labels)
+    calibrated = apply_temperature(log_probabilities(probabilities), temperature)[
+        :, melanoma
+    ]
+    y = np.asarray(labels) == melanoma
+    if rule == "youden":
+        threshold = ranking.youden_threshold(y, calibrated)
+    else:
+        threshold = ranking.threshold_for_sensitivity(y, calibrated, target_sensitivity)
+    point = ranking.operating_point_metrics(y, calibrated, threshold)
+    return {
+        "temperature": temperature,
+        "threshold": threshold,
+        "rule": rule,
+        "target_sensitivity": target_sensitivity if rule != "youden" else None,
+        "validation_sensitivity": point["sensitivity"],
+        "validation_specificity": point["specificity"],
+        "validation_n": int(y.size),
+        "split": split,
+        "seeds": list(seeds),
+        "tta": tta,
+    }

@@ -1,16 +1,7 @@
 """Every metric of `skinkeras.evaluation` at once, as `experiments.evaluate` reports them."""
 
+from skinkeras.evaluation import calibration, intervals, ranking
 from skinkeras.evaluation._checks import _labels, _scores
-from skinkeras.evaluation.calibration import brier_score, expected_calibration_error
-from skinkeras.evaluation.intervals import auroc_ci, proportion_ci
-from skinkeras.evaluation.ranking import (
-    ISIC_THRESHOLD,
-    average_precision,
-    operating_point_metrics,
-    partial_auroc,
-    sensitivity_at_specificity,
-    specificity_at_sensitivity,
-)
 
 __all__ = ["SPECIFICITY_TARGETS", "SENSITIVITY_TARGETS", "clinical_metrics"]
 
@@ -27,7 +18,7 @@ def clinical_metrics(
     y_true,
     probabilities,
     *,
-    threshold=ISIC_THRESHOLD,
+    threshold=ranking.ISIC_THRESHOLD,
     resamples=2000,
     confidence=0.95,
     seed=0,
@@ -56,7 +47,7 @@ def clinical_metrics(
     """
     y = _labels(y_true)
     p = _scores(probabilities, y, name="probabilities", probabilities=True)
-    point = operating_point_metrics(y, p, threshold)
+    point = ranking.operating_point_metrics(y, p, threshold)
     (tn, fp), (fn, tp) = point["confusion_matrix"].tolist()
     counts = {
         "sensitivity": (tp, tp + fn),
@@ -66,28 +57,28 @@ def clinical_metrics(
     }
     point["confusion_matrix"] = point["confusion_matrix"].tolist()
     point["intervals"] = {
-        name: proportion_ci(k, n, confidence)._asdict()
+        name: intervals.proportion_ci(k, n, confidence)._asdict()
         for name, (k, n) in counts.items()
     }
     return {
         "num_examples": int(y.size),
         "num_melanoma": int(y.sum()),
-        "auroc": auroc_ci(
+        "auroc": intervals.auroc_ci(
             y, p, resamples=resamples, confidence=confidence, seed=seed
         )._asdict(),
-        "partial_auroc": partial_auroc(y, p),
-        "average_precision": average_precision(y, p),
+        "partial_auroc": ranking.partial_auroc(y, p),
+        "average_precision": ranking.average_precision(y, p),
         "sensitivity_at_specificity": {
-            f"{target:.2f}": sensitivity_at_specificity(y, p, target)
+            f"{target:.2f}": ranking.sensitivity_at_specificity(y, p, target)
             for target in SPECIFICITY_TARGETS
         },
         "specificity_at_sensitivity": {
-            f"{target:.2f}": specificity_at_sensitivity(y, p, target)
+            f"{target:.2f}": ranking.specificity_at_sensitivity(y, p, target)
             for target in SENSITIVITY_TARGETS
         },
         "operating_point": point,
-        "ece": expected_calibration_error(y, p, bins),
-        "brier": brier_score(y, p),
+        "ece": calibration.expected_calibration_error(y, p, bins),
+        "brier": calibration.brier_score(y, p),
         "confidence": float(confidence),
         "resamples": int(resamples),
         "bootstrap_seed": int(seed),

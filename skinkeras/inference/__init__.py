@@ -6,16 +6,22 @@ Submodules, one job each:
                 test-time augmentation by the symmetries of the square (`tta_batch`).
     predict     `Predictor` (softmax averaged over seeds and TTA), `predict_files`,
                 `predict_dataset`, image file listing.
-    submission  prediction and ISIC ground-truth CSVs (`CSV_FORMATS`).
+    submission  prediction and ISIC ground-truth CSVs (`CSV_FORMATS`,
+                `read_truth_csv`).
     calibration a run's `calibration.json` (temperature, operating point).
+    labelled    a run's predictions on labelled images: a TFDS split or a folder
+                with its ground-truth CSV (`from skinkeras.inference import labelled`).
+    evaluate    the run's metrics, calibration and report from those, the library
+                behind `experiments.evaluate` (`from skinkeras.inference import
+                evaluate`).
     export      SavedModel and TFLite (`from skinkeras.inference import export`).
 
 Metrics are `skinkeras.metrics`'; the run directory's layout is `skinkeras.rundir`.
 The names below are re-exported so that `from skinkeras.inference import X` works.
 """
 
+from skinkeras.evaluation.calibration import apply_calibration
 from skinkeras.inference.calibration import (
-    apply_calibration,
     calibration_path,
     read_calibration,
     write_calibration,
@@ -33,6 +39,7 @@ from skinkeras.inference.predict import (
 from skinkeras.inference.runs import ModelNotFoundError, Run, find_models, load_run
 from skinkeras.inference.submission import (
     CSV_FORMATS,
+    read_truth_csv,
     write_isic_truth_csv,
     write_predictions_csv,
 )
@@ -74,6 +81,7 @@ __all__ = [
     "predict_files",
     "read_calibration",
     "read_config",
+    "read_truth_csv",
     "round_like_training",
     "tta_batch",
     "write_calibration",

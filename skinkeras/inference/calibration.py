@@ -1,8 +1,10 @@
 """A run's `calibration.json`: temperature scaling and the operating point.
 
 `experiments.evaluate --calibrate` fits both on a validation split and writes them
-(issue 15); evaluation and `experiments.predict` apply them. The file (keys; extra
-keys may be added, readers ignore them)::
+(issue 15); evaluation and `experiments.predict` apply them. Fitting and applying
+are arithmetic, `skinkeras.evaluation.fit_calibration` and `apply_calibration`; this
+module reads and writes the file. The file (keys; extra keys may be added, readers
+ignore them)::
 
     temperature             T > 0 of temperature scaling (Guo et al. 2017)
     threshold               melanoma when the calibrated melanoma probability >= it
@@ -29,10 +31,6 @@ import pathlib
 import numpy as np
 
 from skinkeras import rundir
-from skinkeras.metrics import MELANOMA, softmax
-
-# Probabilities 0 (float64 underflow) get log(tiny) = -708 rather than -inf.
-_TINY = np.finfo(np.float64).tiny
 
 
 def calibration_path(model_dir, seed=None):
@@ -74,25 +72,3 @@ def write_calibration(model_dir, calibration, seed=None):
     path = calibration_path(model_dir, seed)
     rundir.atomic_write_json(path, calibration)
     return path
-
-
-def log_probabilities(probabilities):
-    """``log(p)``, with 0 mapped to ``log(tiny)``: logits of `probabilities`."""
-    return np.log(np.maximum(np.asarray(probabilities, np.float64), _TINY))
-
-
-def apply_calibration(probabilities, calibration, *, melanoma=MELANOMA):
-    """Calibrated probabilities and decisions of (N, classes) `probabilities`.
-
-    Returns:
-        ``(probabilities, decisions)``: ``softmax(log(p) / temperature)`` (N,
-        classes), and int (N,) 1 where its melanoma column is >= the threshold (0
-        otherwise). With ``calibration`` None, the probabilities unchanged and no
-        decisions (None).
-    """
-    probabilities = np.asarray(probabilities, np.float64)
-    if calibration is None:
-        return probabilities, None
-    calibrated = softmax(log_probabilities(probabilities) / calibration["temperature"])
-    decisions = (calibrated[:, melanoma] >= calibration["threshold"]).astype(np.int64)
-    return calibrated, decisions

@@ -9,6 +9,8 @@ import numpy as np
 from skinkeras.metrics import ISIC2019_CATEGORIES, isic2019_category, melanoma_index
 
 CSV_FORMATS = ("default", "isic", "isic2017", "isic2019", "isic2020")
+# Columns of a challenge ground-truth CSV (SPEC, Datasets).
+TRUTH_COLUMNS = ("image_id", "melanoma", "seborrheic_keratosis")
 
 
 def _format_probability(value):
@@ -24,7 +26,7 @@ def write_predictions_csv(
     Formats:
         default:  `image_id,melanoma_probability,predicted_class` (the class name
                   with the highest probability), and with `decisions` (a calibrated
-                  run's operating point, `calibration.apply_calibration`) a column
+                  run's operating point, `apply_calibration`) a column
                   `decision`: 1 melanoma, 0 not.
         isic:     what `isic-challenge-scoring classification` reads: `image` and one
                   probability column per class — `melanoma,other` for the binary
@@ -165,3 +167,52 @@ def write_isic_truth_csv(path, image_ids, labels, class_names):
                     *("1.0" if c == label else "0.0" for c in range(len(class_names))),
                 ]
             )
+
+
+def read_truth_csv(path, num_classes):
+    """``{image_id: class index}`` from a challenge ground-truth CSV.
+
+    Columns `image_id`, `melanoma` and (for a 3-class model) `seborrheic_keratosis`,
+    values 0 or 1 (``0.0``/``1.0``); nevus is both 0. Class indices follow
+    `skinkeras.metrics.CLASS_NAMES`: melanoma 1, seborrheic keratosis 2.
+
+    Raises:
+        ValueError: a column is missing, a value is not 0/1, an image id repeats or
+            a lesion is marked both melanoma and seborrheic keratosis.
+    """
+    needed = TRUTH_COLUMNS[: 2 if num_classes == 2 else 3]
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+        header = rows[0].keys() if rows else []
+    missing = [column for column in needed if column not in header]
+    if missing or not rows:
+        raise ValueError(
+            f"{path}: a ground-truth CSV needs the columns {list(needed)} and at "
+            f"least one row. Received: columns={list(header)}, rows={len(rows)}"
+        )
+    labels = {}
+    for line, row in enumerate(rows, start=2):
+        flags_ = []
+        for column in needed[1:]:
+            try:
+                value = float(row[column])
+            except (TypeError, ValueError):
+                value = None
+            if value not in (0.0, 1.0):
+                raise ValueError(
+                    f"{path}, line {line}: `{column}` must be 0 or 1. "
+                    f"Received: {column}={row[column]!r}"
+                )
+            flags_.append(value == 1.0)
+        if all(flags_) and len(flags_) == 2:
+            raise ValueError(
+                f"{path}, line {line}: a lesion is melanoma or seborrheic keratosis, "
+                f"not both. Received: image_id={row['image_id']}"
+            )
+        key = row["image_id"]
+        if key in labels:
+            raise ValueError(
+                f"{path}, line {line}: image id repeated. Received: image_id={key}"
+            )
+        labels[key] = 1 if flags_[0] else (2 if flags_[1:] == [True] else 0)
+    return labels

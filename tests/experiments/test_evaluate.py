@@ -2,7 +2,6 @@
 scikit-learn, counts or the official ISIC scorer on predictions made here from the
 model's logits (a NumPy softmax); calibration stored and applied; the report."""
 
-import csv
 import json
 import pathlib
 import shutil
@@ -18,6 +17,7 @@ from sklearn import metrics as skm
 from experiments import evaluate, predict
 from skinkeras import data, inference
 from skinkeras import evaluation as ev
+from skinkeras.inference import labelled
 from skinkeras.models import pipeline
 from tests import deploy_fixtures as fx
 from tests import test_rundir
@@ -28,47 +28,8 @@ from tests.test_evaluation import isic_scorer, needs_scorer
 SIZES = [(32 + 5 * (i % 4), 48 - 3 * (i % 5)) for i in range(30)]
 
 
-def logits_of(model, images):
-    """The model's logits (float64) on images of `training_path_images`."""
-    return np.asarray(model(images, training=False), np.float64)
-
-
 def reference_images(paths):
     return training_path_images(paths, image_size=32, preprocessing="none")
-
-
-def labels_for(probability, seed):
-    """Melanoma labels that follow `probability` (so a fitted T is finite), 20 % flipped."""
-    rng = np.random.default_rng(seed)
-    labels = probability > np.median(probability)
-    flip = rng.random(labels.size) < 0.2
-    return (labels ^ flip).astype(int)
-
-
-def write_truth(path, image_ids, melanoma):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["image_id", "melanoma", "seborrheic_keratosis"])
-        for key, label in zip(image_ids, melanoma, strict=True):
-            writer.writerow([key, f"{float(label):.1f}", "0.0"])
-    return path
-
-
-def centred_run(directory, images, *, seed):
-    """A `tiny_run` whose melanoma probability has median 0.5 on `images`.
-
-    The tiny network's head bias leaves every probability on one side of 0.5, where
-    the uncalibrated operating point would call nothing melanoma.
-    """
-    model = fx.tiny_classifier(seed=seed)
-    logits = logits_of(model, images)
-    head = model.get_layer("head_logits")
-    kernel, bias = head.get_weights()
-    shift = np.median(logits[:, 1] - logits[:, 0]) / 2
-    head.set_weights([kernel, bias + np.array([shift, -shift], np.float32)])
-    return fx.write_run(
-        directory, model, fx.config_for("effnet", image_size=32, seed=seed)
-    )
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +43,12 @@ def shared_case(tmp_path_factory):
     paths = sorted(fx.write_image_files(tmp_path / "images", SIZES, seed=11))
     images = reference_images(paths)
     for seed in (0, 1):
-        centred_run(run_dir / f"seed_{seed}", images, seed=seed)
+        fx.centred_run(run_dir / f"seed_{seed}", images, seed=seed)
     run = inference.load_run(run_dir)
-    logits = [logits_of(model, images) for model in run.models]
+    logits = [fx.logits_of(model, images) for model in run.models]
     ensemble = np.mean([scipy.special.softmax(z, axis=1) for z in logits], axis=0)
-    y = labels_for(ensemble[:, 1], seed=3)
-    truth = write_truth(tmp_path / "truth.csv", [p.stem for p in paths], y)
+    y = fx.labels_for(ensemble[:, 1], seed=3)
+    truth = fx.write_truth(tmp_path / "truth.csv", [p.stem for p in paths], y)
     return {
         "run_dir": run_dir,
         "paths": paths,
@@ -206,7 +167,7 @@ def test_report_holds_the_plots_and_the_numbers(folder_result):
     for name in ("roc.png", "pr.png", "reliability.png", "confusion.png"):
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     text = (report / "report.md").read_text()
-    for name, value in evaluate.scalar_metrics(found).items():
+    for name, value in ev.scalar_metrics(found).items():
         assert f"| {name}" in text or name in text
         assert f"{value:.4f}" in text, name
     assert f"{found['auroc']['low']:.4f} – {found['auroc']['high']:.4f}" in text
@@ -266,15 +227,15 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
     val_paths = sorted(
         fx.write_image_files(tmp_path / "val", SIZES, seed=12, extensions=(".png",))
     )
-    val_logits = logits_of(model, reference_images(val_paths))
-    val_y = labels_for(scipy.special.softmax(val_logits, axis=1)[:, 1], seed=4)
-    real = evaluate.predict_split
+    val_logits = fx.logits_of(model, reference_images(val_paths))
+    val_y = fx.labels_for(scipy.special.softmax(val_logits, axis=1)[:, 1], seed=4)
+    real = labelled.predict_split
 
     def on_files(run, **kwargs):
         assert kwargs["split"] == "validation"
         return real(run, **{**kwargs, "source": validation_source(val_paths, val_y)})
 
-    monkeypatch.setattr(evaluate, "predict_split", on_files)
+    monkeypatch.setattr(labelled, "predict_split", on_files)
     status = run_cli(
         evaluate,
         f"--model_dir={seed_dir}",
@@ -364,10 +325,10 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
 
 
 def test_calibration_of_an_ensemble_is_stored_at_its_level(case, tmp_path, monkeypatch):
-    real = evaluate.predict_split
+    real = labelled.predict_split
     source = validation_source(case["paths"], case["y"])
     monkeypatch.setattr(
-        evaluate,
+        labelled,
         "predict_split",
         lambda run, **kwargs: real(run, **{**kwargs, "source": source}),
     )
@@ -445,7 +406,9 @@ def test_calibrate_refuses_a_run_another_process_writes(tmp_path, capsys):
 def test_compare_is_delong_on_the_same_images(shared_case, folder_result):
     found, _, other_dir = folder_result
     theirs = scipy.special.softmax(
-        logits_of(inference.load_run(other_dir).model, shared_case["reference_images"]),
+        fx.logits_of(
+            inference.load_run(other_dir).model, shared_case["reference_images"]
+        ),
         axis=1,
     )
     expected = ev.delong_test(
@@ -457,11 +420,7 @@ def test_compare_is_delong_on_the_same_images(shared_case, folder_result):
 
 def test_truth_csv_errors(shared_case, tmp_path):
     case = shared_case
-    bad = tmp_path / "bad.csv"
-    bad.write_text("image_id,melanoma\nISIC_0000000,0.5\n")
-    with pytest.raises(ValueError, match=r"line 2: `melanoma` must be 0 or 1"):
-        evaluate.read_truth_csv(bad, 2)
-    short = write_truth(tmp_path / "short.csv", [case["paths"][0].stem], [1])
+    short = fx.write_truth(tmp_path / "short.csv", [case["paths"][0].stem], [1])
     message = str(
         run_cli(
             evaluate,

@@ -1,41 +1,17 @@
-"""`skinkeras.inference.calibration`: where calibration.json lives, what it does to
-probabilities (against scipy's softmax of the scaled logits), and its checks."""
+"""`skinkeras.inference.calibration`: where calibration.json lives and its checks.
+
+What it does to probabilities is `skinkeras.evaluation.apply_calibration`'s
+(tests/evaluation/test_calibration.py)."""
 
 import json
 
 import numpy as np
 import pytest
-import scipy.special
 
 from skinkeras.inference import calibration, write_predictions_csv
 from tests.inference.helpers import read_csv
 
 CALIBRATION = {"temperature": 1.7, "threshold": 0.4, "rule": "youden"}
-
-
-def test_one_model_is_temperature_scaling_of_its_logits():
-    logits = np.random.default_rng(0).normal(scale=4, size=(50, 3))
-    probabilities = scipy.special.softmax(logits, axis=1)
-    calibrated, decisions = calibration.apply_calibration(probabilities, CALIBRATION)
-    expected = scipy.special.softmax(logits / 1.7, axis=1)
-    np.testing.assert_allclose(calibrated, expected, rtol=1e-9)
-    np.testing.assert_array_equal(decisions, expected[:, 1] >= 0.4)
-    assert 0 < decisions.sum() < 50
-
-
-def test_saturated_probabilities_stay_finite():
-    calibrated, _ = calibration.apply_calibration(
-        np.array([[1.0, 0.0], [0.0, 1.0]]), CALIBRATION
-    )
-    assert np.isfinite(calibrated).all()
-    np.testing.assert_allclose(calibrated, [[1, 0], [0, 1]], atol=1e-12)
-
-
-def test_no_calibration_changes_nothing():
-    p = np.array([[0.3, 0.7]])
-    calibrated, decisions = calibration.apply_calibration(p, None)
-    np.testing.assert_array_equal(calibrated, p)
-    assert decisions is None
 
 
 def test_where_it_lives(tmp_path):

@@ -218,3 +218,34 @@ def test_isic2019_format_is_scored_by_the_official_scorer_as_ours(tmp_path):
         assert score["per_category"]["auc"][name] == pytest.approx(
             ours[f"auroc_{name}"], abs=1e-9
         )
+
+
+def test_read_truth_csv_of_a_challenge_ground_truth(tmp_path):
+    # ISIC 2017 Part 3's layout: nevus is 0 in both columns, values as floats.
+    truth = tmp_path / "truth.csv"
+    truth.write_text(
+        "image_id,melanoma,seborrheic_keratosis\n"
+        "ISIC_0000000,1.0,0.0\nISIC_0000001,0.0,1.0\nISIC_0000002,0.0,0.0\n"
+    )
+    assert inference.read_truth_csv(truth, 3) == {
+        "ISIC_0000000": 1,
+        "ISIC_0000001": 2,
+        "ISIC_0000002": 0,
+    }
+    # A binary model: seborrheic keratosis is "other".
+    assert list(inference.read_truth_csv(truth, 2).values()) == [1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("image_id,melanoma\nISIC_0000000,0.5\n", r"line 2: `melanoma` must be 0 or 1"),
+        ("image_id,melanoma\nISIC_0000000,1\nISIC_0000000,0\n", "image id repeated"),
+        ("image_id\nISIC_0000000\n", r"needs the columns \['image_id', 'melanoma'\]"),
+    ],
+)
+def test_read_truth_csv_errors(tmp_path, text, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        inference.read_truth_csv(bad, 2)

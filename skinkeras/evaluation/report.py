@@ -1,6 +1,6 @@
-"""The report of `experiments.evaluate --report_dir`: plots, `report.md`, model card.
+"""The evaluation report: plots and `report.md` of a metrics dict (issue 15, item 4).
 
-Files (issue 15, item 4)::
+Files that `write_report` writes::
 
     roc.png          ROC curve, its pointwise bootstrap band, the operating point
                      (and each seed's curve, thin, for a multi-seed run)
@@ -8,17 +8,23 @@ Files (issue 15, item 4)::
     reliability.png  reliability diagram (15 bins) and the count per bin
     confusion.png    confusion matrix at the operating point
     report.md        the metrics table with intervals, per-seed mean ± std, DeLong
-    MODEL_CARD.md    `skinkeras.model_card`
 
-The numbers come from the `experiments.evaluate` metrics dict; the curves from the
-same (calibrated) melanoma probabilities.
+The numbers come from the `evaluate_probabilities` dict; the curves from the same
+(calibrated) melanoma probabilities. `experiments.evaluate --report_dir` adds
+`MODEL_CARD.md` (`skinkeras.inference.evaluate.write_run_report`). matplotlib is
+imported when a plot is drawn, and only its object-oriented `Figure` is used: no
+pyplot state, no backend switched, so a notebook's own plots are left alone.
 """
 
 import pathlib
 
 import numpy as np
 
-from experiments import deploy_cli
+from skinkeras.evaluation import calibration as calibration_lib
+from skinkeras.evaluation import intervals, ranking
+from skinkeras.metrics import MELANOMA
+
+__all__ = ["PLOTS", "metrics_table", "report_markdown", "write_report"]
 
 PLOTS = {
     "roc.png": "ROC curve",
@@ -29,24 +35,27 @@ PLOTS = {
 
 
 def _short_rule(threshold):
-    from skinkeras.evaluation import ISIC_THRESHOLD
-
-    return "p > 0.5" if threshold == ISIC_THRESHOLD else f"p >= {threshold:.3g}"
+    return "p > 0.5" if threshold == ranking.ISIC_THRESHOLD else f"p >= {threshold:.3g}"
 
 
-def _roc_plot(plt, path, found, y, p, seed_probabilities):
+def _figure(**kwargs):
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _roc_plot(path, found, y, p, seed_probabilities):
     from sklearn import metrics as skm
 
-    from skinkeras import evaluation
-
-    band = evaluation.roc_band(
+    band = intervals.roc_band(
         y,
         p,
         resamples=found["resamples"],
         confidence=found["confidence"],
         seed=found["bootstrap_seed"],
     )
-    figure, axes = plt.subplots(figsize=(5, 5))
+    figure = _figure(figsize=(5, 5))
+    axes = figure.subplots()
     for k, probabilities in seed_probabilities.items():
         fpr, tpr, _ = skm.roc_curve(y, probabilities)
         axes.plot(
@@ -80,14 +89,14 @@ def _roc_plot(plt, path, found, y, p, seed_probabilities):
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC")
     axes.legend(loc="lower right", fontsize="small")
     figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
 
 
-def _pr_plot(plt, path, found, y, p):
+def _pr_plot(path, found, y, p):
     from sklearn import metrics as skm
 
     precision, recall, _ = skm.precision_recall_curve(y, p)
-    figure, axes = plt.subplots(figsize=(5, 5))
+    figure = _figure(figsize=(5, 5))
+    axes = figure.subplots()
     axes.step(
         recall,
         precision,
@@ -109,16 +118,14 @@ def _pr_plot(plt, path, found, y, p):
     )
     axes.legend(loc="lower left", fontsize="small")
     figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
 
 
-def _reliability_plot(plt, path, found, y, p):
-    from skinkeras import evaluation
-
-    curve = evaluation.reliability_curve(y, p)
+def _reliability_plot(path, found, y, p):
+    curve = calibration_lib.reliability_curve(y, p)
     filled = curve.count > 0
-    figure, (axes, counts) = plt.subplots(
-        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    figure = _figure(figsize=(5, 6))
+    axes, counts = figure.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     axes.plot([0, 1], [0, 1], ":", color="0.5", label="perfectly calibrated")
     axes.plot(
@@ -133,12 +140,12 @@ def _reliability_plot(plt, path, found, y, p):
     counts.bar(centres, curve.count, width=np.diff(curve.edges), color="0.6")
     counts.set(xlabel="melanoma probability", ylabel="images", xlim=(0, 1))
     figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
 
 
-def _confusion_plot(plt, path, found):
+def _confusion_plot(path, found):
     matrix = np.asarray(found["operating_point"]["confusion_matrix"])
-    figure, axes = plt.subplots(figsize=(4, 4))
+    figure = _figure(figsize=(4, 4))
+    axes = figure.subplots()
     axes.imshow(matrix, cmap="Blues")
     for (row, column), value in np.ndenumerate(matrix):
         colour = "white" if value > matrix.max() / 2 else "black"
@@ -154,7 +161,6 @@ def _confusion_plot(plt, path, found):
         title=_short_rule(found["operating_point"]["threshold"]),
     )
     figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
 
 
 def _value(value):
@@ -166,7 +172,7 @@ def _interval(found):
 
 
 def metrics_table(found):
-    """Markdown rows: metric | value | interval, of an `experiments.evaluate` dict."""
+    """Markdown rows: metric | value | interval, of an `evaluate_probabilities` dict."""
     point = found["operating_point"]
     intervals = point["intervals"]
     rows = [
@@ -223,18 +229,27 @@ def _seed_lines(per_seed):
 
 
 def report_markdown(found):
-    """The text of `report.md` for an `experiments.evaluate` metrics dict."""
+    """The text of `report.md` for an `evaluate_probabilities` dict.
+
+    What `experiments.evaluate` adds to the dict is reported where present:
+    ``model_dir``, ``seeds``, ``evaluated_on``, ``per_seed`` (`seed_summary`) and
+    ``compare`` (DeLong's test).
+    """
     point = found["operating_point"]
     calibration = found.get("calibration")
-    ensemble = len(found["seeds"]) > 1
+    ensemble = len(found.get("seeds", ())) > 1
+    data = f"{found['evaluated_on']}: " if found.get("evaluated_on") else ""
     lines = [
-        f"# Evaluation of {found['model_dir']}",
+        "# Evaluation" + (f" of {found['model_dir']}" if "model_dir" in found else ""),
         "",
-        f"- Data: {found['evaluated_on']}: {found['num_examples']} images, "
+        f"- Data: {data}{found['num_examples']} images, "
         f"{found['num_melanoma']} melanoma.",
-        f"- Model: {'ensemble of seeds' if ensemble else 'seed'} {found['seeds']}.",
-        f"- Operating point: melanoma when {point['rule']}.",
     ]
+    if "seeds" in found:
+        lines.append(
+            f"- Model: {'ensemble of seeds' if ensemble else 'seed'} {found['seeds']}."
+        )
+    lines.append(f"- Operating point: melanoma when {point['rule']}.")
     if calibration:
         lines.append(
             f"- Temperature {calibration['temperature']:.4f} (from "
@@ -277,46 +292,38 @@ def report_markdown(found):
 
 
 def write_report(
-    report_dir,
-    *,
+    directory,
     found,
+    *,
     labels,
     probabilities,
-    seed_probabilities,
-    config,
-    dataset_metadata=None,
+    seed_probabilities=None,
+    melanoma=MELANOMA,
 ):
-    """Writes the plots, `report.md` and `MODEL_CARD.md` into `report_dir`.
+    """Writes the plots and `report.md` of `found` into `directory` (made if needed).
 
     Args:
-        found: the `experiments.evaluate` metrics dict.
+        directory: the report's folder.
+        found: the metrics dict (`report_markdown`).
         labels: (N,) class indices.
         probabilities: (N, classes) calibrated probabilities that `found` describes.
-        seed_probabilities: ``{seed: (N, classes)}`` of each seed (multi-seed runs).
-        config: the run's `TrainConfig`, for the model card.
-        dataset_metadata: the evaluated images' metadata counts, for the model card
-            (`model_card.render`).
-    """
-    from skinkeras import model_card
-    from skinkeras.metrics import MELANOMA
+        seed_probabilities: ``{seed: (N, classes)}`` of each seed (multi-seed runs),
+            drawn thin on the ROC plot.
+        melanoma: the melanoma column of `labels` and `probabilities`.
 
-    report_dir = pathlib.Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    plt = deploy_cli.pyplot()
-    y = np.asarray(labels) == MELANOMA
-    p = np.asarray(probabilities)[:, MELANOMA]
-    seeds = {k: np.asarray(v)[:, MELANOMA] for k, v in seed_probabilities.items()}
-    _roc_plot(plt, report_dir / "roc.png", found, y, p, seeds)
-    _pr_plot(plt, report_dir / "pr.png", found, y, p)
-    _reliability_plot(plt, report_dir / "reliability.png", found, y, p)
-    _confusion_plot(plt, report_dir / "confusion.png", found)
-    (report_dir / "report.md").write_text(report_markdown(found), encoding="utf-8")
-    model_card.write(
-        report_dir / model_card.MODEL_CARD,
-        config,
-        metrics=found,
-        calibration=found.get("calibration"),
-        dataset_metadata=dataset_metadata,
-        evaluated_on=found["evaluated_on"],
-        title=found["model_dir"],
-    )
+    Returns:
+        The paths written, in `PLOTS` order, then `report.md`.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    y = np.asarray(labels) == melanoma
+    p = np.asarray(probabilities)[:, melanoma]
+    seeds = {
+        k: np.asarray(v)[:, melanoma] for k, v in (seed_probabilities or {}).items()
+    }
+    _roc_plot(directory / "roc.png", found, y, p, seeds)
+    _pr_plot(directory / "pr.png", found, y, p)
+    _reliability_plot(directory / "reliability.png", found, y, p)
+    _confusion_plot(directory / "confusion.png", found)
+    (directory / "report.md").write_text(report_markdown(found), encoding="utf-8")
+    return [directory / name for name in PLOTS] + [directory / "report.md"]

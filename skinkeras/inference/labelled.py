@@ -1,0 +1,180 @@
+"""A run's predictions on labelled images, for evaluation (`skinkeras.inference.evaluate`).
+
+Two sources: a TFDS split through training's own pipeline
+(`skinkeras.data.make_dataset`, without augmentation or oversampling), or the image
+files of a folder with a challenge ground-truth CSV (`read_truth_csv`), read as
+`predict_files` reads them. Each seed of a multi-seed run is predicted alone, so
+that it can be evaluated alone as well as in the ensemble (the mean probability)::
+
+    from skinkeras import inference
+    from skinkeras.inference import labelled
+
+    run = inference.load_run("runs/effnet_se_arl")
+    predictions = labelled.predict_run(run, split="validation")
+    predictions.labels, predictions.per_seed, predictions.probabilities
+"""
+
+import collections
+import dataclasses
+import typing
+
+import numpy as np
+
+from skinkeras import data
+from skinkeras.inference import predict
+from skinkeras.inference.submission import read_truth_csv
+
+
+class RunPredictions(typing.NamedTuple):
+    """A run's predictions on the evaluated images, in one order for every seed."""
+
+    labels: np.ndarray  # (N,) class indices
+    per_seed: list  # (N, classes) probabilities of each seed, in `run.seeds` order
+    evaluated_on: str  # what the images are, in words: "isic2017 test"
+
+    @property
+    def probabilities(self):
+        """The ensemble's: the mean over the seeds, as `Predictor` averages them."""
+        return sum(self.per_seed) / len(self.per_seed)
+
+
+def seed_runs(run):
+    """One `Run` per seed of `run` (itself when it has one model)."""
+    return [
+        dataclasses.replace(run, models=(model,), seeds=(seed,))
+        for model, seed in zip(run.models, run.seeds, strict=True)
+    ]
+
+
+def predict_split(
+    run, *, split, dataset=None, data_dir=None, batch_size=16, tta=1, source=None
+):
+    """``(labels, probabilities)`` of `run` on a split, through training's pipeline.
+
+    `dataset` and `data_dir` default to the run's. `source` (optional) is
+    `make_dataset`'s: a `tf.data.Dataset` of example dicts used instead of TFDS.
+    """
+    config = run.config
+    images = data.make_dataset(
+        split,
+        dataset=dataset or config.dataset,
+        data_dir=data_dir or config.data_dir,
+        preprocessing=run.preprocessing,
+        image_size=run.image_size,
+        batch_size=batch_size,
+        augment=False,
+        oversample=False,
+        label=config.label,
+        shuffle=False,
+        masks_dir=config.masks_dir,
+        mask_mode=config.mask_mode,
+        drop_remainder=False,
+        source=source,
+    )
+    return predict.predict_dataset(predict.Predictor(run, tta=tta), images)
+
+
+def predict_folder(run, *, images, truth, batch_size=16, tta=1):
+    """``(labels, probabilities)`` of `run` on the image files of `images`.
+
+    Every image needs a row in `truth` (`read_truth_csv`) and every row an image,
+    and every image must decode: a metric over a silent subset would mislead.
+    """
+    labels = read_truth_csv(truth, run.num_classes)
+    paths = predict.list_images([images])
+    predict.check_unique_ids(paths)
+    ids = {predict.image_id(path) for path in paths}
+    for what, extra in (
+        (f"images in {images} without a row in {truth}", sorted(ids - set(labels))),
+        (f"rows of {truth} without an image in {images}", sorted(set(labels) - ids)),
+    ):
+        if extra:
+            raise ValueError(
+                f"{len(extra)} {what}. Received: image_ids={extra[:10]}"
+                + (" ..." if len(extra) > 10 else "")
+            )
+    predictions = predict.predict_files(run, paths, tta=tta, batch_size=batch_size)
+    if predictions.failures:
+        raise ValueError(
+            f"{len(predictions.failures)} image(s) could not be read. "
+            f"Received: failures={predictions.failures[:10]}"
+        )
+    return (
+        np.array([labels[key] for key in predictions.image_ids], np.int64),
+        predictions.probabilities,
+    )
+
+
+def predict_run(
+    run,
+    *,
+    split="test",
+    dataset=None,
+    data_dir=None,
+    images=None,
+    truth=None,
+    batch_size=16,
+    tta=1,
+):
+    """`RunPredictions` of each seed of `run` on a split (`predict_split`) or, with
+    `images` and `truth`, on a folder (`predict_folder`).
+
+    `dataset` and `data_dir` default to the run's. One pass per seed costs the same
+    model calls as one pass of the ensemble.
+    """
+    calls = dict(batch_size=batch_size, tta=tta)  # how the models are called
+    labels, per_seed = None, []
+    for single in seed_runs(run):
+        if images:
+            found, probabilities = predict_folder(
+                single, images=images, truth=truth, **calls
+            )
+        else:
+            found, probabilities = predict_split(
+                single, split=split, dataset=dataset, data_dir=data_dir, **calls
+            )
+        if labels is not None and not np.array_equal(found, labels):
+            raise ValueError(
+                f"Seed {single.seeds[0]} saw other labels than seed {run.seeds[0]}: "
+                f"the data are not read in one order. Received: seed={single.seeds[0]}"
+            )
+        labels = found
+        per_seed.append(probabilities)
+    evaluated_on = (
+        f"{images} (truth {truth})"
+        if images
+        else f"{dataset or run.config.dataset} {split}"
+    )
+    return RunPredictions(labels, per_seed, evaluated_on)
+
+
+def split_metadata(split, *, dataset, data_dir, label):
+    """``{field: {value: count}}`` of a TFDS split's `sex` and `age_approximate`.
+
+    For the model card's limits (issue 15: the data's coverage, from its metadata).
+    Ages by decade; -1 (unknown) as ``"unknown"``. None if the split has neither.
+    """
+    from skinkeras.data import loading
+
+    raw, _ = loading.raw_examples(
+        split, dataset=dataset, data_dir=data_dir, label=label, source=None
+    )
+    fields = [key for key in ("sex", "age_approximate") if key in raw.element_spec]
+    if not fields:
+        return None
+    counts = {key: collections.Counter() for key in fields}
+    for example in raw.map(lambda e: {key: e[key] for key in fields}):
+        if "sex" in counts:
+            counts["sex"][example["sex"].numpy().decode()] += 1
+        if "age_approximate" in counts:
+            age = int(example["age_approximate"])
+            decade = f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"
+            counts["age_approximate"][decade] += 1
+
+    def order(item):  # names alphabetically, decades in order, "unknown" last
+        start = item[0].split("-")[0]
+        return (item[0] == "unknown", int(start) if start.isdigit() else -1, item[0])
+
+    return {
+        key: dict(sorted(found.items(), key=order)) for key, found in counts.items()
+    }
