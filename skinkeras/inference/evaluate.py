@@ -211,17 +211,15 @@ def write_run_report(report_dir, result, *, config, dataset_metadata=None):
         The paths written.
     """
     found = result.metrics
-    # The plots draw column `skinkeras.metrics.MELANOMA` (1), as the command always
-    # has, though the metrics use `result.melanoma`: they differ for a run whose
-    # melanoma class is not 1 (issue 16's `diagnosis` label). Passing
-    # `melanoma=result.melanoma` fixes that; it changes the command's plots, so it
-    # is a change of its own.
+    # The plots draw the column the metrics use: a run labelled by diagnosis
+    # (issue 16: ISIC 2019 lists MEL first) has its melanoma class elsewhere than 1.
     written = evaluation.write_report(
         report_dir,
         found,
         labels=result.labels,
         probabilities=result.probabilities,
         seed_probabilities=result.seed_probabilities,
+        melanoma=result.melanoma,
     )
     card = model_card.write(
         pathlib.Path(report_dir) / model_card.MODEL_CARD,

@@ -3,6 +3,7 @@ flags: predictions per seed, the metrics against scikit-learn on the models' own
 logits (a NumPy softmax), the stored calibration, DeLong against another run, and
 the report with its model card."""
 
+import dataclasses
 import json
 import logging
 import types
@@ -85,6 +86,22 @@ def test_a_notebook_evaluates_a_run_and_writes_its_report(case, tmp_path):
     card = (tmp_path / "report" / "MODEL_CARD.md").read_text()
     assert f"{found['auroc']['point']:.3f}" in card
     assert found["evaluated_on"] in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_report_draws_the_column_the_metrics_use(case, tmp_path, monkeypatch):
+    """A run whose melanoma class is not 1 (issue 16: ISIC 2019 lists MEL first)
+    gets plots of its melanoma probabilities, as its metrics."""
+    result = evaluate.evaluate_run(case.run, case.predictions, resamples=10)
+    result = dataclasses.replace(result, melanoma=0)
+    drawn = {}
+
+    def write_report(directory, found, **kwargs):
+        drawn.update(kwargs)
+        return []
+
+    monkeypatch.setattr(evaluation, "write_report", write_report)
+    evaluate.write_run_report(tmp_path / "report", result, config=case.run.config)
+    assert drawn["melanoma"] == 0
 
 
 def test_calibration_is_stored_applied_and_warns_on_other_tta(case, tmp_path, caplog):
