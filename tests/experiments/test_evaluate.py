@@ -133,8 +133,12 @@ def test_folder_and_truth_csv_end_to_end(shared_case, folder_result):
     assert found["average_precision"] == pytest.approx(
         skm.average_precision_score(y, p), abs=1e-9
     )
-    assert found["brier"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-9)
-    assert found["ece"] == pytest.approx(reference_ece(y, p), abs=1e-9)
+    # The command's probabilities come from float32 model calls of other batch
+    # shapes than the fixture's: each differs by up to ~1e-7 relative (Intel vs AMD,
+    # issue 23), so the Brier score and ECE by up to ~5e-7. AUROC and AP only
+    # rank them: exact unless two probabilities tie within that rounding.
+    assert found["brier"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-6)
+    assert found["ece"] == pytest.approx(reference_ece(y, p), abs=1e-6)
     # Uncalibrated: the ISIC scorer's rule, probability > 0.5.
     expected = counted(y, p, np.nextafter(0.5, 1))
     point = found["operating_point"]
@@ -257,7 +261,8 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
         for t in np.unique(calibrated)
         if counted(val_y, calibrated, t)["sensitivity"] >= 0.8
     ]
-    assert stored["threshold"] == pytest.approx(max(reaching), rel=1e-9)
+    # One of the command's own float32 probabilities (see above): ~1e-7 relative.
+    assert stored["threshold"] == pytest.approx(max(reaching), rel=1e-6)
     expected = counted(val_y, calibrated, max(reaching) * (1 - 1e-9))
     assert stored["validation_sensitivity"] == pytest.approx(expected["sensitivity"])
     assert stored["validation_specificity"] == pytest.approx(expected["specificity"])
@@ -305,7 +310,7 @@ def test_calibration_is_stored_then_applied_by_evaluate_and_predict(
     assert found["brier"] == pytest.approx(skm.brier_score_loss(y, test_p), abs=1e-6)
     raw = scipy.special.softmax(case["logits"][0], axis=1)[:, 1]
     assert found["uncalibrated"]["brier"] == pytest.approx(
-        skm.brier_score_loss(y, raw), abs=1e-9
+        skm.brier_score_loss(y, raw), abs=1e-6
     )
 
     # experiments.predict: calibrated probabilities and the decision column.
