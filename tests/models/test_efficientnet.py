@@ -4,6 +4,10 @@ import keras
 import pytest
 
 from skinkeras.models import arl_layers, efficientnet_b0, transfer_weights
+from skinkeras.models.efficientnet import (
+    efficientnet_backbone,
+    efficientnet_preprocessing,
+)
 from tests.models.helpers import (
     fresh_stem_names,
     infer,
@@ -100,3 +104,22 @@ def test_se_false_transfer_reports_the_se_weights_left_out(applications):
         if layer.name.endswith(("_se_reduce", "_se_expand"))
     )
     assert len(report.left_out) == 32
+
+
+def test_scaled_stage_table_equals_keras_applications():
+    """B1-B7 are B0's table scaled: B3's coefficients (width 1.2, depth 1.4) give
+    keras.applications' EfficientNetB3 (its 16-filter stage rounds up by 8)."""
+    reference = fresh_stem_names(
+        keras.applications.EfficientNetB3(
+            weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+        )
+    )
+    inputs = keras.Input((SIZE, SIZE, 3))
+    features = efficientnet_backbone(
+        efficientnet_preprocessing(inputs, weights=None),
+        width_coefficient=1.2,
+        depth_coefficient=1.4,
+    )
+    model = keras.Model(inputs, features)
+    assert _names(model) == _names(reference)
+    assert model.count_params() == reference.count_params() == 10_783_535
