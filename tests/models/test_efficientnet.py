@@ -9,11 +9,9 @@ from skinkeras.models.efficientnet import (
     efficientnet_preprocessing,
 )
 from tests.models.helpers import (
+    assert_features_equal_after_transfer,
     fresh_stem_names,
-    infer,
-    random_images,
     randomize_statistics,
-    relative_error,
 )
 
 SIZE = 64
@@ -80,13 +78,9 @@ def test_feature_maps_equal_keras_applications(applications):
     model = efficientnet_b0(
         weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
     )
-    report = transfer_weights(model, applications)
-    assert len(report.new) == 9 and not report.left_out
-    images = random_images(SIZE)
-    expected = infer(applications, images)
-    actual = infer(model, images)
-    assert actual.shape == expected.shape == (2, 2, 2, 1280)
-    assert relative_error(actual, expected) < 1e-4
+    assert_features_equal_after_transfer(
+        model, applications, new_layers=9, shape=(2, 2, 2, 1280)
+    )
 
 
 def test_se_false_transfer_reports_the_se_weights_left_out(applications):
