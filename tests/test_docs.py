@@ -23,6 +23,8 @@ import sys
 
 import pytest
 
+from tests.fresh_python import run_python
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -133,15 +135,7 @@ def absl_flags(module):
 @functools.cache
 def _absl_own_flags():
     """absl's flags (--helpfull, --verbosity, ...): every absl app accepts them."""
-    output = subprocess.run(
-        [sys.executable, "-c", _ABSL_OWN],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    names, booleans = output.split("\n")[:2]
+    names, booleans = run_python(_ABSL_OWN, timeout=120).split("\n")[:2]
     return Flags(names.split(), booleans.split())
 
 

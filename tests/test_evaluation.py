@@ -333,22 +333,32 @@ def test_average_precision_is_step_wise_precision_over_recall():
 # --- Operating points ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [0.80, 0.90, 0.95])
-def test_sensitivity_at_specificity_is_the_best_qualifying_point(target):
-    for decimals in (None, 0, 1):
-        y, p = _data(8, n=200, decimals=decimals)
-        rates = [_counts(y, p, t) for t in _candidates(p)]
-        expected = max(sens for sens, spec in rates if spec >= target)
-        assert ev.sensitivity_at_specificity(y, p, target) == expected
+# Each operating point maximises one of (sensitivity, specificity) while the other
+# is held at or above the target: (index maximised, index held).
+OPERATING_POINTS = {
+    "sensitivity_at_specificity": (0, 1),
+    "specificity_at_sensitivity": (1, 0),
+}
 
 
-@pytest.mark.parametrize("target", [0.82, 0.89, 0.95])
-def test_specificity_at_sensitivity_is_the_best_qualifying_point(target):
+@pytest.mark.parametrize(
+    "function, target, seed",
+    [
+        ("sensitivity_at_specificity", 0.80, 8),
+        ("sensitivity_at_specificity", 0.90, 8),
+        ("sensitivity_at_specificity", 0.95, 8),
+        ("specificity_at_sensitivity", 0.82, 9),
+        ("specificity_at_sensitivity", 0.89, 9),
+        ("specificity_at_sensitivity", 0.95, 9),
+    ],
+)
+def test_operating_point_is_the_best_qualifying_point(function, target, seed):
+    maximised, held = OPERATING_POINTS[function]
     for decimals in (None, 0, 1):
-        y, p = _data(9, n=200, decimals=decimals)
+        y, p = _data(seed, n=200, decimals=decimals)
         rates = [_counts(y, p, t) for t in _candidates(p)]
-        expected = max(spec for sens, spec in rates if sens >= target)
-        assert ev.specificity_at_sensitivity(y, p, target) == expected
+        expected = max(rate[maximised] for rate in rates if rate[held] >= target)
+        assert getattr(ev, function)(y, p, target) == expected
 
 
 def test_targets_met_exactly_count():

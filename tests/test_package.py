@@ -1,47 +1,38 @@
 """`import skinkeras` is light, and a saved skinkeras model loads after it alone."""
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import skinkeras.layers as skl
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _python(code, timeout=300):
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+from tests.fresh_python import run_python
 
 
-def test_import_skinkeras_imports_neither_keras_nor_tensorflow():
-    code = (
-        "import sys, skinkeras; "
-        "print(skinkeras.__version__, sorted(m for m in ('keras', 'tensorflow') "
-        "if m in sys.modules))"
-    )
-    assert _python(code).split() == ["0.1.0", "[]"]
+def _python(code):
+    return run_python(code, TF_CPP_MIN_LOG_LEVEL="3")
 
 
-def test_subpackages_import_on_first_use():
-    code = (
-        "import skinkeras; "
-        "print(skinkeras.layers.AttentionResidual.__name__, "
-        "skinkeras.training.TrainConfig.__name__)"
-    )
-    assert _python(code).split() == ["AttentionResidual", "TrainConfig"]
+@pytest.mark.parametrize(
+    "code, printed",
+    [
+        pytest.param(
+            "import sys, skinkeras; "
+            "print(skinkeras.__version__, sorted(m for m in ('keras', 'tensorflow') "
+            "if m in sys.modules))",
+            ["0.1.0", "[]"],
+            id="imports_neither_keras_nor_tensorflow",
+        ),
+        pytest.param(
+            "import skinkeras; "
+            "print(skinkeras.layers.AttentionResidual.__name__, "
+            "skinkeras.training.TrainConfig.__name__)",
+            ["AttentionResidual", "TrainConfig"],
+            id="subpackages_import_on_first_use",
+        ),
+    ],
+)
+def test_import_skinkeras_in_a_fresh_process(code, printed):
+    assert _python(code).split() == printed
 
 
 @pytest.mark.parametrize(

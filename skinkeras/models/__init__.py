@@ -4,7 +4,8 @@ Every model takes RGB float pixels in 0..255 (the model-specific input
 normalisation is inside the model) and outputs logits from `head_logits`.
 """
 
-from skinkeras.models.efficientnet import efficientnet_b0
+from skinkeras.models import common
+from skinkeras.models.efficientnet import EFFICIENTNET_B0, efficientnet_b0
 from skinkeras.models.parts import (
     arl_layers,
     backbone_layers,
@@ -12,56 +13,37 @@ from skinkeras.models.parts import (
     head_layers,
     set_backbone_trainable,
 )
-from skinkeras.models.resnet import resnet50
+from skinkeras.models.resnet import RESNET50, resnet50
 from skinkeras.models.unet import unet
 from skinkeras.models.weights import TransferReport, transfer_weights
 
-MODELS = ("resnet50", "effnet")
-_DEFAULT_SE = {"resnet50": False, "effnet": True}
+# The study's names of the architectures (the `model` of a run's config).
+ARCHITECTURES = {"resnet50": RESNET50, "effnet": EFFICIENTNET_B0}
+MODELS = tuple(ARCHITECTURES)
 
 
-def build_model(
-    name,
-    *,
-    num_classes=2,
-    arl=False,
-    se=None,
-    weights="imagenet",
-    input_shape=(224, 224, 3),
-    include_top=True,
-    head="fastai",
-    dropout=0.5,
-    include_preprocessing=True,
-):
+def build_model(name, **options):
     """Builds the model `name` ("resnet50" or "effnet" = EfficientNet-B0).
 
     Args:
         name: "resnet50" or "effnet".
-        se: Squeeze & Excitation; None means the model's own (EfficientNet-B0:
-            True, ResNet-50: False; True is an error for ResNet-50).
-        num_classes, arl, weights, input_shape, include_top, head, dropout,
-        include_preprocessing: see `resnet50` / `efficientnet_b0`.
+        **options: the keyword arguments of `skinkeras.models.common.build`:
+            `num_classes=2, arl=False, se=None, weights="imagenet",
+            input_shape=(224, 224, 3), include_top=True, head="fastai",
+            dropout=0.5, include_preprocessing=True`. `se=None` means the
+            model's own (EfficientNet-B0: True, ResNet-50: False; True is an
+            error for ResNet-50). See also `resnet50` / `efficientnet_b0`.
 
     Returns:
         A flat functional `keras.Model` whose `head_logits` layer outputs logits.
     """
-    if name not in MODELS:
+    if name not in ARCHITECTURES:
         raise ValueError(f"`name` must be one of {MODELS}. Received: name={name!r}")
-    builder = {"resnet50": resnet50, "effnet": efficientnet_b0}[name]
-    return builder(
-        num_classes=num_classes,
-        arl=arl,
-        se=_DEFAULT_SE[name] if se is None else se,
-        weights=weights,
-        input_shape=input_shape,
-        include_top=include_top,
-        head=head,
-        dropout=dropout,
-        include_preprocessing=include_preprocessing,
-    )
+    return common.build(ARCHITECTURES[name], **options)
 
 
 __all__ = [
+    "ARCHITECTURES",
     "MODELS",
     "TransferReport",
     "arl_layers",

@@ -1,6 +1,14 @@
-"""Argument checks and the assembly shared by the ResNet-50 and EfficientNet-B0 builders."""
+"""The generic classifier builder: one argument list, its checks, head and weights.
 
+Each backbone variant is an `Architecture` (data: its names, whether it has SE
+blocks, and the functions that make its layers); `build` turns one into a model.
+The public builders (`resnet50`, `efficientnet_b0`, `build_model`) are thin
+calls of `build`, as keras.applications' `ResNet50` calls its generic `ResNet`.
+"""
+
+import dataclasses
 import os
+from collections.abc import Callable
 
 import keras
 
@@ -11,12 +19,129 @@ from skinkeras.models import weights as weights_lib
 MIN_SIZE = 32
 
 
-def validate_common(*, num_classes, weights, input_shape, include_top, head, dropout):
-    """Checks the arguments both builders share, before any layer is made.
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One backbone variant, as `build` needs it.
+
+    Attributes:
+        name: the model's name; "_se" (SE blocks kept) and "_arl" are appended.
+        weights: the keras.applications model the ImageNet weights come from
+            (a key of `skinkeras.models.weights.ARCHS`).
+        se: keras.applications' network has Squeeze & Excitation blocks. Then
+            `se=None` keeps them and `se=False` removes them; without them
+            `se=True` is an error (there are no ImageNet weights for them).
+        preprocessing: `(x, *, weights) -> x`, the first layers, which turn RGB
+            0..255 pixels into the backbone's input (`weights` as `build`'s).
+        preprocessing_needs_rgb: `preprocessing` works on 3 channels only.
+        backbone: `(x, *, se, arl) -> feature map`, keras.applications' layers
+            from the input (already preprocessed) to the last feature map.
+    """
+
+    name: str
+    weights: str
+    se: bool
+    preprocessing: Callable
+    preprocessing_needs_rgb: bool
+    backbone: Callable
+
+
+def build(
+    architecture,
+    *,
+    num_classes=2,
+    arl=False,
+    se=None,
+    weights="imagenet",
+    input_shape=(224, 224, 3),
+    include_top=True,
+    head="fastai",
+    dropout=0.5,
+    include_preprocessing=True,
+):
+    """Builds `architecture` with a new head and ImageNet (or other) weights.
+
+    Every argument is checked before a layer is made (and before a download).
+
+    Args:
+        architecture: an `Architecture`, e.g. `skinkeras.models.resnet.RESNET50`.
+        num_classes: int >= 1, logits of the head.
+        arl: Attention Residual Learning in every block with a residual sum (one
+            alpha each, 0 at start).
+        se: Squeeze & Excitation; None means the architecture's own (True where
+            keras.applications' network has SE blocks); False removes them; True
+            is an error for an architecture without them.
+        weights: None (random), "imagenet" (keras.applications' file, downloaded
+            and cached on first use) or the path to a weights file of the
+            keras.applications model (official legacy `.h5` or Keras 3
+            `.weights.h5`, with or without top).
+        input_shape: (height, width, channels); at least 32×32, 3 channels when
+            `weights` is set or the preprocessing needs RGB.
+        include_top: False returns the backbone's last feature map, like
+            keras.applications with `include_top=False`.
+        head: "fastai" (the study's head) or "linear"; see `skinkeras.models.heads`.
+        dropout: head dropout rate (fastai head: last rate; the first is half).
+        include_preprocessing: start with the architecture's input normalisation.
+            False gives exactly keras.applications' backbone layers, which then
+            expect already normalised input (any normalisation statistics are
+            then left out of the weight transfer).
 
     Returns:
-        `input_shape` as a tuple.
+        A flat functional `keras.Model` named after the architecture (plus "_se"
+        and/or "_arl"), outputting logits `(batch, num_classes)` from
+        `head_logits` (or, without top, the last feature map).
     """
+    se = architecture.se if se is None else se
+    if se and not architecture.se:
+        raise ValueError(
+            f"{architecture.name} has no Squeeze & Excitation variant with ImageNet "
+            f"weights; use se=False or se=None. Received: se={se!r}"
+        )
+    shape = _check_arguments(
+        num_classes=num_classes,
+        weights=weights,
+        input_shape=input_shape,
+        include_top=include_top,
+        head=head,
+        dropout=dropout,
+    )
+    if (
+        include_preprocessing
+        and architecture.preprocessing_needs_rgb
+        and shape[-1] != 3
+    ):
+        raise ValueError(
+            f"{architecture.name}'s input preprocessing needs RGB input with 3 "
+            "channels; pass include_preprocessing=False for other inputs. "
+            f"Received: input_shape={input_shape!r}"
+        )
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = inputs
+    if include_preprocessing:
+        x = architecture.preprocessing(x, weights=weights)
+    x = architecture.backbone(x, se=se, arl=arl)
+    if include_top:
+        x = heads.add_head(x, head=head, num_classes=num_classes, dropout=dropout)
+    name = architecture.name + ("_se" if se else "") + ("_arl" if arl else "")
+    model = keras.Model(inputs, x, name=name)
+
+    def left_out(layer_name):
+        # keras.applications' layers with weights that the options removed.
+        if not se and "_se_" in layer_name:
+            return "se=False"
+        if not include_preprocessing and layer_name == "normalization":
+            return "include_preprocessing=False"
+        return None
+
+    if weights is not None:
+        weights_lib.load_backbone_weights(
+            model, arch=architecture.weights, weights=weights, leave_out=left_out
+        )
+    return model
+
+
+def _check_arguments(*, num_classes, weights, input_shape, include_top, head, dropout):
+    """Checks the arguments every architecture shares; returns `input_shape` as a tuple."""
     if include_top:
         if (
             isinstance(num_classes, bool)
@@ -78,44 +203,3 @@ def validate_common(*, num_classes, weights, input_shape, include_top, head, dro
             f"other inputs. Received: input_shape={input_shape!r}"
         )
     return shape
-
-
-def assemble(
-    *,
-    arch,
-    name,
-    input_shape,
-    body,
-    include_top,
-    head,
-    num_classes,
-    dropout,
-    weights,
-    leave_out,
-):
-    """Input → `body` (backbone) → optional head → weights.
-
-    Args:
-        arch: "resnet50" or "efficientnet_b0" (which keras.applications model
-            the weights come from).
-        name: the model's name.
-        input_shape: (height, width, channels).
-        body: function `x -> feature map` that makes the backbone's layers.
-        include_top, head, num_classes, dropout: see `build_model`.
-        weights: None, "imagenet" or a path (already validated).
-        leave_out: function `layer name -> reason or None` naming the
-            keras.applications layers whose weights are left out on purpose.
-
-    Returns:
-        The functional `keras.Model`.
-    """
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = body(inputs)
-    if include_top:
-        x = heads.add_head(x, head=head, num_classes=num_classes, dropout=dropout)
-    model = keras.Model(inputs, x, name=name)
-    if weights is not None:
-        weights_lib.load_backbone_weights(
-            model, arch=arch, weights=weights, leave_out=leave_out
-        )
-    return model

@@ -8,8 +8,12 @@ layer names (the weight contract). Two changes are options:
 - `arl=True` replaces the residual `Add` (`block{ID}_add`) of the 9 MBConv
   blocks with an identity skip (2b, 3b, 4b, 4c, 5b, 5c, 6b, 6c, 6d) by an
   `AttentionResidual` named `block{ID}_arl`.
+
+As in keras.applications, B1-B7 are the same stage table scaled by a width and a
+depth coefficient (`round_filters`, `round_repeats`); B0's coefficients are 1.0.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -37,73 +41,39 @@ class MBConvStage(NamedTuple):
     se_ratio: float = SE_RATIO
 
 
-# Architecture as data: EfficientNet-B0's seven MBConv stages (width and depth
-# coefficients 1.0, so keras.applications' filter/repeat rounding is the identity).
-B0_STAGES = (
-    MBConvStage(
-        kernel_size=3,
-        repeats=1,
-        filters_in=32,
-        filters_out=16,
-        expand_ratio=1,
-        strides=1,
-    ),
-    MBConvStage(
-        kernel_size=3,
-        repeats=2,
-        filters_in=16,
-        filters_out=24,
-        expand_ratio=6,
-        strides=2,
-    ),
-    MBConvStage(
-        kernel_size=5,
-        repeats=2,
-        filters_in=24,
-        filters_out=40,
-        expand_ratio=6,
-        strides=2,
-    ),
-    MBConvStage(
-        kernel_size=3,
-        repeats=3,
-        filters_in=40,
-        filters_out=80,
-        expand_ratio=6,
-        strides=2,
-    ),
-    MBConvStage(
-        kernel_size=5,
-        repeats=3,
-        filters_in=80,
-        filters_out=112,
-        expand_ratio=6,
-        strides=1,
-    ),
-    MBConvStage(
-        kernel_size=5,
-        repeats=4,
-        filters_in=112,
-        filters_out=192,
-        expand_ratio=6,
-        strides=2,
-    ),
-    MBConvStage(
-        kernel_size=3,
-        repeats=1,
-        filters_in=192,
-        filters_out=320,
-        expand_ratio=6,
-        strides=1,
-    ),
+# Architecture as data: the seven MBConv stages of EfficientNet-B0, which B1-B7
+# scale. Columns: kernel size, repeats, filters in, filters out, expand ratio, stride.
+STAGES = (
+    MBConvStage(3, 1, 32, 16, 1, 1),
+    MBConvStage(3, 2, 16, 24, 6, 2),
+    MBConvStage(5, 2, 24, 40, 6, 2),
+    MBConvStage(3, 3, 40, 80, 6, 2),
+    MBConvStage(5, 3, 80, 112, 6, 1),
+    MBConvStage(5, 4, 112, 192, 6, 2),
+    MBConvStage(3, 1, 192, 320, 6, 1),
 )
-B0_STEM_FILTERS = 32
-B0_TOP_FILTERS = 1280
+STEM_FILTERS = 32
+TOP_FILTERS = 1280
+DEPTH_DIVISOR = 8
 DROP_CONNECT_RATE = 0.2
 ACTIVATION = "swish"
 FEATURE_LAYER = "top_activation"
 # keras.applications' EfficientNet input statistics (RGB, on 0..1 pixels).
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
+
+
+def round_filters(filters, *, width_coefficient, divisor=DEPTH_DIVISOR):
+    """keras.applications' `round_filters`: width-scaled, to a multiple of `divisor`."""
+    filters *= width_coefficient
+    new_filters = max(divisor, int(filters + divisor / 2) // divisor * divisor)
+    if new_filters < 0.9 * filters:  # never round down by more than 10 %
+        new_filters += divisor
+    return int(new_filters)
+
+
+def round_repeats(repeats, *, depth_coefficient):
+    """keras.applications' `round_repeats`: depth-scaled, rounded up."""
+    return int(math.ceil(depth_coefficient * repeats))
 
 
 def _conv_init():
@@ -120,6 +90,54 @@ def _correct_pad(x, kernel_size):
     adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
     correct = (kernel_size // 2, kernel_size // 2)
     return ((correct[0] - adjust[0], correct[0]), (correct[1] - adjust[1], correct[1]))
+
+
+def _conv(
+    filters,
+    kernel_size=1,
+    *,
+    strides=1,
+    padding="same",
+    use_bias=False,
+    activation=None,
+    name,
+):
+    """keras.applications' EfficientNet `Conv2D`, with its initialiser."""
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        activation=activation,
+        kernel_initializer=_conv_init(),
+        name=name,
+    )
+
+
+def conv_bn(
+    x, filters, kernel_size=1, *, strides=1, padding="same", activation=True, name
+):
+    """Conv2D → BatchNorm (→ swish): `{name}_conv`, `{name}_bn`, `{name}_activation`."""
+    conv = _conv(
+        filters, kernel_size, strides=strides, padding=padding, name=f"{name}_conv"
+    )
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(conv(x))
+    if activation:
+        x = keras.layers.Activation(ACTIVATION, name=f"{name}_activation")(x)
+    return x
+
+
+def squeeze_excite(x, *, filters, filters_se, name):
+    """keras.applications' five SE layers (names = weight contract); the same
+    computation as skinkeras.layers.SqueezeExcite."""
+    s = keras.layers.GlobalAveragePooling2D(name=f"{name}_se_squeeze")(x)
+    s = keras.layers.Reshape((1, 1, filters), name=f"{name}_se_reshape")(s)
+    s = _conv(
+        filters_se, activation=ACTIVATION, use_bias=True, name=f"{name}_se_reduce"
+    )(s)
+    s = _conv(filters, activation="sigmoid", use_bias=True, name=f"{name}_se_expand")(s)
+    return keras.layers.Multiply(name=f"{name}_se_excite")([x, s])
 
 
 def mbconv_block(
@@ -150,16 +168,7 @@ def mbconv_block(
     inputs = x
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
-        x = keras.layers.Conv2D(
-            filters,
-            1,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_conv_init(),
-            name=f"{name}_expand_conv",
-        )(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_expand_bn")(x)
-        x = keras.layers.Activation(ACTIVATION, name=f"{name}_expand_activation")(x)
+        x = conv_bn(x, filters, name=f"{name}_expand")
 
     if strides == 2:
         x = keras.layers.ZeroPadding2D(
@@ -180,38 +189,10 @@ def mbconv_block(
     x = keras.layers.Activation(ACTIVATION, name=f"{name}_activation")(x)
 
     if se:
-        # keras.applications' five SE layers (names = weight contract); the same
-        # computation as skinkeras.layers.SqueezeExcite.
         filters_se = max(1, int(filters_in * se_ratio))
-        s = keras.layers.GlobalAveragePooling2D(name=f"{name}_se_squeeze")(x)
-        s = keras.layers.Reshape((1, 1, filters), name=f"{name}_se_reshape")(s)
-        s = keras.layers.Conv2D(
-            filters_se,
-            1,
-            padding="same",
-            activation=ACTIVATION,
-            kernel_initializer=_conv_init(),
-            name=f"{name}_se_reduce",
-        )(s)
-        s = keras.layers.Conv2D(
-            filters,
-            1,
-            padding="same",
-            activation="sigmoid",
-            kernel_initializer=_conv_init(),
-            name=f"{name}_se_expand",
-        )(s)
-        x = keras.layers.Multiply(name=f"{name}_se_excite")([x, s])
+        x = squeeze_excite(x, filters=filters, filters_se=filters_se, name=name)
 
-    x = keras.layers.Conv2D(
-        filters_out,
-        1,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=_conv_init(),
-        name=f"{name}_project_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_project_bn")(x)
+    x = conv_bn(x, filters_out, activation=False, name=f"{name}_project")
 
     if strides == 1 and filters_in == filters_out:
         if drop_rate > 0:
@@ -226,48 +207,32 @@ def mbconv_block(
     return x
 
 
-def efficientnet_b0_backbone(
-    x, *, se=True, arl=False, imagenet_stem_fix=False, include_preprocessing=True
+def efficientnet_backbone(
+    x, *, width_coefficient, depth_coefficient, stages=STAGES, se=True, arl=False
 ):
-    """Stem, the 16 MBConv blocks and the top conv; returns `top_activation`'s output.
+    """Stem, the MBConv blocks and the top conv; returns `top_activation`'s output.
 
     Args:
-        imagenet_stem_fix: add keras.applications' extra stem `Rescaling`
-            (1/sqrt(stddev)) that it adds only with `weights="imagenet"`
-            (tensorflow/tensorflow#49930: the stored statistics divide by the
-            variance, not the standard deviation).
-        include_preprocessing: the stem `rescaling`/`normalization` layers.
+        width_coefficient, depth_coefficient: the variant's scaling of `stages`
+            (keras.applications' `EfficientNet` arguments; B0: 1.0 and 1.0).
+        stages: the stage table before scaling.
+        se: keep the Squeeze & Excitation module of every block.
+        arl: ARL in every block with an identity skip.
     """
-    if include_preprocessing:
-        # Named as a fresh Keras session names keras.applications' unnamed
-        # stem layers, so that names (and the ImageNet statistics) always match.
-        x = keras.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
-        x = keras.layers.Normalization(axis=-1, name="normalization")(x)
-        if imagenet_stem_fix:
-            x = keras.layers.Rescaling(
-                [1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], name="rescaling_1"
-            )(x)
+    width = functools.partial(round_filters, width_coefficient=width_coefficient)
+    depth = functools.partial(round_repeats, depth_coefficient=depth_coefficient)
     x = keras.layers.ZeroPadding2D(padding=_correct_pad(x, 3), name="stem_conv_pad")(x)
-    x = keras.layers.Conv2D(
-        B0_STEM_FILTERS,
-        3,
-        strides=2,
-        padding="valid",
-        use_bias=False,
-        kernel_initializer=_conv_init(),
-        name="stem_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(name="stem_bn")(x)
-    x = keras.layers.Activation(ACTIVATION, name="stem_activation")(x)
+    x = conv_bn(x, width(STEM_FILTERS), 3, strides=2, padding="valid", name="stem")
 
-    total_blocks = sum(stage.repeats for stage in B0_STAGES)
+    total_blocks = sum(depth(stage.repeats) for stage in stages)
     b = 0
-    for i, stage in enumerate(B0_STAGES):
-        for j in range(stage.repeats):
+    for i, stage in enumerate(stages):
+        filters_in, filters_out = width(stage.filters_in), width(stage.filters_out)
+        for j in range(depth(stage.repeats)):
             x = mbconv_block(
                 x,
-                filters_in=stage.filters_in if j == 0 else stage.filters_out,
-                filters_out=stage.filters_out,
+                filters_in=filters_in if j == 0 else filters_out,
+                filters_out=filters_out,
                 kernel_size=stage.kernel_size,
                 strides=stage.strides if j == 0 else 1,
                 expand_ratio=stage.expand_ratio,
@@ -279,95 +244,68 @@ def efficientnet_b0_backbone(
                 name=f"block{i + 1}{chr(ord('a') + j)}",
             )
             b += 1
-
-    x = keras.layers.Conv2D(
-        B0_TOP_FILTERS,
-        1,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=_conv_init(),
-        name="top_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(name="top_bn")(x)
-    return keras.layers.Activation(ACTIVATION, name="top_activation")(x)
+    return conv_bn(x, width(TOP_FILTERS), name="top")
 
 
-def efficientnet_b0(
-    *,
-    num_classes=2,
-    arl=False,
-    se=True,
-    weights="imagenet",
-    input_shape=(224, 224, 3),
-    include_top=True,
-    head="fastai",
-    dropout=0.5,
-    include_preprocessing=True,
-):
+def efficientnet_preprocessing(x, *, weights):
+    """The stem's normalisation of RGB 0..255 pixels, as keras.applications'.
+
+    `rescaling` (to 0..1) and `normalization` (ImageNet statistics), plus the
+    extra `rescaling_1` (1/sqrt(stddev)) that keras.applications adds only with
+    `weights="imagenet"` (tensorflow/tensorflow#49930: the stored statistics
+    divide by the variance, not the standard deviation).
+    """
+    # Named as a fresh Keras session names keras.applications' unnamed stem
+    # layers, so that names (and the ImageNet statistics) always match.
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
+    x = keras.layers.Normalization(axis=-1, name="normalization")(x)
+    if weights == "imagenet":
+        x = keras.layers.Rescaling(
+            [1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], name="rescaling_1"
+        )(x)
+    return x
+
+
+def _efficientnet(variant, *, width_coefficient, depth_coefficient):
+    """EfficientNet-`variant` ("b0", ...): `STAGES` scaled by keras.applications'
+    coefficients for that variant."""
+    return common.Architecture(
+        name=f"effnet_{variant}",
+        weights=f"efficientnet_{variant}",
+        se=True,
+        preprocessing=efficientnet_preprocessing,
+        preprocessing_needs_rgb=False,
+        backbone=functools.partial(
+            efficientnet_backbone,
+            width_coefficient=width_coefficient,
+            depth_coefficient=depth_coefficient,
+        ),
+    )
+
+
+EFFICIENTNET_B0 = _efficientnet("b0", width_coefficient=1.0, depth_coefficient=1.0)
+
+
+def efficientnet_b0(**options):
     """EfficientNet-B0 with or without SE, optionally with ARL, and a new head.
 
     Input: RGB float pixels in 0..255; the stem's `rescaling` and
     `normalization` layers normalise them (as keras.applications).
+    `include_preprocessing=False` leaves them out (input normalised already;
+    the ImageNet normalisation statistics are then left out of the transfer).
 
     Args:
-        num_classes: int >= 1, logits of the head.
-        arl: Attention Residual Learning in the 9 identity-skip MBConv blocks.
-        se: keep the Squeeze & Excitation module of each of the 16 blocks.
-        weights: None (random), "imagenet" (keras.applications' file,
-            downloaded and cached on first use; the model then equals
-            keras.applications' ImageNet network including its extra stem
-            `Rescaling`) or the path to an EfficientNetB0 weights file
-            (loaded like keras.applications does with a path: no extra
-            `Rescaling`).
-        input_shape: (height, width, channels); at least 32×32, 3 channels
-            when `weights` is set.
-        include_top: False returns the backbone's last feature map
-            (`top_activation`), like keras.applications with `include_top=False`.
-        head: "fastai" (the study's head) or "linear".
-        dropout: head dropout rate (fastai head: last rate; the first is half).
-        include_preprocessing: keep the stem `rescaling`/`normalization`
-            layers. False expects already normalised input; the ImageNet
-            normalisation statistics are then left out of the transfer.
+        **options: the keyword arguments of `skinkeras.models.common.build`
+            (`num_classes`, `arl`, `se`, `weights`, `input_shape`, `include_top`,
+            `head`, `dropout`, `include_preprocessing`). `arl=True` adds 9 alphas;
+            `se` (None: the model's own, True) keeps the SE module of each of the 16 blocks;
+            `weights="imagenet"` gives keras.applications' ImageNet network
+            including its extra stem `Rescaling`, a path to an EfficientNetB0 file
+            loads like keras.applications does with a path (no extra
+            `Rescaling`); `include_top=False` ends at `top_activation`.
 
     Returns:
         A flat functional `keras.Model` named "effnet_b0" plus "_se" and/or
         "_arl", outputting logits `(batch, num_classes)` from `head_logits`.
     """
-    shape = common.validate_common(
-        num_classes=num_classes,
-        weights=weights,
-        input_shape=input_shape,
-        include_top=include_top,
-        head=head,
-        dropout=dropout,
-    )
-    name = "effnet_b0" + ("_se" if se else "") + ("_arl" if arl else "")
-
-    def left_out(layer_name):
-        if not se and "_se_" in layer_name:
-            return "se=False"
-        if not include_preprocessing and layer_name == "normalization":
-            return "include_preprocessing=False"
-        return None
-
-    def body(x):
-        return efficientnet_b0_backbone(
-            x,
-            se=se,
-            arl=arl,
-            imagenet_stem_fix=weights == "imagenet",
-            include_preprocessing=include_preprocessing,
-        )
-
-    return common.assemble(
-        arch="efficientnet_b0",
-        name=name,
-        input_shape=shape,
-        body=body,
-        include_top=include_top,
-        head=head,
-        num_classes=num_classes,
-        dropout=dropout,
-        weights=weights,
-        leave_out=left_out,
-    )
+    return common.build(EFFICIENTNET_B0, **options)

@@ -8,12 +8,15 @@ the block's ReLU (one fused pass instead of two); `conv{S}_block{B}_out` is then
 identity that keeps the block output's keras.applications name.
 """
 
+import functools
+
 import keras
 
 from skinkeras.layers import AttentionResidual, CaffePreprocess
 from skinkeras.models import common
 
 # Architecture as data: (stage name, bottleneck filters, blocks, stride of block 1).
+# ResNet-101/152 differ in the block counts only (keras.applications' stack_fn).
 RESNET50_STAGES = (
     ("conv2", 64, 3, 1),
     ("conv3", 128, 4, 2),
@@ -22,6 +25,17 @@ RESNET50_STAGES = (
 )
 FEATURE_LAYER = "conv5_block3_out"
 _BN_EPSILON = 1.001e-5  # keras.applications' value, part of the ImageNet network
+
+
+def conv_bn(x, filters, kernel_size, *, strides=1, padding="valid", relu, name):
+    """Conv2D → BatchNorm (→ ReLU): layers `{name}_conv`, `{name}_bn`, `{name}_relu`."""
+    x = keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
+    if relu:
+        x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    return x
 
 
 def bottleneck_block(x, *, filters, stride, conv_shortcut, arl, name):
@@ -36,25 +50,14 @@ def bottleneck_block(x, *, filters, stride, conv_shortcut, arl, name):
         name: block label, e.g. "conv3_block2".
     """
     if conv_shortcut:
-        shortcut = keras.layers.Conv2D(
-            4 * filters, 1, strides=stride, name=f"{name}_0_conv"
-        )(x)
-        shortcut = keras.layers.BatchNormalization(
-            epsilon=_BN_EPSILON, name=f"{name}_0_bn"
-        )(shortcut)
+        shortcut = conv_bn(
+            x, 4 * filters, 1, strides=stride, relu=False, name=f"{name}_0"
+        )
     else:
         shortcut = x
-
-    x = keras.layers.Conv2D(filters, 1, strides=stride, name=f"{name}_1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_1_bn")(x)
-    x = keras.layers.Activation("relu", name=f"{name}_1_relu")(x)
-
-    x = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_2_bn")(x)
-    x = keras.layers.Activation("relu", name=f"{name}_2_relu")(x)
-
-    x = keras.layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_3_bn")(x)
+    x = conv_bn(x, filters, 1, strides=stride, relu=True, name=f"{name}_1")
+    x = conv_bn(x, filters, 3, padding="same", relu=True, name=f"{name}_2")
+    x = conv_bn(x, 4 * filters, 1, relu=False, name=f"{name}_3")
 
     if arl:
         # SPEC, ARL: y = x + F(x) + alpha * softmax_spatial(F(x)) * x, before the
@@ -66,12 +69,21 @@ def bottleneck_block(x, *, filters, stride, conv_shortcut, arl, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def resnet50_backbone(x, *, arl=False, stages=RESNET50_STAGES):
-    """Stem and the four bottleneck stages; returns `conv5_block3_out`'s output."""
+def resnet_backbone(x, *, stages, se=False, arl=False):
+    """Stem and the bottleneck stages; returns the last block's `_out` feature map.
+
+    Args:
+        stages: the stage table, e.g. `RESNET50_STAGES`.
+        se: must be False (ResNet has no SE blocks); part of every backbone's
+            signature (`common.Architecture.backbone`).
+        arl: ARL in every bottleneck.
+    """
+    if se:
+        raise ValueError(
+            f"ResNet has no Squeeze & Excitation blocks. Received: se={se!r}"
+        )
     x = keras.layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)
-    x = keras.layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
-    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = conv_bn(x, 64, 7, strides=2, relu=True, name="conv1")
     x = keras.layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     for stage, filters, blocks, stride in stages:
@@ -87,79 +99,46 @@ def resnet50_backbone(x, *, arl=False, stages=RESNET50_STAGES):
     return x
 
 
-def resnet50(
-    *,
-    num_classes=2,
-    arl=False,
-    se=False,
-    weights="imagenet",
-    input_shape=(224, 224, 3),
-    include_top=True,
-    head="fastai",
-    dropout=0.5,
-    include_preprocessing=True,
-):
+def caffe_preprocessing(x, *, weights):
+    """keras.applications' caffe-style input (RGB→BGR minus the ImageNet mean),
+    whatever the weights."""
+    del weights  # the same normalisation with and without ImageNet weights
+    return CaffePreprocess(name="caffe_preprocess")(x)
+
+
+def _resnet(depth, stages):
+    """ResNet-`depth`: keras.applications' ResNet{depth} with these stages."""
+    return common.Architecture(
+        name=f"resnet{depth}",
+        weights=f"resnet{depth}",
+        se=False,
+        preprocessing=caffe_preprocessing,
+        preprocessing_needs_rgb=True,
+        backbone=functools.partial(resnet_backbone, stages=stages),
+    )
+
+
+RESNET50 = _resnet(50, RESNET50_STAGES)
+
+
+def resnet50(**options):
     """ResNet-50, optionally with ARL in all 16 bottlenecks, and a new head.
 
     Input: RGB float pixels in 0..255 (`include_preprocessing=True`: the first
     layer, `caffe_preprocess`, does keras.applications' caffe-style
-    normalisation, RGB→BGR minus the ImageNet mean).
+    normalisation, RGB→BGR minus the ImageNet mean). `include_preprocessing=False`
+    gives exactly keras.applications' layers (input caffe-style already).
 
     Args:
-        num_classes: int >= 1, logits of the head.
-        arl: Attention Residual Learning in all 16 bottlenecks (16 alphas, 0 at start).
-        se: must be False (there are no ImageNet weights for an SE ResNet-50);
-            accepted so that both builders take the same arguments.
-        weights: None (random), "imagenet" (keras.applications' file, downloaded
-            and cached on first use) or the path to a ResNet50 weights file
-            (official legacy `.h5` or Keras 3 `.weights.h5`, with or without top).
-        input_shape: (height, width, channels); at least 32×32, 3 channels when
-            `weights` or `include_preprocessing` is set.
-        include_top: False returns the backbone's last feature map
-            (`conv5_block3_out`), like keras.applications with `include_top=False`.
-        head: "fastai" (the study's head) or "linear"; see `skinkeras.models.heads`.
-        dropout: head dropout rate (fastai head: last rate; the first is half).
-        include_preprocessing: start with the `caffe_preprocess` layer. False
-            gives exactly keras.applications' layers (input caffe-style already).
+        **options: the keyword arguments of `skinkeras.models.common.build`
+            (`num_classes`, `arl`, `se`, `weights`, `input_shape`, `include_top`,
+            `head`, `dropout`, `include_preprocessing`). `arl=True` adds 16
+            alphas; `se` must be False or None (there are no ImageNet weights
+            for an SE ResNet-50); `weights` is a ResNet50 file or "imagenet";
+            `include_top=False` ends at `conv5_block3_out`.
 
     Returns:
         A flat functional `keras.Model` named "resnet50" or "resnet50_arl",
         outputting logits `(batch, num_classes)` from `head_logits`.
     """
-    if se:
-        raise ValueError(
-            "ResNet-50 has no Squeeze & Excitation variant with ImageNet weights; "
-            f"use se=False (or build_model(se=None)). Received: se={se!r}"
-        )
-    shape = common.validate_common(
-        num_classes=num_classes,
-        weights=weights,
-        input_shape=input_shape,
-        include_top=include_top,
-        head=head,
-        dropout=dropout,
-    )
-    if include_preprocessing and shape[-1] != 3:
-        raise ValueError(
-            "The caffe_preprocess layer needs RGB input with 3 channels; pass "
-            "include_preprocessing=False for other inputs. "
-            f"Received: input_shape={input_shape!r}"
-        )
-
-    def body(x):
-        if include_preprocessing:
-            x = CaffePreprocess(name="caffe_preprocess")(x)
-        return resnet50_backbone(x, arl=arl)
-
-    return common.assemble(
-        arch="resnet50",
-        name="resnet50_arl" if arl else "resnet50",
-        input_shape=shape,
-        body=body,
-        include_top=include_top,
-        head=head,
-        num_classes=num_classes,
-        dropout=dropout,
-        weights=weights,
-        leave_out=None,
-    )
+    return common.build(RESNET50, **options)

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.fresh_python import run_python
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The goal is 1.5 s on an idle machine (README); the bound leaves room for a loaded CI.
 MAX_SECONDS = 3.0
@@ -118,15 +120,7 @@ def test_console_script_is_a_zero_argument_function_that_runs_the_command(
         f"sys.argv = [{script!r}, '--help']; "
         f"importlib.import_module({module_name!r}).{function_name}()"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"usage: {script} [flags]" in result.stdout
+    assert f"usage: {script} [flags]" in run_python(code, timeout=60)
 
 
 def test_preview_columns_are_skinkeras_preprocessings():

@@ -171,6 +171,8 @@ def test_predict_isic2019_and_isic2020_of_a_diagnosis_run(tmp_path):
                 "UNK",
             ]
             order = [4, 5, 1, 0, 2, 3, 6]  # MEL NV BCC AK BKL DF VASC in `names`
+            # The CLI runs `predict_files` at the same batch size: the same float32
+            # numbers, written with 8 decimals (atol 1e-8 is that rounding).
             np.testing.assert_allclose(values[:, :7], expected[:, order], atol=1e-8)
             assert not values[:, 7:].any()
         else:

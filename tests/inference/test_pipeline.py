@@ -15,8 +15,8 @@ from skinkeras import data, inference
 from skinkeras.inference import export, pipeline
 from skinkeras.models import pipeline as model_pipeline
 from tests import deploy_fixtures as fx
+from tests.fresh_python import run_python
 from tests.inference.helpers import softmax_of
-from tests.layers.helpers import run_python
 
 TOLERANCE = 1e-5  # probabilities (issue 15, item 6)
 SIZES = [(40, 60), (32, 32), (70, 35), (20, 25)]

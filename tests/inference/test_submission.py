@@ -13,59 +13,93 @@ from skinkeras import inference
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import REPO, read_csv
 
+IDS = ["ISIC_0000000", "ISIC_0000001"]
+# Binary: (other, melanoma); three classes: (nevus, melanoma, seborrheic keratosis).
+PROBABILITIES = {
+    2: np.array([[0.25, 0.75], [0.875, 0.125]]),
+    3: np.array([[0.5, 0.25, 0.25], [0.125, 0.125, 0.75]]),
+}
 
-def test_write_predictions_csv_formats(tmp_path):
-    ids = ["ISIC_0000000", "ISIC_0000001"]
-    binary = np.array([[0.25, 0.75], [0.875, 0.125]])
-    names = inference.CLASS_NAMES[2]
-    inference.write_predictions_csv(tmp_path / "d.csv", ids, binary, names)
-    assert read_csv(tmp_path / "d.csv") == [
-        ["image_id", "melanoma_probability", "predicted_class"],
-        ["ISIC_0000000", "0.75000000", "melanoma"],
-        ["ISIC_0000001", "0.12500000", "other"],
-    ]
-    inference.write_predictions_csv(
-        tmp_path / "i.csv", ids, binary, names, format="isic"
-    )
-    assert read_csv(tmp_path / "i.csv") == [
-        ["image", "melanoma", "other"],
-        ["ISIC_0000000", "0.75000000", "0.25000000"],
-        ["ISIC_0000001", "0.12500000", "0.87500000"],
-    ]
-    inference.write_predictions_csv(
-        tmp_path / "7.csv", ids, binary, names, format="isic2017"
-    )
-    assert read_csv(tmp_path / "7.csv")[1] == [
-        "ISIC_0000000",
-        "0.75000000",
-        "0.00000000",
-    ]
 
-    three = np.array([[0.5, 0.25, 0.25], [0.125, 0.125, 0.75]])
-    names = inference.CLASS_NAMES[3]
-    inference.write_predictions_csv(tmp_path / "d3.csv", ids, three, names)
-    assert [row[2] for row in read_csv(tmp_path / "d3.csv")[1:]] == [
-        "nevus",
-        "seborrheic_keratosis",
-    ]
+@pytest.mark.parametrize(
+    "num_classes, format, expected",
+    [
+        (
+            2,
+            "default",
+            [
+                ["image_id", "melanoma_probability", "predicted_class"],
+                ["ISIC_0000000", "0.75000000", "melanoma"],
+                ["ISIC_0000001", "0.12500000", "other"],
+            ],
+        ),
+        (
+            2,
+            "isic",
+            [
+                ["image", "melanoma", "other"],
+                ["ISIC_0000000", "0.75000000", "0.25000000"],
+                ["ISIC_0000001", "0.12500000", "0.87500000"],
+            ],
+        ),
+        (  # a binary model has no seborrheic keratosis output: a constant 0
+            2,
+            "isic2017",
+            [
+                ["image_id", "melanoma", "seborrheic_keratosis"],
+                ["ISIC_0000000", "0.75000000", "0.00000000"],
+                ["ISIC_0000001", "0.12500000", "0.00000000"],
+            ],
+        ),
+        (
+            3,
+            "default",
+            [
+                ["image_id", "melanoma_probability", "predicted_class"],
+                ["ISIC_0000000", "0.25000000", "nevus"],
+                ["ISIC_0000001", "0.12500000", "seborrheic_keratosis"],
+            ],
+        ),
+        (
+            3,
+            "isic",
+            [
+                ["image", "melanoma", "nevus", "seborrheic_keratosis"],
+                ["ISIC_0000000", "0.25000000", "0.50000000", "0.25000000"],
+                ["ISIC_0000001", "0.12500000", "0.12500000", "0.75000000"],
+            ],
+        ),
+        (
+            3,
+            "isic2017",
+            [
+                ["image_id", "melanoma", "seborrheic_keratosis"],
+                ["ISIC_0000000", "0.25000000", "0.25000000"],
+                ["ISIC_0000001", "0.12500000", "0.75000000"],
+            ],
+        ),
+    ],
+)
+def test_write_predictions_csv_formats(tmp_path, num_classes, format, expected):
+    path = tmp_path / "predictions.csv"
     inference.write_predictions_csv(
-        tmp_path / "i3.csv", ids, three, names, format="isic"
+        path,
+        IDS,
+        PROBABILITIES[num_classes],
+        inference.CLASS_NAMES[num_classes],
+        format=format,
     )
-    assert read_csv(tmp_path / "i3.csv")[:2] == [
-        ["image", "melanoma", "nevus", "seborrheic_keratosis"],
-        ["ISIC_0000000", "0.25000000", "0.50000000", "0.25000000"],
-    ]
-    inference.write_predictions_csv(
-        tmp_path / "73.csv", ids, three, names, format="isic2017"
-    )
-    assert read_csv(tmp_path / "73.csv") == [
-        ["image_id", "melanoma", "seborrheic_keratosis"],
-        ["ISIC_0000000", "0.25000000", "0.25000000"],
-        ["ISIC_0000001", "0.12500000", "0.75000000"],
-    ]
+    assert read_csv(path) == expected
+
+
+def test_write_predictions_csv_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="Received: format=csv"):
         inference.write_predictions_csv(
-            tmp_path / "x.csv", ids, three, names, format="csv"
+            tmp_path / "x.csv",
+            IDS,
+            PROBABILITIES[3],
+            inference.CLASS_NAMES[3],
+            format="csv",
         )
 
 
@@ -129,6 +163,7 @@ def test_isic_format_is_read_by_the_official_scorer(tmp_path, num_classes):
     score = score_classification(truth_csv, pred_csv, metric="auc")
     auc = score["per_category"]["auc"]
     assert set(auc) == set(run.class_names)
+    # Both sides rank the same probabilities (the scorer's with 8 decimals): exact.
     for index, name in enumerate(run.class_names):
         expected = skm.roc_auc_score(
             labels == index, predictions.probabilities[:, index]
@@ -143,7 +178,7 @@ ISIC2019 = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
 
 
 def test_isic2019_and_isic2020_formats(tmp_path):
-    ids = ["ISIC_0000000", "ISIC_0000001"]
+    ids = IDS
     probabilities = np.array(
         [[0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.015625], np.full(7, 1 / 7)]
     )
@@ -166,7 +201,7 @@ def test_isic2019_and_isic2020_formats(tmp_path):
         ["ISIC_0000000", "0.03125000"],
         ["ISIC_0000001", "0.14285714"],
     ]
-    binary = np.array([[0.25, 0.75], [0.875, 0.125]])
+    binary = PROBABILITIES[2]
     inference.write_predictions_csv(
         tmp_path / "b20.csv", ids, binary, inference.CLASS_NAMES[2], format="isic2020"
     )

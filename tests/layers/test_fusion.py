@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from skinkeras.layers import _fusion
-from tests.layers.helpers import run_python
+from tests.fresh_python import run_python
 from tests.layers.test_arl import numpy_arl
 
 # Run with SKINKERAS_XLA_FUSION set (read once, when skinkeras is imported): whether

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.fresh_python import run_python
 from tests.layers import backend_checks
-from tests.layers.helpers import run_python
 from tests.models.helpers import relative_error
 
 pytestmark = pytest.mark.skipif(

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from tests.layers.helpers import run_python
+from tests.fresh_python import run_python
 
 SCRIPT = textwrap.dedent(
     """

@@ -1,7 +1,11 @@
-"""Shared test helpers: random but realistic weights and a relative error."""
+"""Shared test helpers: random but realistic weights, a relative error, the
+feature comparison with keras.applications and a tiny U-Net encoder."""
 
 import keras
 import numpy as np
+
+from skinkeras.models import transfer_weights
+from skinkeras.models.unet import ENCODERS
 
 
 def randomize_statistics(model, seed=0):
@@ -75,3 +79,51 @@ def fresh_stem_names(model):
             counts[base] = n + 1
             layer.name = base if n == 0 else f"{base}_{n}"
     return model
+
+
+def assert_features_equal_after_transfer(
+    model, applications, *, new_layers, shape, applications_input=None
+):
+    """`model`, given `applications`' weights by name, computes its features.
+
+    With ARL at alpha 0 (a plain sum) the two graphs compute the same function;
+    float32 sums in another order differ by round-off only (relative error < 1e-4).
+
+    Args:
+        new_layers: how many layers the transfer leaves as initialised (ARL).
+        shape: the feature maps' shape, for two images.
+        applications_input: what keras.applications expects instead of 0..255 RGB
+            (ResNet-50: `keras.applications.resnet50.preprocess_input`).
+    """
+    report = transfer_weights(model, applications)
+    assert len(report.new) == new_layers and not report.left_out
+    images = random_images(model.input_shape[1])
+    reference_images = (
+        applications_input(images.copy()) if applications_input else images
+    )
+    expected = infer(applications, reference_images)
+    actual = infer(model, images)
+    assert actual.shape == expected.shape == shape
+    assert relative_error(actual, expected) < 1e-4
+
+
+def tiny_application(*, include_top, weights, input_tensor, input_shape):
+    """A 5-conv stand-in encoder with keras.applications' call signature."""
+    del include_top, weights, input_shape
+    x = input_tensor
+    for i, filters in enumerate((4, 8, 8, 16, 16), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", name=f"s{i}")(x)
+    return keras.Model(keras.utils.get_source_inputs(input_tensor), x)
+
+
+def use_tiny_encoder(monkeypatch, *, caffe_preprocess):
+    """Registers `tiny_application` as the U-Net encoder "tiny" (the caffe layer and
+    the decoder stay the real ones); returns its name."""
+    spec = {
+        "application": tiny_application,
+        "caffe_preprocess": caffe_preprocess,
+        "skips": ("s1", "s2", "s3", "s4"),
+        "bottom": "s5",
+    }
+    monkeypatch.setitem(ENCODERS, "tiny", spec)
+    return "tiny"

@@ -4,12 +4,14 @@ import keras
 import pytest
 
 from skinkeras.models import arl_layers, efficientnet_b0, transfer_weights
+from skinkeras.models.efficientnet import (
+    efficientnet_backbone,
+    efficientnet_preprocessing,
+)
 from tests.models.helpers import (
+    assert_features_equal_after_transfer,
     fresh_stem_names,
-    infer,
-    random_images,
     randomize_statistics,
-    relative_error,
 )
 
 SIZE = 64
@@ -76,13 +78,9 @@ def test_feature_maps_equal_keras_applications(applications):
     model = efficientnet_b0(
         weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
     )
-    report = transfer_weights(model, applications)
-    assert len(report.new) == 9 and not report.left_out
-    images = random_images(SIZE)
-    expected = infer(applications, images)
-    actual = infer(model, images)
-    assert actual.shape == expected.shape == (2, 2, 2, 1280)
-    assert relative_error(actual, expected) < 1e-4
+    assert_features_equal_after_transfer(
+        model, applications, new_layers=9, shape=(2, 2, 2, 1280)
+    )
 
 
 def test_se_false_transfer_reports_the_se_weights_left_out(applications):
@@ -100,3 +98,22 @@ def test_se_false_transfer_reports_the_se_weights_left_out(applications):
         if layer.name.endswith(("_se_reduce", "_se_expand"))
     )
     assert len(report.left_out) == 32
+
+
+def test_scaled_stage_table_equals_keras_applications():
+    """B1-B7 are B0's table scaled: B3's coefficients (width 1.2, depth 1.4) give
+    keras.applications' EfficientNetB3 (its 16-filter stage rounds up by 8)."""
+    reference = fresh_stem_names(
+        keras.applications.EfficientNetB3(
+            weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+        )
+    )
+    inputs = keras.Input((SIZE, SIZE, 3))
+    features = efficientnet_backbone(
+        efficientnet_preprocessing(inputs, weights=None),
+        width_coefficient=1.2,
+        depth_coefficient=1.4,
+    )
+    model = keras.Model(inputs, features)
+    assert _names(model) == _names(reference)
+    assert model.count_params() == reference.count_params() == 10_783_535

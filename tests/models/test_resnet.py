@@ -4,12 +4,10 @@ import keras
 import pytest
 
 from skinkeras.layers import AttentionResidual, CaffePreprocess
-from skinkeras.models import arl_layers, resnet50, transfer_weights
+from skinkeras.models import arl_layers, resnet50
 from tests.models.helpers import (
-    infer,
-    random_images,
+    assert_features_equal_after_transfer,
     randomize_statistics,
-    relative_error,
 )
 
 SIZE = 64
@@ -74,12 +72,10 @@ def test_feature_maps_equal_keras_applications(applications):
     model = resnet50(
         weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
     )
-    report = transfer_weights(model, applications)
-    assert len(report.new) == 16 and not report.left_out
-    images = random_images(SIZE)
-    expected = infer(
-        applications, keras.applications.resnet50.preprocess_input(images.copy())
+    assert_features_equal_after_transfer(
+        model,
+        applications,
+        new_layers=16,
+        shape=(2, 2, 2, 2048),
+        applications_input=keras.applications.resnet50.preprocess_input,
     )
-    actual = infer(model, images)
-    assert actual.shape == expected.shape == (2, 2, 2, 2048)
-    assert relative_error(actual, expected) < 1e-4

@@ -12,6 +12,7 @@ from skinkeras.models.unet import (
     set_encoder_trainable,
     unet,
 )
+from tests.models.helpers import use_tiny_encoder
 
 
 @pytest.fixture(scope="module")
@@ -89,25 +90,10 @@ def test_weights_path_loads_encoder(tmp_path):
     )
 
 
-def _tiny_application(*, include_top, weights, input_tensor, input_shape):
-    """A 5-conv stand-in encoder with keras.applications' call signature."""
-    del include_top, weights, input_shape
-    x = input_tensor
-    for i, filters in enumerate((4, 8, 8, 16, 16), start=1):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", name=f"s{i}")(x)
-    return keras.Model(keras.utils.get_source_inputs(input_tensor), x)
-
-
 def test_save_and_load_roundtrip(tmp_path, monkeypatch):
     # A tiny encoder keeps this fast; the caffe layer and the decoder are the real ones.
-    spec = {
-        "application": _tiny_application,
-        "caffe_preprocess": True,
-        "skips": ("s1", "s2", "s3", "s4"),
-        "bottom": "s5",
-    }
-    monkeypatch.setitem(ENCODERS, "tiny", spec)
-    model = unet(input_shape=(64, 64, 3), encoder="tiny", weights=None)
+    encoder = use_tiny_encoder(monkeypatch, caffe_preprocess=True)
+    model = unet(input_shape=(64, 64, 3), encoder=encoder, weights=None)
     assert model.layers[1].name == "caffe_preprocess"
     images = np.random.default_rng(2).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
     path = tmp_path / "unet.keras"

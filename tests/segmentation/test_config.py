@@ -1,10 +1,8 @@
 """`skinkeras.segmentation.config` names what the TensorFlow modules implement."""
 
-import subprocess
-import sys
-
 from skinkeras.models.unet import ENCODERS  # `skinkeras.models.unet` is the builder
 from skinkeras.segmentation import config, metrics, training
+from tests.fresh_python import run_python
 
 
 def test_names_are_the_implemented_encoders_and_losses():
@@ -18,7 +16,4 @@ def test_config_imports_no_tensorflow():
         "import sys; import skinkeras.segmentation.config; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert result.stdout.split() == ["False", "False"], result.stderr
+    assert run_python(code, timeout=60).split() == ["False", "False"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from skinkeras.models.unet import ENCODERS
 from skinkeras.segmentation import data as seg_data
 from skinkeras.segmentation.training import SegmentConfig, mask_panels, train_segmenter
+from tests.models.helpers import use_tiny_encoder
 
 
 def disc_examples(count, *, height=48, width=64, seed=0):
@@ -76,25 +76,26 @@ def test_invalid_config():
         SegmentConfig(loss="l2")
 
 
-def _tiny_application(*, include_top, weights, input_tensor, input_shape):
-    """A 5-conv stand-in encoder with the keras.applications call signature."""
-    del include_top, weights, input_shape
-    x = input_tensor
-    for i, filters in enumerate((4, 8, 8, 16, 16), start=1):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", name=f"s{i}")(x)
-    return keras.Model(input_tensor, x)
-
-
 @pytest.fixture
 def tiny_encoder(monkeypatch):
-    spec = {
-        "application": _tiny_application,
-        "caffe_preprocess": False,
-        "skips": ("s1", "s2", "s3", "s4"),
-        "bottom": "s5",
-    }
-    monkeypatch.setitem(ENCODERS, "tiny", spec)
-    return "tiny"
+    return use_tiny_encoder(monkeypatch, caffe_preprocess=False)
+
+
+def _config(tmp_path, **overrides):
+    """A small two-stage run on 32-px discs, into `tmp_path / "seg"`."""
+    values = dict(
+        weights="none",
+        image_size=32,
+        batch_size=4,
+        head_epochs=1,
+        model_dir=str(tmp_path / "seg"),
+    )
+    values.update(overrides)
+    return SegmentConfig(**values)
+
+
+def _sources():
+    return {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
 
 
 def _check_finished_run(run, config, sources, summary):
@@ -129,17 +130,8 @@ def _check_finished_run(run, config, sources, summary):
 @pytest.mark.slow  # EfficientNet-B0's U-Net: minutes; the tiny encoder's run is
 # checked by test_killed_run_resumes_from_its_last_checkpoint
 def test_two_stage_training_writes_the_run(tmp_path):
-    config = SegmentConfig(
-        encoder="efficientnet_b0",
-        weights="none",
-        image_size=32,
-        batch_size=4,
-        head_epochs=1,
-        epochs=1,
-        loss="bce_dice",
-        model_dir=str(tmp_path / "seg"),
-    )
-    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
+    config = _config(tmp_path, encoder="efficientnet_b0", epochs=1, loss="bce_dice")
+    sources = _sources()
     summary = train_segmenter(config, sources=sources, verbose=0, max_images=2)
     _check_finished_run(tmp_path / "seg", config, sources, summary)
 
@@ -180,16 +172,9 @@ class _Trace(keras.callbacks.Callback):
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_encoder):
     """Issue 13: the segmenter checkpoints and resumes through the shared runner."""
-    config = SegmentConfig(
-        encoder=tiny_encoder,
-        weights="none",
-        image_size=32,
-        batch_size=4,
-        head_epochs=1,  # a crash in the middle of stage 2, after stage 1
-        epochs=2,
-        model_dir=str(tmp_path / "seg"),
-    )
-    sources = {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
+    # One head epoch: the crash comes in the middle of stage 2, after stage 1.
+    config = _config(tmp_path, encoder=tiny_encoder, head_epochs=1, epochs=2)
+    sources = _sources()
     with pytest.raises(KeyboardInterrupt):
         train_segmenter(config, sources=sources, verbose=0, callbacks=[_CrashAfter(2)])
     run = tmp_path / "seg"
