@@ -10,9 +10,12 @@ import keras
 HEADS = ("fastai", "linear")
 HEAD_PREFIX = "head_"
 
-# fastai v1 uses torch's BatchNorm1d defaults (momentum 0.1 of the new batch,
-# eps 1e-5); Keras counts momentum the other way round.
-_BN_MOMENTUM = 0.9
+# PyTorch's BatchNorm default momentum, 0.1 of the new batch: `running = 0.9 *
+# running + 0.1 * batch`. Keras counts momentum the other way round (the weight of
+# the old value), so torch's 0.1 is Keras' 0.9. fastai v1's layers are torch's.
+TORCH_BN_MOMENTUM = 0.9
+# fastai v1's `create_head` uses torch's BatchNorm1d defaults (that momentum, eps 1e-5).
+_BN_MOMENTUM = TORCH_BN_MOMENTUM
 _BN_EPSILON = 1e-5
 
 

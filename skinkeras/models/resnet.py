@@ -13,7 +13,7 @@ import functools
 import keras
 
 from skinkeras.layers import AttentionResidual, CaffePreprocess
-from skinkeras.models import common
+from skinkeras.models import common, heads
 
 # Architecture as data: (stage name, bottleneck filters, blocks, stride of block 1).
 # ResNet-101/152 differ in the block counts only (keras.applications' stack_fn).
@@ -25,6 +25,13 @@ RESNET50_STAGES = (
 )
 FEATURE_LAYER = "conv5_block3_out"
 _BN_EPSILON = 1.001e-5  # keras.applications' value, part of the ImageNet network
+# How fast the moving statistics follow training: the study's ResNet-50 is fastai
+# v1's `cnn_learner(data, models.resnet50)` body, torchvision's resnet50, whose
+# `nn.BatchNorm2d` layers keep torch's default momentum (0.1 of the new batch;
+# Keras' 0.9), not Keras' 0.99. Training only: inference and the ImageNet weights
+# are the same either way. From random weights it decides whether the validation
+# figures of an epoch describe that epoch's network (the offline demo, issue 23).
+_BN_MOMENTUM = heads.TORCH_BN_MOMENTUM
 
 
 def conv_bn(x, filters, kernel_size, *, strides=1, padding="valid", relu, name):
@@ -32,7 +39,9 @@ def conv_bn(x, filters, kernel_size, *, strides=1, padding="valid", relu, name):
     x = keras.layers.Conv2D(
         filters, kernel_size, strides=strides, padding=padding, name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(
+        momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_bn"
+    )(x)
     if relu:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
