@@ -79,3 +79,17 @@ def test_feature_maps_equal_keras_applications(applications):
         shape=(2, 2, 2, 2048),
         applications_input=keras.applications.resnet50.preprocess_input,
     )
+
+
+def test_batchnorm_follows_training_as_torchvisions_resnet50():
+    """fastai v1's body is torchvision's resnet50: nn.BatchNorm2d's default momentum
+    0.1 of the new batch (torch.nn.BatchNorm2d docs), Keras' 0.9; the fastai head's
+    BatchNorm1d the same. keras.applications' 0.99 would lag ten times longer."""
+    model = resnet50(weights=None, input_shape=(32, 32, 3))
+    momenta = {
+        layer.name: layer.momentum
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert len(momenta) == 53 + 2  # 53 in the body, 2 in the head
+    assert set(momenta.values()) == {0.9}
