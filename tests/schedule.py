@@ -21,7 +21,6 @@ SLOW_TEST_SECONDS = {
     "tests/experiments/test_multiworker.py::"
     "test_two_workers_on_localhost_train_one_model": 369,
     "tests/test_benchmarks.py::test_models_benchmark_prints_both_tables": 208,
-    "tests/segmentation/test_training.py::test_two_stage_training_writes_the_run": 161,
     "tests/segmentation/test_training.py::"
     "test_killed_run_resumes_from_its_last_checkpoint": 98,
     "tests/inference/test_export.py::test_effnet_arl_se_exports": 135,

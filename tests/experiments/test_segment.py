@@ -5,6 +5,8 @@ import json
 import pytest
 
 from experiments import deploy_cli, segment
+from skinkeras.segmentation.config import SegmentConfig
+from tests.segmentation.test_training import check_finished_run
 
 
 def test_defaults_are_the_study_protocol():
@@ -42,6 +44,8 @@ def test_bad_flag_exits():
 
 @pytest.mark.slow
 def test_offline_run_on_synthetic_lesions(tmp_path, capsys):
+    """EfficientNet-B0's U-Net, two stages, through the command: the one end-to-end
+    run of a real encoder (the library's resume test trains a tiny one)."""
     deploy_cli.parse(
         segment.FLAGS,
         [
@@ -53,16 +57,20 @@ def test_offline_run_on_synthetic_lesions(tmp_path, capsys):
             "--validation_split=validation[:8]",
             "--encoder=efficientnet_b0",
             "--weights=none",
-            "--image_size=64",
+            "--image_size=32",
             "--batch_size=4",
             "--head_epochs=1",
             "--epochs=1",
+            "--loss=bce_dice",
         ],
     )
     assert segment.main(["segment"]) == 0
     assert "validation Dice" in capsys.readouterr().out
-    summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
-    assert summary["epochs"] == 2 and (tmp_path / "seg" / "model.keras").is_file()
+    run = tmp_path / "seg"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs"] == 2
+    config = SegmentConfig.from_dict(json.loads((run / "config.json").read_text()))
+    check_finished_run(run, config, None, summary)
 
 
 def test_a_locked_run_directory_is_refused_before_training(tmp_path, monkeypatch):

@@ -98,8 +98,11 @@ def _sources():
     return {"train": disc_examples(8), "validation": disc_examples(4, seed=1)}
 
 
-def _check_finished_run(run, config, sources, summary):
-    """The files of a finished run: config, model, summary, TensorBoard events."""
+def check_finished_run(run, config, sources, summary):
+    """The files of a finished run: config, model, summary, TensorBoard events.
+
+    tests/experiments/test_segment.py checks its EfficientNet-B0 run with it too.
+    """
     assert summary["epochs"] == config.head_epochs + config.epochs
     assert [record["epoch"] for record in summary["history"]] == list(
         range(1, summary["epochs"] + 1)
@@ -125,15 +128,6 @@ def _check_finished_run(run, config, sources, summary):
     assert train_segmenter(config, sources=sources) == json.loads(
         (run / "summary.json").read_text()
     )
-
-
-@pytest.mark.slow  # EfficientNet-B0's U-Net: minutes; the tiny encoder's run is
-# checked by test_killed_run_resumes_from_its_last_checkpoint
-def test_two_stage_training_writes_the_run(tmp_path):
-    config = _config(tmp_path, encoder="efficientnet_b0", epochs=1, loss="bce_dice")
-    sources = _sources()
-    summary = train_segmenter(config, sources=sources, verbose=0, max_images=2)
-    _check_finished_run(tmp_path / "seg", config, sources, summary)
 
 
 def test_unprepared_isic_dataset_names_the_build_command(tmp_path):
@@ -193,7 +187,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_encoder):
     # step counter, and the position in the data stream all came back.
     whole = dataclasses.replace(config, model_dir=str(tmp_path / "whole"))
     uninterrupted = train_segmenter(whole, sources=sources, verbose=0, max_images=2)
-    _check_finished_run(tmp_path / "whole", whole, sources, uninterrupted)
+    check_finished_run(tmp_path / "whole", whole, sources, uninterrupted)
     for got, want in zip(summary["history"], uninterrupted["history"], strict=True):
         assert got == pytest.approx(want, rel=1e-6)
     # Another configuration is not resumed from these checkpoints.
