@@ -62,39 +62,52 @@ class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     }
 
 
-def test_file_lists_are_the_official_ones():
-    assert [f.url for f in isic2019.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2019/" + n
-        for n in (
-            "ISIC_2019_Training_Input.zip",
-            "ISIC_2019_Training_GroundTruth.csv",
-            "ISIC_2019_Training_Metadata.csv",
-            "ISIC_2019_Test_Input.zip",
-            "ISIC_2019_Test_GroundTruth.csv",
-            "ISIC_2019_Test_Metadata.csv",
-        )
-    ]
-    assert [f.url for f in isic2020.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2020/" + n
-        for n in (
-            "ISIC_2020_Training_JPEG.zip",
-            "ISIC_2020_Training_GroundTruth_v2.csv",
-            "ISIC_2020_Training_Duplicates.csv",
-            "ISIC_2020_Test_JPEG.zip",
-            "ISIC_2020_Test_Metadata.csv",
-        )
-    ]
-    assert [f.url for f in ham10000.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2018/" + n
-        for n in (
-            "ISIC2018_Task3_Training_Input.zip",
-            "ISIC2018_Task3_Training_GroundTruth.zip",
-            "ISIC2018_Task3_Training_LesionGroupings.csv",
-            "ISIC2018_Task3_Validation_Input.zip",
-            "ISIC2018_Task3_Validation_GroundTruth.zip",
-            "ISIC2018_Task3_Test_Input.zip",
-            "ISIC2018_Task3_Test_GroundTruth.zip",
-        )
+@pytest.mark.parametrize(
+    "builder, folder, names",
+    [
+        (
+            isic2019,
+            "2019",
+            (
+                "ISIC_2019_Training_Input.zip",
+                "ISIC_2019_Training_GroundTruth.csv",
+                "ISIC_2019_Training_Metadata.csv",
+                "ISIC_2019_Test_Input.zip",
+                "ISIC_2019_Test_GroundTruth.csv",
+                "ISIC_2019_Test_Metadata.csv",
+            ),
+        ),
+        (
+            isic2020,
+            "2020",
+            (
+                "ISIC_2020_Training_JPEG.zip",
+                "ISIC_2020_Training_GroundTruth_v2.csv",
+                "ISIC_2020_Training_Duplicates.csv",
+                "ISIC_2020_Test_JPEG.zip",
+                "ISIC_2020_Test_Metadata.csv",
+            ),
+        ),
+        (
+            ham10000,
+            "2018",
+            (
+                "ISIC2018_Task3_Training_Input.zip",
+                "ISIC2018_Task3_Training_GroundTruth.zip",
+                "ISIC2018_Task3_Training_LesionGroupings.csv",
+                "ISIC2018_Task3_Validation_Input.zip",
+                "ISIC2018_Task3_Validation_GroundTruth.zip",
+                "ISIC2018_Task3_Test_Input.zip",
+                "ISIC2018_Task3_Test_GroundTruth.zip",
+            ),
+        ),
+    ],
+    ids=["isic2019", "isic2020", "ham10000"],
+)
+def test_file_lists_are_the_official_ones(builder, folder, names):
+    assert [f.url for f in builder.FILES] == [
+        f"https://isic-challenge-data.s3.amazonaws.com/{folder}/{name}"
+        for name in names
     ]
 
 
