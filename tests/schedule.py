@@ -14,8 +14,6 @@ SLOW_TEST_SECONDS = {
     "tests/experiments/test_main.py::test_offline_demo_reaches_auroc_0_8": 1636,
     "tests/experiments/test_reproducibility.py::"
     "test_summaries_are_bit_identical_across_processes_seed_order_and_a_kill": 967,
-    "tests/experiments/test_suite.py::"
-    "test_micro_suite_of_experiment_4_on_synthetic_lesions": 575,
     "tests/experiments/test_multiworker.py::test_mirrored_on_two_logical_cpus": 334,
     "tests/test_mutations.py::test_no_mutation_survives": 261,
     "tests/experiments/test_multiworker.py::"

@@ -149,31 +149,37 @@ def test_experiment_1_and_3_share_one_baseline_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path, monkeypatch):
-    from skinkeras.segmentation.data import load_split
+def test_micro_suite_of_experiment_4_on_a_stand_in_network(tmp_path, monkeypatch):
     from skinkeras.training import loop
+    from tests.training import helpers
 
-    # The suite's orchestration is under test, not graph mode (the demo and the
-    # reproducibility test train traced models): eager steps skip the tracing of 8
-    # EfficientNet-B0 variants x 2 stages, most of this test's time at 32 px.
+    # The suite's orchestration is under test (every configuration x seed trained
+    # into its directory, the table, finished runs skipped), not the networks:
+    # tests/models builds every variant, and tests/training/test_stages.py, the
+    # demo and the reproducibility test train real ones end to end. The tiny
+    # stand-in records the TrainConfig each run builds its model from.
+    built = []
+
+    def stand_in(config):
+        built.append(config)
+        return helpers.tiny_model(config)
+
+    monkeypatch.setattr(loop, "model_from_config", stand_in)
+    # Eager steps skip tracing 8 runs' train and predict functions.
     monkeypatch.setattr(
         loop, "compile_stage", functools.partial(loop.compile_stage, run_eagerly=True)
     )
-
-    data_dir = str(tmp_path / "tfds")
     sources = {
-        "train": load_split("synthetic_lesions", "train[:32]", data_dir=data_dir),
-        "validation": load_split(
-            "synthetic_lesions", "validation[:16]", data_dir=data_dir
-        ),
+        "train": helpers.source(4, 0, size=32),
+        "validation": helpers.source(4, 1, size=32),
     }
+    # One step of one stage per run; each preset's own settings (augmentation,
+    # oversampling, SE, ARL) stay as the suite trains them.
     overrides = {
-        "dataset": "synthetic_lesions",
-        "data_dir": data_dir,
         "weights": "none",
         "image_size": 32,
-        "batch_size": 8,
-        "head_epochs": 1,
+        "batch_size": 4,
+        "head_epochs": 0,
         "epochs": 1,
     }
     text = suite.run_suite(
@@ -188,7 +194,21 @@ def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path, monkeypatch)
         assert (tmp_path / "exp4" / name / "seed_1" / "summary.json").is_file()
         assert f"| {name} | 2 |" in text
     assert (tmp_path / "exp4" / "comparison_exp4.md").is_file()
+    # Each run's model comes from its own configuration: the preset's variant
+    # (thesis §4.4: EfficientNet-B0 with SE / none / ARL / SE+ARL), the
+    # pass-through settings, its seed and its directory.
+    assert [(c.model, c.se, c.arl, c.seed) for c in built] == [
+        ("effnet", se, arl, seed)
+        for se, arl in ((True, False), (False, False), (False, True), (True, True))
+        for seed in (0, 1)
+    ]
+    assert built == [
+        loop.seed_config(config.replace(seeds=[0, 1]), seed)
+        for _, config in suite.suite_configs(4, tmp_path / "exp4", overrides=overrides)
+        for seed in (0, 1)
+    ]
     # Finished runs are skipped: a second call trains nothing and gives the same table.
+    built.clear()
     assert (
         suite.run_suite(
             4,
@@ -200,6 +220,7 @@ def test_micro_suite_of_experiment_4_on_synthetic_lesions(tmp_path, monkeypatch)
         )
         == text
     )
+    assert built == []
 
 
 def test_a_locked_suite_or_configuration_directory_is_refused(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pathlib
 
 import numpy as np
 
-from tests.tfds_isic.fake_isic import _csv, _lesion, jpeg, write_zip
+from tests.tfds_isic.fake_isic import _csv, _lesion, folder_and_rng, jpeg, write_zip
 
 ISIC2019_DIAGNOSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 HAM10000_DIAGNOSES = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
@@ -80,9 +80,7 @@ def write_isic2019_test(directory, *, image_shape=(48, 64), seed=1):
 def write_isic2019(directory, n=24, *, image_shape=(48, 64), seed=0):
     """The three ISIC 2019 training files and the three test files
     (`write_isic2019_test`); returns the training [(id, diagnosis, lesion_id)]."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    directory, rng = folder_and_rng(directory, seed)
     rows = grouped_labels(n, ISIC2019_DIAGNOSES[:3])
     # The MSK images' official names end in _downsampled.
     rows[1] = (rows[1][0] + "_downsampled", *rows[1][1:])
@@ -142,20 +140,16 @@ def isic2020_rows(n, *, patients=None, seed=0):
     return rows
 
 
+# The header line of the official ISIC_2020_Training_GroundTruth_v2.csv, verbatim:
+# building from the fake checks the builder's column list against it, so it is
+# written out here, not taken from the builder.
+ISIC2020_TRUTH_HEADER = "image_name,patient_id,lesion_id,sex,age_approx,anatom_site_general_challenge,diagnosis,benign_malignant,target"
+
+
 def isic2020_csvs(rows, duplicates=()):
     """(ground-truth v2 CSV, duplicates CSV) bytes of `rows`."""
     truth = _csv(
-        [
-            "image_name",
-            "patient_id",
-            "lesion_id",
-            "sex",
-            "age_approx",
-            "anatom_site_general_challenge",
-            "diagnosis",
-            "benign_malignant",
-            "target",
-        ],
+        ISIC2020_TRUTH_HEADER.split(","),
         [
             [
                 i,
@@ -208,9 +202,7 @@ def write_isic2020(
     """The three ISIC 2020 training files: `rows` plus one published duplicate
     (ISIC_9999999, a copy of the first image), and the test files of `test_ids`
     (`write_isic2020_test`). Returns `rows`."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    directory, rng = folder_and_rng(directory, seed)
     if rows is None:
         rows = [
             (f"ISIC_{k:07d}", f"IP_{k // 2:07d}", ISIC2020_DIAGNOSES[(k // 2) % 3])
@@ -288,9 +280,7 @@ def write_ham10000(
     files (`HAM10000_VALIDATION`), the two test files (`HAM10000_TEST`) and,
     unless `metadata` is None, HAM10000's metadata under that name; returns the
     training rows."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    directory, rng = folder_and_rng(directory, seed)
     rows = grouped_labels(n, HAM10000_DIAGNOSES[:3])
     rows = [(i, y, g.replace("G_", "HAM_")) for i, y, g in rows]
     _write_ham10000_part(

@@ -73,6 +73,13 @@ def write_zip(path, members, *, mode="w"):
             archive.writestr(info, data)
 
 
+def folder_and_rng(directory, seed):
+    """The target folder of a writer (created) and the generator of its images."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory, np.random.default_rng(seed)
+
+
 def image_ids(part_index, count):
     return [f"ISIC_{part_index * 100000 + i:07d}" for i in range(count)]
 
@@ -95,9 +102,7 @@ def write_isic2017(directory, sizes=None, *, image_shape=(48, 64), seed=0):
         {part: {image_id: label name}}.
     """
     sizes = sizes or {"Training": 5, "Validation": 3, "Test_v2": 3}
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    directory, rng = folder_and_rng(directory, seed)
     written = {}
     for part_index, part in enumerate(ISIC2017_PARTS):
         ids = image_ids(part_index, sizes[part])
@@ -137,9 +142,7 @@ def write_isic2018(directory, sizes=None, *, image_shape=(48, 64), seed=0):
         {part: {image_id: mask (uint8, 0/255)}}.
     """
     sizes = sizes or {"Training": 3, "Validation": 2, "Test": 2}
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    directory, rng = folder_and_rng(directory, seed)
     written = {}
     for part_index, part in enumerate(ISIC2018_PARTS):
         input_top = f"ISIC2018_Task1-2_{part}_Input"

@@ -6,10 +6,11 @@ import os
 import zipfile
 from unittest import mock
 
+import pytest
 import tensorflow_datasets as tfds
 
 from tests.tfds_isic import fake_isic
-from tfds_isic import settings
+from tfds_isic import archives, settings
 
 
 def _refuse_download(self, urls):
@@ -52,6 +53,13 @@ def build(name, data_dir, manual_dir=None, *, skip_md5=True, download=None):
     return builder
 
 
+def integrity_error(tmp_path, name):
+    """The `IntegrityError` message of building `name` from `tmp_path / "manual"`."""
+    with pytest.raises(archives.IntegrityError) as error:
+        build(name, tmp_path / "data", tmp_path / "manual")
+    return str(error.value)
+
+
 def examples(builder, split, **kwargs):
     """{image_id: numpy example} of one split."""
     return {
@@ -83,3 +91,15 @@ def rewrite_csv(path, transform):
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(new for row in rows for new in transform(row))
+
+
+def replace_rows(path, replacements):
+    """Rewrites a CSV (`rewrite_csv`): a row whose image id (first column) is a key
+    of `replacements` becomes the rows `replacements[id](row)` returns; the others
+    stay."""
+
+    def transform(row):
+        replace = replacements.get(row[0])
+        return [row] if replace is None else replace(row)
+
+    rewrite_csv(path, transform)

@@ -11,8 +11,15 @@ import tensorflow_datasets as tfds
 
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_grouped
-from tests.tfds_isic.helpers import build, examples, rewrite_csv, rewrite_zip
-from tfds_isic import archives, settings
+from tests.tfds_isic.helpers import (
+    build,
+    examples,
+    integrity_error,
+    replace_rows,
+    rewrite_csv,
+    rewrite_zip,
+)
+from tfds_isic import settings
 from tfds_isic.ham10000 import ham10000_dataset_builder as ham10000
 from tfds_isic.isic2019 import isic2019_dataset_builder as isic2019
 from tfds_isic.isic2020 import isic2020_dataset_builder as isic2020
@@ -55,39 +62,52 @@ class Ham10000Test(_SkipMd5, tfds.testing.DatasetBuilderTestCase):
     }
 
 
-def test_file_lists_are_the_official_ones():
-    assert [f.url for f in isic2019.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2019/" + n
-        for n in (
-            "ISIC_2019_Training_Input.zip",
-            "ISIC_2019_Training_GroundTruth.csv",
-            "ISIC_2019_Training_Metadata.csv",
-            "ISIC_2019_Test_Input.zip",
-            "ISIC_2019_Test_GroundTruth.csv",
-            "ISIC_2019_Test_Metadata.csv",
-        )
-    ]
-    assert [f.url for f in isic2020.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2020/" + n
-        for n in (
-            "ISIC_2020_Training_JPEG.zip",
-            "ISIC_2020_Training_GroundTruth_v2.csv",
-            "ISIC_2020_Training_Duplicates.csv",
-            "ISIC_2020_Test_JPEG.zip",
-            "ISIC_2020_Test_Metadata.csv",
-        )
-    ]
-    assert [f.url for f in ham10000.FILES] == [
-        "https://isic-challenge-data.s3.amazonaws.com/2018/" + n
-        for n in (
-            "ISIC2018_Task3_Training_Input.zip",
-            "ISIC2018_Task3_Training_GroundTruth.zip",
-            "ISIC2018_Task3_Training_LesionGroupings.csv",
-            "ISIC2018_Task3_Validation_Input.zip",
-            "ISIC2018_Task3_Validation_GroundTruth.zip",
-            "ISIC2018_Task3_Test_Input.zip",
-            "ISIC2018_Task3_Test_GroundTruth.zip",
-        )
+@pytest.mark.parametrize(
+    "builder, folder, names",
+    [
+        (
+            isic2019,
+            "2019",
+            (
+                "ISIC_2019_Training_Input.zip",
+                "ISIC_2019_Training_GroundTruth.csv",
+                "ISIC_2019_Training_Metadata.csv",
+                "ISIC_2019_Test_Input.zip",
+                "ISIC_2019_Test_GroundTruth.csv",
+                "ISIC_2019_Test_Metadata.csv",
+            ),
+        ),
+        (
+            isic2020,
+            "2020",
+            (
+                "ISIC_2020_Training_JPEG.zip",
+                "ISIC_2020_Training_GroundTruth_v2.csv",
+                "ISIC_2020_Training_Duplicates.csv",
+                "ISIC_2020_Test_JPEG.zip",
+                "ISIC_2020_Test_Metadata.csv",
+            ),
+        ),
+        (
+            ham10000,
+            "2018",
+            (
+                "ISIC2018_Task3_Training_Input.zip",
+                "ISIC2018_Task3_Training_GroundTruth.zip",
+                "ISIC2018_Task3_Training_LesionGroupings.csv",
+                "ISIC2018_Task3_Validation_Input.zip",
+                "ISIC2018_Task3_Validation_GroundTruth.zip",
+                "ISIC2018_Task3_Test_Input.zip",
+                "ISIC2018_Task3_Test_GroundTruth.zip",
+            ),
+        ),
+    ],
+    ids=["isic2019", "isic2020", "ham10000"],
+)
+def test_file_lists_are_the_official_ones(builder, folder, names):
+    assert [f.url for f in builder.FILES] == [
+        f"https://isic-challenge-data.s3.amazonaws.com/{folder}/{name}"
+        for name in names
     ]
 
 
@@ -196,7 +216,7 @@ def test_isic2019_bad_score_weight_is_named(tmp_path):
         tmp_path / "manual" / name,
         lambda row: [[*row[:-2], "-1", row[-1]] if row[0] == "ISIC_0100001" else row],
     )
-    message = _integrity_error(tmp_path, "isic2019/256")
+    message = integrity_error(tmp_path, "isic2019/256")
     assert name in message
     assert message.endswith("Received: ISIC_0100001 score_weight='-1'")
 
@@ -269,7 +289,7 @@ def _drop_row(image_id):
 def test_official_test_files_that_disagree_are_named(tmp_path, name, file, edit, named):
     getattr(fake_grouped, f"write_{name}")(tmp_path / "manual")
     edit(tmp_path / "manual" / file)
-    message = _integrity_error(tmp_path, f"{name}/256")
+    message = integrity_error(tmp_path, f"{name}/256")
     assert all(n in message for n in [file, *named]), message
 
 
@@ -286,7 +306,7 @@ def test_ham10000_official_image_that_is_also_a_training_image_is_named(tmp_path
         "ISIC2018_Task3_Test_GroundTruth.zip",
     ):
         rewrite_zip(tmp_path / "manual" / name, as_training_image)
-    message = _integrity_error(tmp_path, "ham10000/256")
+    message = integrity_error(tmp_path, "ham10000/256")
     assert "ISIC2018_Task3_Test_GroundTruth.csv" in message, message
     assert message.endswith("Received: ISIC_0000000"), message
 
@@ -387,34 +407,28 @@ def test_ham10000_metadata_disagreeing_with_the_task3_files_is_named(
     # The Dataverse name, without extension, is read as well.
     fake_grouped.write_ham10000(tmp_path / "manual", metadata="HAM10000_metadata")
     rewrite_csv(tmp_path / "manual" / "HAM10000_metadata", edit)
-    message = _integrity_error(tmp_path, "ham10000/256")
+    message = integrity_error(tmp_path, "ham10000/256")
     assert "HAM10000_metadata" in message and received in message
-
-
-def _integrity_error(tmp_path, name):
-    with pytest.raises(archives.IntegrityError) as error:
-        build(name, tmp_path / "data", tmp_path / "manual")
-    return str(error.value)
 
 
 def test_one_hot_rows_with_two_ones_or_no_flag_name_csv_and_ids(tmp_path):
     fake_grouped.write_isic2019(tmp_path / "manual")
     name = "ISIC_2019_Training_GroundTruth.csv"
-    rewrite_csv(
+    replace_rows(
         tmp_path / "manual" / name,
-        lambda row: {
-            "ISIC_0000000": [[row[0], "1.0", "1.0", *row[3:]]],  # MEL and NV
-            "ISIC_0000002": [[row[0], "0.0", "0.0", *row[3:]]],  # none
-        }.get(row[0], [row]),
+        {
+            "ISIC_0000000": lambda row: [[row[0], "1.0", "1.0", *row[3:]]],  # MEL, NV
+            "ISIC_0000002": lambda row: [[row[0], "0.0", "0.0", *row[3:]]],  # none
+        },
     )
-    message = _integrity_error(tmp_path, "isic2019/256")
+    message = integrity_error(tmp_path, "isic2019/256")
     assert name in message
     assert message.endswith("Received: ISIC_0000000 (MEL+NV), ISIC_0000002 (none)")
     rewrite_csv(
         tmp_path / "manual" / name,
         lambda row: [[row[0], "0.9", *row[2:]] if row[0] == "ISIC_0000004" else row],
     )
-    assert _integrity_error(tmp_path, "isic2019/256").endswith(
+    assert integrity_error(tmp_path, "isic2019/256").endswith(
         "Received: ISIC_0000004 MEL='0.9'"
     )
 
@@ -425,7 +439,7 @@ def test_isic2019_metadata_without_an_image_row_is_named(tmp_path):
         tmp_path / "manual" / "ISIC_2019_Training_Metadata.csv",
         lambda row: [] if row[0] == "ISIC_0000003" else [row],
     )
-    message = _integrity_error(tmp_path, "isic2019/256")
+    message = integrity_error(tmp_path, "isic2019/256")
     assert "ISIC_2019_Training_Metadata.csv" in message and "ISIC_0000003" in message
 
 
@@ -437,7 +451,7 @@ def test_isic2020_target_contradicting_the_diagnosis_is_named(tmp_path):
         tmp_path / "manual" / name,
         lambda row: [[*row[:-1], "0"] if row[0] == "ISIC_0000004" else row],
     )
-    message = _integrity_error(tmp_path, "isic2020/256")
+    message = integrity_error(tmp_path, "isic2020/256")
     assert name in message
     assert message.endswith(
         "Received: ISIC_0000004 target=0 benign_malignant='malignant' "
@@ -452,7 +466,7 @@ def test_ham10000_second_image_for_one_id_is_named(tmp_path):
         tmp_path / "manual" / f"{top}.zip",
         lambda n, d: (n.replace("ISIC_0000005.jpg", "ISIC_0000004.png"), d),
     )
-    message = _integrity_error(tmp_path, "ham10000/256")
+    message = integrity_error(tmp_path, "ham10000/256")
     assert f"ISIC_0000004 ({top}/ISIC_0000004.jpg and {top}/ISIC_0000004.png)" in (
         message
     )

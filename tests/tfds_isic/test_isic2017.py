@@ -17,11 +17,13 @@ from tests.tfds_isic import fake_isic
 from tests.tfds_isic.helpers import (
     build,
     examples,
+    integrity_error,
     offline,
+    replace_rows,
     rewrite_csv,
     rewrite_zip,
 )
-from tfds_isic import archives, settings
+from tfds_isic import settings
 from tfds_isic.isic2017 import isic2017_dataset_builder as builder_lib
 
 DUMMY_DATA = builder_lib.Builder.code_path.parent / "dummy_data"
@@ -222,13 +224,6 @@ def test_labels_csv_without_the_expected_columns(tmp_path):
         build("isic2017/256", tmp_path / "data", tmp_path / "manual")
 
 
-def _build_error(tmp_path):
-    """The `IntegrityError` of building isic2017/256 from `tmp_path / "manual"`."""
-    with pytest.raises(archives.IntegrityError) as error:
-        build("isic2017/256", tmp_path / "data", tmp_path / "manual")
-    return str(error.value)
-
-
 def test_second_file_for_one_image_id_names_archive_and_ids(tmp_path):
     fake_isic.write_isic2017(tmp_path / "manual")  # Training: ISIC_0000000..4
     top = "ISIC-2017_Training_Data"
@@ -241,7 +236,7 @@ def test_second_file_for_one_image_id_names_archive_and_ids(tmp_path):
     fake_isic.write_zip(
         tmp_path / "manual" / f"{top}.zip", dict.fromkeys(second, image), mode="a"
     )
-    message = _build_error(tmp_path)
+    message = integrity_error(tmp_path, "isic2017/256")
     assert f"{top}.zip" in message
     assert f"ISIC_0000001 ({top}/ISIC_0000001.jpg and {top}/ISIC_0000001.jpg)" in (
         message
@@ -258,14 +253,14 @@ def test_second_label_row_for_one_image_id_names_csv_and_ids(tmp_path):
     fake_isic.write_isic2017(tmp_path / "manual")
     name = "ISIC-2017_Validation_Part3_GroundTruth.csv"
     # ISIC_0100001 (melanoma) repeated as it is, ISIC_0100002 (SK) as melanoma.
-    rewrite_csv(
+    replace_rows(
         tmp_path / "manual" / name,
-        lambda row: {
-            "ISIC_0100001": [row, row],
-            "ISIC_0100002": [row, [row[0], "1.0", "0.0"]],
-        }.get(row[0], [row]),
+        {
+            "ISIC_0100001": lambda row: [row, row],
+            "ISIC_0100002": lambda row: [row, [row[0], "1.0", "0.0"]],
+        },
     )
-    message = _build_error(tmp_path)
+    message = integrity_error(tmp_path, "isic2017/256")
     assert name in message
     assert "Received: ISIC_0100001 (2 rows), ISIC_0100002 (2 rows)" in message
     assert "ISIC_0100000" not in message
@@ -283,7 +278,7 @@ def test_labels_other_than_0_or_1_name_csv_and_ids(tmp_path):
         "ISIC_0000004": ["0.0", "abc"],
     }
     rewrite_csv(tmp_path / "manual" / name, lambda row: [[row[0], *bad[row[0]]]])
-    message = _build_error(tmp_path)
+    message = integrity_error(tmp_path, "isic2017/256")
     assert name in message
     assert message.endswith(
         "Received: ISIC_0000000 melanoma='0.9', "
@@ -300,7 +295,7 @@ def test_melanoma_and_keratosis_together_name_csv_and_ids(tmp_path):
         tmp_path / "manual" / name,
         lambda row: [[row[0], "1.0", "1.0"] if row[0] in both else row],
     )
-    message = _build_error(tmp_path)
+    message = integrity_error(tmp_path, "isic2017/256")
     assert name in message
     assert message.endswith(
         "Received: melanoma=1 and seborrheic_keratosis=1 for ISIC_0200000, ISIC_0200002"

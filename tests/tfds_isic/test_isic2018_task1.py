@@ -8,8 +8,7 @@ import tensorflow_datasets as tfds
 
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_isic
-from tests.tfds_isic.helpers import build, examples, rewrite_zip
-from tfds_isic import archives
+from tests.tfds_isic.helpers import build, examples, integrity_error, rewrite_zip
 from tfds_isic.isic2018_task1 import isic2018_task1_dataset_builder as builder_lib
 
 BUCKET = "https://isic-challenge-data.s3.amazonaws.com/2018/"
@@ -100,9 +99,7 @@ def test_second_mask_for_one_image_names_archive_and_ids(tmp_path):
         f"{top}/masks/ISIC_0100001_segmentation.png": mask,
     }
     fake_isic.write_zip(tmp_path / "manual" / f"{top}.zip", second, mode="a")
-    with pytest.raises(archives.IntegrityError) as error:
-        build("isic2018_task1/256", tmp_path / "data", tmp_path / "manual")
-    message = str(error.value)
+    message = integrity_error(tmp_path, "isic2018_task1/256")
     assert f"{top}.zip" in message and "one mask per id" in message
     assert (
         f"Received: ISIC_0100000 ({top}/ISIC_0100000_segmentation.png and "
