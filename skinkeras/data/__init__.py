@@ -1,8 +1,10 @@
 """tf.data preprocessing maps, augmentation, oversampling and the input pipeline.
 
-Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
+tf.data maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
-`color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`; the same
+`color_constancy`, `ben_graham` (the `keras.ops` functions of `skinkeras.layers`'
+preprocessing layers, run on TensorFlow tensors: the TensorFlow backend only),
+`apply_lesion_mask`, `preprocess(name)`; the same
 as example → example ops registered by name, "lesion_mask" among them (`ops`);
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
 stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
