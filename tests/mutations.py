@@ -265,8 +265,8 @@ MUTATIONS = (
     _m(
         "augment_zoom_off",
         AUGMENT,
-        '"zoom": _number(zoom, "zoom", low=0),',
-        '"zoom": 0.0 * _number(zoom, "zoom", low=0),',
+        '"zoom": _number(self.zoom, "zoom", low=0),',
+        '"zoom": 0.0 * _number(self.zoom, "zoom", low=0),',
         T_AUGMENT,
     ),
     _m(
@@ -276,18 +276,12 @@ MUTATIONS = (
         "uniform([batch_size], 0.5 * (1.0 - light / 10), 0.5 * (1.0 + light / 10)),",
         T_AUGMENT,
     ),
+    # One default for `augment` and `augment_parameters` (their `Transforms`).
     _m(
         "augment_p_affine_always",
         AUGMENT,
-        "    p_affine=0.75,\n    p_lighting=0.75,\n    dtype=None,",
-        "    p_affine=1.0,\n    p_lighting=0.75,\n    dtype=None,",
-        T_AUGMENT,
-    ),
-    _m(
-        "augment_parameters_p_affine_always",
-        AUGMENT,
-        "    p_affine=0.75,\n    p_lighting=0.75,\n):",
-        "    p_affine=1.0,\n    p_lighting=0.75,\n):",
+        "    p_affine: float = 0.75\n",
+        "    p_affine: float = 1.0\n",
         T_AUGMENT,
     ),
     # Oversampling: fastai v1 draws num_classes × max count per epoch.
