@@ -11,8 +11,9 @@ stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the roundin
 its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
 oversampling, `sampling`) and `dataset_info`.
 
-Modules: `preprocessing`, `augment`, `io` (maps); `ops` (the preprocessing registry);
-`sampling` (fastai v1's epoch draws);
+Modules: `preprocessing`, `augment` (with its image maths, `image_ops`), `io` (maps);
+`ops` (the preprocessing registry); `sampling` (fastai v1's epoch draws); `settings`
+(`InputSettings`, the keyword set of `make_dataset` and `make_training_stream`);
 `loading` (the TFDS builder and the deterministic per-example part); `stream`
 (training epochs held in memory); `pipeline` (`make_dataset` and the documented order).
 """
