@@ -46,11 +46,13 @@ MASK_MODES = ("grayscale", "gray128")
 
 
 def _check_backend():
-    # The four maps below run the layers' `keras.ops` code on the TensorFlow tensors
-    # of tf.data, which only the TensorFlow backend turns into TensorFlow ops.
-    # (Keras' own preprocessing layers switch to it inside tf.data through
-    # `keras.src` internals: private, renamed between Keras 3 releases, and they
-    # need code written against the backend modules instead of `keras.ops`.)
+    # Resize, colour constancy and Ben Graham run the layers' `keras.ops` code on
+    # tf.data's TensorFlow tensors, which only the TensorFlow backend turns into
+    # TensorFlow ops. Every map checks, so a pipeline fails at once with this
+    # message, not deep inside Keras. (Keras' own preprocessing layers switch to
+    # TensorFlow inside tf.data through `keras.src` internals: private, renamed
+    # between Keras 3 releases, and needing code written against the backend
+    # modules instead of `keras.ops`.)
     backend = keras.backend.backend()
     if backend != "tensorflow":
         raise RuntimeError(
