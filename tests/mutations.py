@@ -76,7 +76,7 @@ def _m(name, path, old, new, *tests):
 
 
 ARL = "skinkeras/layers/_arl_kernel.py"
-PREPROCESSING = "skinkeras/data/preprocessing.py"
+COLOR_CONSTANCY = "skinkeras/layers/color_constancy.py"
 SCHEDULES = "skinkeras/training/schedules.py"
 CONFIG = "skinkeras/config.py"
 AUGMENT = "skinkeras/data/augment.py"
@@ -84,6 +84,7 @@ SAMPLING = "skinkeras/data/sampling.py"
 
 T_ARL = "tests/layers/test_arl.py::test_matches_numpy_reference"
 T_PREPROCESSING = "tests/data/test_preprocessing.py"
+T_LAYERS = "tests/layers/test_pipeline_layers.py"
 T_SCHEDULES = "tests/training/test_schedules.py"
 T_CONFIG = "tests/test_config.py::test_defaults_are_the_study_protocol"
 T_STAGES = (
@@ -169,42 +170,49 @@ MUTATIONS = (
         "tests/models/test_efficientnet.py::test_feature_maps_equal_keras_applications",
     ),
     # Colour constancy: e = max_x I (Max-RGB) or (mean_x I^p)^(1/p); I / (sqrt(3) e).
+    # One implementation serves the tf.data maps and the layers: each break must
+    # fail both routes' tests against numpy / OpenCV.
     _m(
         "max_rgb_max_to_mean",
-        PREPROCESSING,
-        "return _normalize_illuminant(tf.reduce_max(image, axis=[-3, -2]))",
-        "return _normalize_illuminant(tf.reduce_mean(image, axis=[-3, -2]))",
+        COLOR_CONSTANCY,
+        "return _unit_norm(ops.max(images, axis=(-3, -2)))",
+        "return _unit_norm(ops.mean(images, axis=(-3, -2)))",
         f"{T_PREPROCESSING}::test_max_rgb_matches_numpy",
+        f"{T_LAYERS}::test_color_constancy_equals_training_and_numpy",
     ),
     _m(
         "shades_of_gray_p_ignored",
-        PREPROCESSING,
-        "e = shades_of_gray_illuminant(image, p=p)",
-        "e = shades_of_gray_illuminant(image)",
+        COLOR_CONSTANCY,
+        "e = shades_of_gray_illuminant(images, p=p)",
+        "e = shades_of_gray_illuminant(images)",
         f"{T_PREPROCESSING}::test_shades_of_gray_matches_numpy",
+        f"{T_LAYERS}::test_color_constancy_equals_training_and_numpy",
     ),
     _m(
         "color_constancy_no_sqrt3",
-        PREPROCESSING,
-        "corrected = tf.math.divide_no_nan(image, math.sqrt(3.0) * e)",
-        "corrected = tf.math.divide_no_nan(image, e)",
+        COLOR_CONSTANCY,
+        "corrected = ops.divide_no_nan(images, math.sqrt(3.0) * e)",
+        "corrected = ops.divide_no_nan(images, e)",
         f"{T_PREPROCESSING}::test_max_rgb_matches_numpy",
+        f"{T_LAYERS}::test_color_constancy_equals_training_and_numpy",
     ),
     # Ben Graham: SPEC, sigma = size / 10.
     _m(
         "ben_graham_sigma_size_over_5",
-        PREPROCESSING,
-        "sigma = min(height, width) / 10.0",
-        "sigma = min(height, width) / 5.0",
+        "skinkeras/layers/ben_graham.py",
+        "sigma = shorter / 10.0",
+        "sigma = shorter / 5.0",
         f"{T_PREPROCESSING}::test_ben_graham_matches_opencv",
+        f"{T_LAYERS}::test_ben_graham_equals_training_and_numpy",
     ),
     # Resizing: antialiased area averaging when shrinking (OpenCV's INTER_AREA).
     _m(
         "resize_area_to_bilinear",
-        PREPROCESSING,
-        'lambda: tf.image.resize(square, [size, size], method="area"),',
-        'lambda: tf.image.resize(square, [size, size], method="bilinear"),',
+        "skinkeras/layers/resize_crop.py",
+        'interpolation = "area" if shrinking else "bilinear"',
+        'interpolation = "bilinear"',
         T_PREPROCESSING,
+        f"{T_LAYERS}::test_resize_and_center_crop_against_numpy_and_opencv",
     ),
     # One-cycle (fastai v1): pct_start 0.3, a1 = int(n * pct_start), moms 0.95/0.85.
     _m(
@@ -257,8 +265,8 @@ MUTATIONS = (
     _m(
         "augment_zoom_off",
         AUGMENT,
-        '"zoom": _number(zoom, "zoom", low=0),',
-        '"zoom": 0.0 * _number(zoom, "zoom", low=0),',
+        '"zoom": _number(self.zoom, "zoom", low=0),',
+        '"zoom": 0.0 * _number(self.zoom, "zoom", low=0),',
         T_AUGMENT,
     ),
     _m(
@@ -268,18 +276,12 @@ MUTATIONS = (
         "uniform([batch_size], 0.5 * (1.0 - light / 10), 0.5 * (1.0 + light / 10)),",
         T_AUGMENT,
     ),
+    # One default for `augment` and `augment_parameters` (their `Transforms`).
     _m(
         "augment_p_affine_always",
         AUGMENT,
-        "    p_affine=0.75,\n    p_lighting=0.75,\n    dtype=None,",
-        "    p_affine=1.0,\n    p_lighting=0.75,\n    dtype=None,",
-        T_AUGMENT,
-    ),
-    _m(
-        "augment_parameters_p_affine_always",
-        AUGMENT,
-        "    p_affine=0.75,\n    p_lighting=0.75,\n):",
-        "    p_affine=1.0,\n    p_lighting=0.75,\n):",
+        "    p_affine: float = 0.75\n",
+        "    p_affine: float = 1.0\n",
         T_AUGMENT,
     ),
     # Oversampling: fastai v1 draws num_classes × max count per epoch.

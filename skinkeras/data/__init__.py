@@ -1,16 +1,19 @@
 """tf.data preprocessing maps, augmentation, oversampling and the input pipeline.
 
-Pure TensorFlow maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
+tf.data maps on RGB images in 0..255 (one image (H, W, 3) or a batch):
 `resize_and_center_crop`, `max_rgb_illuminant`, `shades_of_gray_illuminant`,
-`color_constancy`, `ben_graham`, `apply_lesion_mask`, `preprocess(name)`; the same
+`color_constancy`, `ben_graham` (the `keras.ops` functions of `skinkeras.layers`'
+preprocessing layers, run on TensorFlow tensors: the TensorFlow backend only),
+`apply_lesion_mask`, `preprocess(name)`; the same
 as example → example ops registered by name, "lesion_mask" among them (`ops`);
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
 stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
 its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
 oversampling, `sampling`) and `dataset_info`.
 
-Modules: `preprocessing`, `augment`, `io` (maps); `ops` (the preprocessing registry);
-`sampling` (fastai v1's epoch draws);
+Modules: `preprocessing`, `augment` (with its image maths, `image_ops`), `io` (maps);
+`ops` (the preprocessing registry); `sampling` (fastai v1's epoch draws); `settings`
+(`InputSettings`, the keyword set of `make_dataset` and `make_training_stream`);
 `loading` (the TFDS builder and the deterministic per-example part); `stream`
 (training epochs held in memory); `pipeline` (`make_dataset` and the documented order).
 """

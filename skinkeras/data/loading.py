@@ -1,4 +1,4 @@
-"""Loading a split: the TFDS builder, argument checks, and the deterministic part of
+"""Loading a split: the TFDS builder and the deterministic part of
 `skinkeras.data.pipeline`'s documented order (decode → resize + centre crop →
 deterministic preprocessing → uint8), shared by evaluation datasets
 (`pipeline.make_dataset`) and training streams (`stream.make_training_stream`).
@@ -158,29 +158,6 @@ def base_split(split):
     return re.split(r"[\[+]", split)[0]
 
 
-def check_args(split, preprocessing, image_size, batch_size, label, mask_mode, seed):
-    if not isinstance(split, str) or not split:
-        raise ValueError(f"`split` must be a split name. Received: split={split!r}")
-    if preprocessing not in ops.names():
-        raise ValueError(
-            f"`preprocessing` must be one of {ops.names()}. "
-            f"Received: preprocessing={preprocessing!r}"
-        )
-    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(
-                f"`{name}` must be a positive int. Received: {name}={value!r}"
-            )
-    if not isinstance(label, str) or not label:
-        raise ValueError(f"`label` must be a feature name. Received: label={label!r}")
-    if mask_mode not in pp.MASK_MODES:
-        raise ValueError(
-            f"`mask_mode` must be one of {pp.MASK_MODES}. Received: mask_mode={mask_mode!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
-
-
 def _unit_mask(mask):
     """Integer mask 0/1 or 0/255 → float 0..1 (one channel)."""
     mask = tf.cast(mask, tf.float32)
@@ -328,17 +305,17 @@ def raw_examples(split, *, dataset, data_dir, label, source, num_classes=None):
     return source, LABELS.get(label, num_classes)
 
 
-def example_loader(
-    raw, *, split, image_size, preprocessing, label, masks_dir, mask_mode
-):
+def example_loader(raw, inputs):
+    """The deterministic part for `raw`'s examples, as `inputs` say
+    (`skinkeras.data.settings.InputSettings`)."""
     has_mask = "mask" in raw.element_spec
-    if "mask" in ops.spec(preprocessing).needs and not has_mask:
-        if masks_dir is None:
+    if "mask" in ops.spec(inputs.preprocessing).needs and not has_mask:
+        if inputs.masks_dir is None:
             raise ValueError(
-                f"`preprocessing={preprocessing!r}` needs a `mask` feature or "
+                f"`preprocessing={inputs.preprocessing!r}` needs a `mask` feature or "
                 "`masks_dir` (PNG masks written by `python -m "
                 "experiments.make_masks`). "
-                f"Received: masks_dir={masks_dir!r}"
+                f"Received: masks_dir={inputs.masks_dir!r}"
             )
         if "image_id" not in raw.element_spec:
             raise ValueError(
@@ -346,11 +323,11 @@ def example_loader(
                 f"Received: features={sorted(raw.element_spec)}"
             )
     return _example_fn(
-        image_size=image_size,
-        preprocessing=preprocessing,
-        label=label,
-        masks_dir=None if masks_dir is None else str(masks_dir),
-        split=split,
-        mask_mode=mask_mode,
+        image_size=inputs.image_size,
+        preprocessing=inputs.preprocessing,
+        label=inputs.label,
+        masks_dir=None if inputs.masks_dir is None else str(inputs.masks_dir),
+        split=inputs.split,
+        mask_mode=inputs.mask_mode,
         has_mask=has_mask,
     )

@@ -4,6 +4,8 @@ preprocessing, calibration and decision layers of a self-contained model.
 All are written with `keras.ops` only (they run on every Keras backend) and are
 registered as Keras serializable under the package name "skinkeras", so a saved
 `.keras` model loads after `import skinkeras.layers` (or `import skinkeras.models`).
+The preprocessing layers' modules (`resize_crop`, `color_constancy`, `ben_graham`) also
+hold the functions that compute them, which `skinkeras.data`'s tf.data maps call too.
 """
 
 from skinkeras.layers.arl import AttentionResidual

@@ -1,16 +1,44 @@
-"""Max-RGB and Shades of Gray colour constancy as a layer."""
+"""Max-RGB and Shades of Gray colour constancy: the one implementation, and its layer.
+
+The functions are written with `keras.ops` only, on images `(..., H, W, 3)` in
+0..255: the `ColorConstancy` layer calls them in `call()` (any backend), and
+`skinkeras.data`'s tf.data maps call them on TensorFlow tensors (the TensorFlow
+backend), so training and the exported model compute the same numbers.
+"""
 
 import math
 
 import keras
 from keras import ops
 
+from skinkeras.layers._checks import check_batch
+
 METHODS = ("max_rgb", "shades_of_gray")
 
 
+def check_method(method):
+    if method not in METHODS:
+        raise ValueError(
+            f"`method` must be one of {METHODS}. Received: method={method!r}"
+        )
+
+
+def check_p(p):
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < math.inf:
+        raise ValueError(
+            f"`p` must be a finite number > 0 (p → ∞ is Max-RGB). Received: p={p!r}"
+        )
+
+
+def _unit_norm(e):
+    """`e / ||e||`; an all-black image gets the neutral illuminant (no NaN)."""
+    norm = ops.norm(e, axis=-1, keepdims=True)
+    neutral = ops.full_like(e, 1.0 / math.sqrt(3.0))
+    return ops.where(norm > 0.0, e / ops.maximum(norm, 1e-12), neutral)
+
+
 def _power(x, p):
-    # As skinkeras.data's: repeated squaring for integer p (the same float32
-    # products, so the layer equals the tf.data map to rounding).
+    """x ** p; integer p by repeated squaring (a pow's exp/log costs ~5× more)."""
     if float(p).is_integer() and p <= 64:
         result, base, n = None, x, int(p)
         while n:
@@ -23,6 +51,64 @@ def _power(x, p):
     return ops.power(x, p)
 
 
+def max_rgb_illuminant(images):
+    """SPEC, Max-RGB: `e_c = max_x I_c(x)`, normalised to `||e|| = 1`.
+
+    Args:
+        images: float32 `(..., H, W, 3)`, 0..255.
+
+    Returns:
+        float32 `(..., 3)`; an all-black image gives (1, 1, 1) / sqrt(3).
+    """
+    return _unit_norm(ops.max(images, axis=(-3, -2)))
+
+
+def shades_of_gray_illuminant(images, p=6):
+    """SPEC, Shades of Gray: `e_c = (mean_x I_c(x)^p)^(1/p)`, normalised to `||e|| = 1`.
+
+    Each channel is divided by its maximum before the power (and multiplied back
+    after the root), so large `p` neither overflows float32 (255^p) nor underflows.
+
+    Args:
+        images: float32 `(..., H, W, 3)`, 0..255.
+        p: the Minkowski norm, a finite number > 0 (6 is the customary default;
+            p=1 is Gray World, p → ∞ tends to Max-RGB).
+
+    Returns:
+        float32 `(..., 3)`.
+    """
+    peak = ops.max(images, axis=(-3, -2), keepdims=True)
+    scaled = ops.divide_no_nan(images, peak)
+    e = ops.power(ops.mean(_power(scaled, p), axis=(-3, -2)), 1.0 / p)
+    return _unit_norm(e * ops.squeeze(peak, axis=(-3, -2)))
+
+
+def color_constancy(images, method="shades_of_gray", p=6):
+    """SPEC, colour correction: `I_c' = clip(I_c / (sqrt(3) e_c), 0, 255)`, per image.
+
+    A neutral illuminant (1, 1, 1) / sqrt(3) leaves the image unchanged; an
+    all-black image stays black, and an empty channel stays 0 (no NaN).
+
+    Args:
+        images: `(..., H, W, 3)`, 0..255, any real dtype (computed in float32).
+        method: "max_rgb" or "shades_of_gray".
+        p: the Shades of Gray norm (ignored by Max-RGB), a finite number > 0.
+
+    Returns:
+        float32, the shape of `images`.
+    """
+    check_method(method)
+    check_p(p)
+    images = ops.cast(images, "float32")
+    if method == "max_rgb":
+        e = max_rgb_illuminant(images)
+    else:
+        e = shades_of_gray_illuminant(images, p=p)
+    e = e[..., None, None, :]  # (..., 1, 1, 3) broadcasts over H, W
+    corrected = ops.divide_no_nan(images, math.sqrt(3.0) * e)
+    return ops.clip(corrected, 0.0, 255.0)
+
+
 @keras.saving.register_keras_serializable(package="skinkeras")
 class ColorConstancy(keras.layers.Layer):
     """Colour correction with a Max-RGB or Shades of Gray illuminant.
@@ -30,7 +116,7 @@ class ColorConstancy(keras.layers.Layer):
     SPEC: `e_c = max_x I_c(x)` (Max-RGB) or `e_c = (mean_x I_c(x)^p)^(1/p)`
     (Shades of Gray), normalised to `||e|| = 1` (an all-black image gets the neutral
     (1, 1, 1) / sqrt(3)); then `I_c' = clip(I_c / (sqrt(3) e_c), 0, 255)`. Per image,
-    as `skinkeras.data.color_constancy`.
+    by `color_constancy` (the code of `skinkeras.data.color_constancy` too).
 
     Input shape: `(B, H, W, 3)`, 0..255. Output shape: the same, float32.
 
@@ -42,45 +128,17 @@ class ColorConstancy(keras.layers.Layer):
 
     def __init__(self, method="shades_of_gray", p=6, **kwargs):
         super().__init__(**kwargs)
-        if method not in METHODS:
-            raise ValueError(
-                f"`method` must be one of {METHODS}. Received: method={method!r}"
-            )
-        if (
-            isinstance(p, bool)
-            or not isinstance(p, (int, float))
-            or not 0 < p < math.inf
-        ):
-            raise ValueError(f"`p` must be a finite number > 0. Received: p={p!r}")
+        check_method(method)
+        check_p(p)
         self.method = method
         self.p = p
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] != 3:
-            raise ValueError(
-                "ColorConstancy expects RGB batches (B, H, W, 3). "
-                f"Received: input_shape={input_shape}"
-            )
+        check_batch(self, input_shape, channels=3)
         self.built = True
 
-    def _illuminant(self, images):
-        if self.method == "max_rgb":
-            return ops.max(images, axis=(1, 2))  # (B, 3)
-        # Divided by the channel maximum before the power: no overflow of 255^p.
-        peak = ops.max(images, axis=(1, 2), keepdims=True)
-        scaled = ops.divide_no_nan(images, peak)
-        e = ops.power(ops.mean(_power(scaled, self.p), axis=(1, 2)), 1.0 / self.p)
-        return e * ops.squeeze(peak, axis=(1, 2))
-
     def call(self, images):
-        images = ops.cast(images, "float32")
-        e = self._illuminant(images)  # (B, 3)
-        norm = ops.norm(e, axis=-1, keepdims=True)
-        neutral = ops.full_like(e, 1.0 / math.sqrt(3.0))
-        e = ops.where(norm > 0.0, e / ops.maximum(norm, 1e-12), neutral)
-        e = e[:, None, None, :]  # (B, 1, 1, 3)
-        corrected = ops.divide_no_nan(images, math.sqrt(3.0) * e)
-        return ops.clip(corrected, 0.0, 255.0)
+        return color_constancy(images, method=self.method, p=self.p)
 
     def compute_output_shape(self, input_shape):
         return input_shape

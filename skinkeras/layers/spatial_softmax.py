@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from skinkeras.layers._checks import check_batch
+
 
 def spatial_softmax(x):
     """Channels-last spatial softmax as a function (see `SpatialSoftmax`).
@@ -45,11 +47,7 @@ class SpatialSoftmax(keras.layers.Layer):
         self.supports_masking = False
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                "SpatialSoftmax expects a 4D channels-last input "
-                f"(batch, height, width, channels). Received: input_shape={input_shape}"
-            )
+        check_batch(self, input_shape)
         self.built = True
 
     def call(self, inputs):

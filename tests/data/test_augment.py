@@ -6,7 +6,7 @@ import scipy.ndimage
 import tensorflow as tf
 
 from skinkeras.data import augment, augment_parameters
-from skinkeras.data.augment import adjust_lighting, resample
+from skinkeras.data.image_ops import adjust_lighting, resample
 from tests.data.images import in_dataset_map, random_image, structured_image
 
 SEED = tf.constant([1, 2], tf.int64)

@@ -1,5 +1,7 @@
 """make_dataset on `source=` tf.data datasets and on TFDS synthetic_lesions."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from skinkeras.data import (
     make_training_stream,
     resize_and_center_crop,
 )
+from skinkeras.data.settings import InputSettings
 from tests.data.images import random_image, structured_image
 
 SIZE = 32
@@ -73,22 +76,21 @@ def test_evaluation_pipeline_order_values_and_shapes():
     assert x.min() >= 0 and x.max() <= 255
 
 
-def test_training_pipeline_is_seeded_shuffled_augmented_and_static():
-    images, labels = small_source(20)
+# The training tests' images (with labels) and settings; `make_dataset` and
+# `make_training_stream` take the same keyword arguments.
+TRAINING = {"image_size": SIZE, "batch_size": 8, "augment": True}
 
-    def epoch(seed, epoch=0, stage=0, **kwargs):
-        ds = make_dataset(
-            "train",
-            source=source_of(images, labels),
-            image_size=SIZE,
-            batch_size=8,
-            augment=True,
-            lighting=True,
-            seed=seed,
-            stage=stage,
-            epoch=epoch,
-            **kwargs,
-        )
+
+def training_settings(**settings):
+    return {"source": source_of(*small_source(20)), **TRAINING, **settings}
+
+
+def test_training_pipeline_is_seeded_shuffled_augmented_and_static():
+    _, labels = small_source(20)
+
+    def epoch(seed, epoch=0, stage=0):
+        settings = training_settings(lighting=True, seed=seed, stage=stage, epoch=epoch)
+        ds = make_dataset("train", **settings)
         assert ds.element_spec[0].shape.as_list() == [8, SIZE, SIZE, 3]
         return collect(ds)
 
@@ -108,32 +110,14 @@ def test_training_pipeline_is_seeded_shuffled_augmented_and_static():
     # Shuffled: a permutation of the split, not the source order.
     assert not np.array_equal(y0, np.asarray(labels[:16]))
     # repeat=True goes on with epochs 1, 2, ... exactly as datasets started there.
-    ds = make_dataset(
-        "train",
-        source=source_of(images, labels),
-        image_size=SIZE,
-        batch_size=8,
-        augment=True,
-        lighting=True,
-        seed=0,
-        repeat=True,
-    )
+    ds = make_dataset("train", **training_settings(lighting=True, seed=0, repeat=True))
     x_repeat = np.concatenate([x.numpy() for x, _ in ds.take(6)])
     np.testing.assert_array_equal(x_repeat[:16], x0)
     np.testing.assert_array_equal(x_repeat[16:32], x1)
 
 
 def test_training_epochs_resume_exactly_and_decode_once():
-    images, labels = small_source(20)
-    stream = make_training_stream(
-        "train",
-        source=source_of(images, labels),
-        image_size=SIZE,
-        batch_size=8,
-        augment=True,
-        oversample=True,
-        seed=5,
-    )
+    stream = make_training_stream("train", **training_settings(oversample=True, seed=5))
     assert (stream.epoch_size, stream.steps_per_epoch) == (2 * 15, 3)
     whole = [collect(stream.epochs(stage=2, start=e, stop=e + 1)) for e in range(3)]
     # Each epoch is drawn and augmented anew: a run resumed at epoch 1 must not
@@ -252,6 +236,18 @@ def test_bad_arguments_raise():
         kwargs.setdefault("source", source)
         with pytest.raises(ValueError, match=message):
             make_dataset("train", **kwargs)
+
+
+def test_both_functions_take_the_documented_settings():
+    # One keyword set (InputSettings): make_dataset's docstring lists each field
+    # with its default, and a keyword outside it is refused by both functions.
+    fields = [f for f in dataclasses.fields(InputSettings) if f.name != "split"]
+    for field in fields:
+        default = repr(field.default).replace("'", '"')
+        assert f"{field.name}={default}" in make_dataset.__doc__, field.name
+    for make in (make_dataset, make_training_stream):
+        with pytest.raises(TypeError, match="image_sizes"):
+            make("train", **training_settings(image_sizes=32))
 
 
 # ---- TFDS --------------------------------------------------------------------------

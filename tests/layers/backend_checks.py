@@ -12,6 +12,7 @@ import numpy as np
 
 import skinkeras.layers as skl
 from tests.layers.test_arl import _numeric_gradient, numpy_arl
+from tests.layers.test_pipeline_layers import numpy_ben_graham, numpy_color_constancy
 from tests.layers.test_spatial_softmax import numpy_spatial_softmax
 from tests.layers.test_squeeze_excite import numpy_squeeze_excite
 
@@ -57,6 +58,36 @@ def check_layers():
     np.testing.assert_allclose(
         _c(skl.CaffePreprocess()(rgb))[..., 0], rgb[..., 2] - 103.939, atol=1e-4
     )
+
+
+def check_preprocessing_layers():
+    """The preprocessing layers, whose `keras.ops` functions skinkeras.data's maps
+    share, against their numpy / OpenCV references; the maps themselves need the
+    TensorFlow backend and say so."""
+    import cv2
+    import pytest
+
+    import skinkeras.data
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 255, size=(2, 16, 24, 3)).astype("float32")
+    for method, p in (("max_rgb", 6), ("shades_of_gray", 6), ("shades_of_gray", 2.5)):
+        np.testing.assert_allclose(
+            _c(skl.ColorConstancy(method, p=p)(x)),
+            numpy_color_constancy(x, method, p),
+            atol=1e-3,
+        )
+    np.testing.assert_allclose(
+        _c(skl.BenGraham()(x)), numpy_ben_graham(x, 1.6), atol=1e-3
+    )
+    # Enlarging only: Keras has an "area" resize on TensorFlow alone.
+    small = x[:1, :12, :16]
+    reference = cv2.resize(small[0, :, 2:14], (32, 32), interpolation=cv2.INTER_LINEAR)
+    out = _c(skl.ResizeAndCenterCrop(32)(small))[0]
+    np.testing.assert_allclose(out, reference, atol=1e-3)
+    backend = keras.backend.backend()
+    with pytest.raises(RuntimeError, match=f"TensorFlow backend.*'{backend}'"):
+        skinkeras.data.color_constancy(x[0])
 
 
 class ArlOfWeights(keras.Model):

@@ -28,6 +28,7 @@ LAYERS = textwrap.dedent(
     assert not _fusion.fusion_enabled()
     assert _fusion.xla_fused(len) is len  # ARL's pieces run as plain keras.ops
     checks.check_layers()
+    checks.check_preprocessing_layers()
     checks.check_arl_gradients()
     checks.check_training_step()
 

@@ -1,6 +1,8 @@
 """The layers of the self-contained model (resize + crop, colour constancy, Ben
-Graham, rounding, temperature softmax, decision) against the tf.data maps training
-uses and against independent NumPy/OpenCV references."""
+Graham, rounding, temperature softmax, decision) against independent NumPy/OpenCV
+references, and against the tf.data maps training uses (which call the same
+`keras.ops` functions: the comparison guards the maps' wrapping, the references
+the shared numbers)."""
 
 import math
 
@@ -11,8 +13,9 @@ import pytest
 import tensorflow as tf
 
 from skinkeras import data, layers
+from skinkeras.layers import ben_graham
 
-TOLERANCE = 1e-5  # float32 pixels 0..255 (the maps run the same float32 ops)
+TOLERANCE = 1e-5  # float32 pixels 0..255 (the maps run the same functions)
 
 
 def images(shape, *, seed=0, dtype=np.uint8):
@@ -41,10 +44,11 @@ def test_resize_and_center_crop_equals_training(height, width):
 
 
 def test_resize_and_center_crop_against_numpy_and_opencv():
-    # Shrinking by 2 with area averaging is the mean of 2x2 blocks of the centre square.
-    batch = images((1, 64, 80, 3)).astype(np.float32)
-    square = batch[0, :, 8:72]
-    blocks = square.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
+    # Shrinking by 3 with area averaging is the mean of 3x3 blocks of the centre
+    # square (by 2, bilinear's half-pixel samples would average 2x2 blocks too).
+    batch = images((1, 96, 120, 3)).astype(np.float32)
+    square = batch[0, :, 12:108]
+    blocks = square.reshape(32, 3, 32, 3, 3).mean(axis=(1, 3))
     out = numpy_image(layers.ResizeAndCenterCrop(32)(batch))[0]
     np.testing.assert_allclose(out, blocks, atol=1e-4)
     # Enlarging is bilinear with half-pixel centres, as OpenCV's INTER_LINEAR.
@@ -109,6 +113,28 @@ def test_ben_graham_equals_training_and_numpy(sigma, shape):
     effective = min(shape[1:3]) / 10 if sigma is None else sigma
     # numpy's reflect padding needs radius < side: 3.2 px and 2 px sigmas qualify.
     np.testing.assert_allclose(out, numpy_ben_graham(batch, effective), atol=1e-3)
+
+
+def test_gaussian_blur_matches_opencv_float_kernel_and_border():
+    # In float32 OpenCV does not round, so with the same kernel size the separable
+    # blur and the reflect-101 border must agree almost exactly.
+    image = images((40, 56, 3), seed=8).astype(np.float32)
+    for sigma in (1.3, 4.0, 9.5):  # 9.5: radius 29 > 40 / 2, deep reflection
+        k = ben_graham.gaussian_kernel_size(sigma)
+        expected = cv2.GaussianBlur(
+            image, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101
+        )
+        out = numpy_image(ben_graham.gaussian_blur(image[None], sigma))[0]
+        np.testing.assert_allclose(out, expected, atol=2e-3)
+
+
+def test_kernel_size_follows_opencv_rule():
+    # smooth.dispatch.cpp: ksize = cvRound(sigma * 3 * 2 + 1) | 1 for 8-bit images.
+    expected = {0.5: 5, 1.0: 7, 2.2: 15, 6.4: 39, 22.4: 135}
+    for sigma, size in expected.items():
+        assert ben_graham.gaussian_kernel_size(sigma) == size
+        tensor = keras.ops.convert_to_tensor(sigma)  # a sigma known at run time
+        assert int(numpy_image(ben_graham.gaussian_kernel_size(tensor))) == size
 
 
 def test_round_softmax_and_decision_against_numpy():

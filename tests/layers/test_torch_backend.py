@@ -12,6 +12,7 @@ SCRIPT = textwrap.dedent(
     from tests.layers import backend_checks as checks
     checks.check_backend("torch")
     checks.check_layers()
+    checks.check_preprocessing_layers()
     checks.check_arl_gradients()
     checks.check_training_step()
     print("TORCH_OK")
