@@ -33,12 +33,12 @@ def test_groups_are_longest_first_onto_the_least_loaded_worker():
     loads = [0, 0]
     for nodeid, group in groups.items():
         loads[group] += times.get(nodeid, schedule.SLOW_DEFAULT_SECONDS)
-    # LPT is within 4/3 of the optimum; here the demo alone sets the floor.
+    # LPT is within 4/3 of the optimum (the longest test alone may set the floor).
     total = sum(loads)
     assert max(loads) <= max(max(times.values()), total / 2) * 4 / 3
-    demo = "tests/experiments/test_main.py::test_offline_demo_reaches_auroc_0_8"
-    repro = [n for n in times if "test_reproducibility" in n][0]
-    assert groups[demo] != groups[repro]
+    # The two longest start at once, one per worker.
+    first, second = sorted(times, key=times.get, reverse=True)[:2]
+    assert groups[first] != groups[second]
     # The same on every call (every xdist worker computes it independently).
     assert schedule.slow_groups(list(reversed(nodeids)), 2) == groups
 
