@@ -27,7 +27,7 @@ from skinkeras.segmentation import config as segment_config
 # protocol").
 TRAIN_HELP = {
     # What to train.
-    "model": "Backbone: ResNet-50 or EfficientNet-B0.",
+    "model": "Backbone: ResNet-50 or EfficientNet-B0 (the study's), or ResNet-26 (ResNet-50 with two blocks per stage; no ImageNet weights, --weights=none: the offline demo).",
     "arl": "Attention Residual Learning in the residual blocks (16 in ResNet-50, 9 in EfficientNet-B0).",
     "se": "Squeeze & Excitation (EfficientNet-B0 only). Default: on for effnet (the stock EfficientNet-B0); --nose removes it. Passing --se with --model=resnet50 is an error.",
     "head": "Classification head: `fastai` (avg+max pool, BN, dropout, Dense 512, BN, dropout, Dense) or `linear` (avg pool, Dense).",

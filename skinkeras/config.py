@@ -19,7 +19,12 @@ import json
 import math
 import os
 
-MODELS = ("resnet50", "effnet")
+MODELS = ("resnet50", "effnet", "resnet26")
+# Models keras.applications has no ImageNet weights for: they train from random
+# weights (`weights="none"`), e.g. ResNet-26 in the offline demo.
+RANDOM_ONLY_MODELS = ("resnet26",)
+# The models with Squeeze & Excitation blocks (`se`).
+SE_MODELS = ("effnet",)
 HEADS = ("fastai", "linear")
 # Target → number of classes (SPEC: the binary melanoma task; the 3-class label kept).
 NUM_CLASSES = {"melanoma": 2, "label": 3}
@@ -72,7 +77,7 @@ IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
 # The smallest input side each backbone takes: both downsample by 32 (ResNet-50's
 # conv5, EfficientNet-B0's block7), and `skinkeras.models` refuses less, with or
 # without ARL, whatever the head (tests/training/test_config.py builds them there).
-MIN_IMAGE_SIZE = {"resnet50": 32, "effnet": 32}
+MIN_IMAGE_SIZE = {"resnet50": 32, "effnet": 32, "resnet26": 32}
 
 
 def _check_finite(name, value):
@@ -138,10 +143,19 @@ def check_field(name, value):
 
 
 def check_se(*, model, se):
-    if model == "resnet50" and se:
+    if model not in SE_MODELS and se:
         raise ValueError(
-            "--se applies only to --model=effnet (ResNet-50 has no Squeeze & "
+            f"--se applies only to --model=effnet ({model} has no Squeeze & "
             "Excitation); remove --se or use --model=effnet. Received: se=True"
+        )
+
+
+def check_weights(*, model, weights):
+    if model in RANDOM_ONLY_MODELS and weights != "none":
+        raise ValueError(
+            f"--model={model} has no ImageNet weights (keras.applications has no "
+            "such network): add --weights=none to train it from random weights. "
+            f"Received: weights={weights!r}"
         )
 
 
@@ -255,6 +269,7 @@ def check_runnable(config):
 RULES = {
     check_epochs: ("head_epochs", "epochs"),
     check_se: ("model", "se"),
+    check_weights: ("model", "weights"),
     check_augmentation: ("augment", "lighting", "flip", "warp"),
     check_num_classes: ("label", "num_classes"),
     check_class_names: ("label", "num_classes", "class_names"),

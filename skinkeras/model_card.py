@@ -56,8 +56,8 @@ PREPROCESSING = {
         "image, from the U-Net segmenter"
     ),
 }
-MODELS = {"effnet": "EfficientNet-B0", "resnet50": "ResNet-50"}
-ARL_BLOCKS = {"effnet": 9, "resnet50": 16}
+MODELS = {"effnet": "EfficientNet-B0", "resnet50": "ResNet-50", "resnet26": "ResNet-26"}
+ARL_BLOCKS = {"effnet": 9, "resnet50": 16, "resnet26": 8}
 
 # Metadata fields the limits section speaks of, with their wording.
 METADATA_FIELDS = {

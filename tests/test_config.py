@@ -77,6 +77,10 @@ INVALID = [
     ({"loss": "focal", "focal_gamma": -1.0}, "focal_gamma=-1.0"),
     ({"focal_gamma": 1.0}, "focal_gamma=1.0"),  # without loss="focal"
     ({"label": "diagnosis", "num_classes": 3}, "class_names=None"),
+    # ResNet-26 has no ImageNet weights (keras.applications has none).
+    ({"model": "resnet26"}, "--weights=none.*Received: weights='imagenet'"),
+    ({"model": "resnet26", "weights": "w.h5"}, "Received: weights='w.h5'"),
+    ({"model": "resnet26", "weights": "none", "se": True}, "resnet26 has no Squeeze"),
     (
         {"label": "diagnosis", "num_classes": 3, "class_names": ["a", "b"]},
         r"class_names=\['a', 'b'\]",
@@ -106,7 +110,8 @@ def test_segment_config_refuses_non_finite_learning_rates():
 
 def test_image_size_below_the_backbones_minimum_is_refused():
     for model in config_lib.MODELS:
-        config = TrainConfig(model=model, image_size=31, se=None)
+        weights = "none" if model in config_lib.RANDOM_ONLY_MODELS else "imagenet"
+        config = TrainConfig(model=model, image_size=31, se=None, weights=weights)
         with pytest.raises(ValueError, match=f"model='{model}'") as error:
             config_lib.check_runnable(config)
         assert str(error.value).endswith("Received: image_size=31")

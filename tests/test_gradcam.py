@@ -139,6 +139,7 @@ def test_layer_name_and_errors(images):
         ("resnet50", True, "conv5_block3_out"),
         ("effnet", False, "top_activation"),
         ("effnet", True, "top_activation"),
+        ("resnet26", True, "conv5_block2_out"),
     ],
 )
 def test_every_model_variant(name, arl, layer):

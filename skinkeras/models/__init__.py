@@ -1,4 +1,5 @@
-"""ResNet-50 and EfficientNet-B0 rebuilt with ARL and SE, from ImageNet weights.
+"""ResNet-50 and EfficientNet-B0 rebuilt with ARL and SE, from ImageNet weights;
+ResNet-26 (no ImageNet weights) for training from random weights.
 
 Every model takes RGB float pixels in 0..255 (the model-specific input
 normalisation is inside the model) and outputs logits from `head_logits`.
@@ -13,20 +14,20 @@ from skinkeras.models.parts import (
     head_layers,
     set_backbone_trainable,
 )
-from skinkeras.models.resnet import RESNET50, resnet50
+from skinkeras.models.resnet import RESNET26, RESNET50, resnet26, resnet50
 from skinkeras.models.unet import unet
 from skinkeras.models.weights import TransferReport, transfer_weights
 
 # The study's names of the architectures (the `model` of a run's config).
-ARCHITECTURES = {"resnet50": RESNET50, "effnet": EFFICIENTNET_B0}
+ARCHITECTURES = {"resnet50": RESNET50, "effnet": EFFICIENTNET_B0, "resnet26": RESNET26}
 MODELS = tuple(ARCHITECTURES)
 
 
 def build_model(name, **options):
-    """Builds the model `name` ("resnet50" or "effnet" = EfficientNet-B0).
+    """Builds the model `name` ("resnet50", "effnet" = EfficientNet-B0, "resnet26").
 
     Args:
-        name: "resnet50" or "effnet".
+        name: "resnet50", "effnet" or "resnet26" (random weights only).
         **options: the keyword arguments of `skinkeras.models.common.build`:
             `num_classes=2, arl=False, se=None, weights="imagenet",
             input_shape=(224, 224, 3), include_top=True, head="fastai",
@@ -52,6 +53,7 @@ __all__ = [
     "efficientnet_b0",
     "feature_layer_name",
     "head_layers",
+    "resnet26",
     "resnet50",
     "set_backbone_trainable",
     "transfer_weights",

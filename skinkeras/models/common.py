@@ -26,7 +26,8 @@ class Architecture:
     Attributes:
         name: the model's name; "_se" (SE blocks kept) and "_arl" are appended.
         weights: the keras.applications model the ImageNet weights come from
-            (a key of `skinkeras.models.weights.ARCHS`).
+            (a key of `skinkeras.models.weights.ARCHS`); None where there is
+            none (the network trains from random weights only).
         se: keras.applications' network has Squeeze & Excitation blocks. Then
             `se=None` keeps them and `se=False` removes them; without them
             `se=True` is an error (there are no ImageNet weights for them).
@@ -38,7 +39,7 @@ class Architecture:
     """
 
     name: str
-    weights: str
+    weights: str | None
     se: bool
     preprocessing: Callable
     preprocessing_needs_rgb: bool
@@ -91,6 +92,12 @@ def build(
         `head_logits` (or, without top, the last feature map).
     """
     se = architecture.se if se is None else se
+    if weights is not None and architecture.weights is None:
+        raise ValueError(
+            f"{architecture.name} has no ImageNet weights (keras.applications has "
+            "no such network): train it from random weights, weights=None. "
+            f"Received: weights={weights!r}"
+        )
     if se and not architecture.se:
         raise ValueError(
             f"{architecture.name} has no Squeeze & Excitation variant with ImageNet "

@@ -5,8 +5,10 @@ import keras
 from skinkeras.layers import AttentionResidual
 from skinkeras.models.heads import HEAD_PREFIX
 
-# The last backbone feature map of each architecture (Grad-CAM, U-Net, include_top=False).
-FEATURE_LAYERS = ("conv5_block3_out", "top_activation")
+# The last backbone feature map of each architecture (Grad-CAM, U-Net,
+# include_top=False), the first found: ResNet-50's conv5 has three blocks (its
+# conv5_block2_out is inside), ResNet-26's two; EfficientNet's top.
+FEATURE_LAYERS = ("conv5_block3_out", "conv5_block2_out", "top_activation")
 
 
 def head_layers(model):
@@ -46,8 +48,8 @@ def set_backbone_trainable(model, trainable, *, train_bn=True):
 
 
 def feature_layer_name(model):
-    """Name of the last backbone feature map layer: "conv5_block3_out" (ResNet-50)
-    or "top_activation" (EfficientNet-B0)."""
+    """Name of the last backbone feature map layer: "conv5_block3_out" (ResNet-50),
+    "conv5_block2_out" (ResNet-26) or "top_activation" (EfficientNet-B0)."""
     names = {layer.name for layer in model.layers}
     for name in FEATURE_LAYERS:
         if name in names:
@@ -60,5 +62,5 @@ def feature_layer_name(model):
 
 def arl_layers(model):
     """The model's `AttentionResidual` layers in forward order (16 for ResNet-50,
-    9 for EfficientNet-B0); read `layer.alpha` and `layer.name`."""
+    8 for ResNet-26, 9 for EfficientNet-B0); read `layer.alpha` and `layer.name`."""
     return [layer for layer in model.layers if isinstance(layer, AttentionResidual)]

@@ -6,6 +6,11 @@ With `arl=True` each of the 16 bottlenecks' residual `Add` (`conv{S}_block{B}_ad
 is replaced by an `AttentionResidual` named `conv{S}_block{B}_arl` that also applies
 the block's ReLU (one fused pass instead of two); `conv{S}_block{B}_out` is then an
 identity that keeps the block output's keras.applications name.
+
+ResNet-26 is the same network with two bottlenecks per stage (timm's `resnet26`;
+keras.applications' generic `ResNet` with that `stack_fn`). No ImageNet weights exist
+for it: it is for training from random weights, where ResNet-50's depth learns
+slowly on a few hundred images (the offline demo, issue 23).
 """
 
 import functools
@@ -15,15 +20,21 @@ import keras
 from skinkeras.layers import AttentionResidual, CaffePreprocess
 from skinkeras.models import common, heads
 
-# Architecture as data: (stage name, bottleneck filters, blocks, stride of block 1).
-# ResNet-101/152 differ in the block counts only (keras.applications' stack_fn).
-RESNET50_STAGES = (
-    ("conv2", 64, 3, 1),
-    ("conv3", 128, 4, 2),
-    ("conv4", 256, 6, 2),
-    ("conv5", 512, 3, 2),
-)
-FEATURE_LAYER = "conv5_block3_out"
+# Architecture as data: blocks per stage, the only difference between ResNet
+# depths (keras.applications' stack_fn: ResNet-101 3-4-23-3, ResNet-152 3-8-36-3).
+BLOCKS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3)}
+
+
+def stages(blocks):
+    """The stage table ((stage name, bottleneck filters, blocks, stride of block 1),
+    ...) of a ResNet with these blocks per stage."""
+    return tuple(
+        (f"conv{index + 2}", 64 * 2**index, count, 1 if index == 0 else 2)
+        for index, count in enumerate(blocks)
+    )
+
+
+RESNET50_STAGES = stages(BLOCKS[50])
 _BN_EPSILON = 1.001e-5  # keras.applications' value, part of the ImageNet network
 # How fast the moving statistics follow training: the study's ResNet-50 is fastai
 # v1's `cnn_learner(data, models.resnet50)` body, torchvision's resnet50, whose
@@ -115,19 +126,21 @@ def caffe_preprocessing(x, *, weights):
     return CaffePreprocess(name="caffe_preprocess")(x)
 
 
-def _resnet(depth, stages):
-    """ResNet-`depth`: keras.applications' ResNet{depth} with these stages."""
+def _resnet(depth, *, imagenet=True):
+    """ResNet-`depth`: keras.applications' ResNet{depth} (its ImageNet weights where
+    `imagenet`), stages from `BLOCKS`."""
     return common.Architecture(
         name=f"resnet{depth}",
-        weights=f"resnet{depth}",
+        weights=f"resnet{depth}" if imagenet else None,
         se=False,
         preprocessing=caffe_preprocessing,
         preprocessing_needs_rgb=True,
-        backbone=functools.partial(resnet_backbone, stages=stages),
+        backbone=functools.partial(resnet_backbone, stages=stages(BLOCKS[depth])),
     )
 
 
-RESNET50 = _resnet(50, RESNET50_STAGES)
+RESNET50 = _resnet(50)
+RESNET26 = _resnet(26, imagenet=False)
 
 
 def resnet50(**options):
@@ -151,3 +164,19 @@ def resnet50(**options):
         outputting logits `(batch, num_classes)` from `head_logits`.
     """
     return common.build(RESNET50, **options)
+
+
+def resnet26(**options):
+    """ResNet-26: ResNet-50's layers with two bottlenecks per stage, random weights.
+
+    The same input convention, layer names (`conv{S}_block{1,2}_*`), ARL placement
+    (8 blocks with `arl=True`) and head as `resnet50`; `include_top=False` ends at
+    `conv5_block2_out`. There are no ImageNet weights: `weights` must be None.
+
+    Args:
+        **options: the keyword arguments of `skinkeras.models.common.build`.
+
+    Returns:
+        A flat functional `keras.Model` named "resnet26" or "resnet26_arl".
+    """
+    return common.build(RESNET26, **options)

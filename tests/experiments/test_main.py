@@ -57,7 +57,7 @@ def test_helpfull_documents_every_flag_of_the_issue():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model=vgg"], "value should be one of <resnet50|effnet>"),
+        (["--model=vgg"], "value should be one of <resnet50|effnet|resnet26>"),
         (["--strategy=horovod"], "value should be one of <auto|cpu|gpu"),
         (["--model=resnet50", "--se"], "--se applies only to --model=effnet"),
         (["--head_epochs=-1"], "--head_epochs=-1"),

@@ -1,10 +1,17 @@
-"""Rebuilt ResNet-50 against keras.applications.ResNet50."""
+"""Rebuilt ResNet-50 against keras.applications.ResNet50; ResNet-26 against its
+generic ResNet with two blocks per stage."""
 
 import keras
 import pytest
 
 from skinkeras.layers import AttentionResidual, CaffePreprocess
-from skinkeras.models import arl_layers, resnet50
+from skinkeras.models import (
+    arl_layers,
+    build_model,
+    feature_layer_name,
+    resnet26,
+    resnet50,
+)
 from tests.models.helpers import (
     assert_features_equal_after_transfer,
     randomize_statistics,
@@ -93,3 +100,63 @@ def test_batchnorm_follows_training_as_torchvisions_resnet50():
     }
     assert len(momenta) == 53 + 2  # 53 in the body, 2 in the head
     assert set(momenta.values()) == {0.9}
+
+
+def _keras_resnet26():
+    """keras.applications' generic ResNet with two bottlenecks per stage (the
+    `stack_fn` its ResNet50 uses with 3-4-6-3): the independent reference."""
+    from keras.src.applications import resnet as applications_resnet
+
+    def stack_fn(x):
+        x = applications_resnet.stack_residual_blocks_v1(
+            x, 64, 2, stride1=1, name="conv2"
+        )
+        for stage, filters in ((3, 128), (4, 256), (5, 512)):
+            x = applications_resnet.stack_residual_blocks_v1(
+                x, filters, 2, name=f"conv{stage}"
+            )
+        return x
+
+    return randomize_statistics(
+        applications_resnet.ResNet(
+            stack_fn,
+            preact=False,
+            use_bias=True,
+            include_top=False,
+            weights=None,
+            input_shape=(SIZE, SIZE, 3),
+            name="resnet26",
+        )
+    )
+
+
+def test_resnet26_is_kerass_generic_resnet_with_two_blocks_per_stage():
+    reference = _keras_resnet26()
+    stock = resnet26(
+        weights=None,
+        include_top=False,
+        include_preprocessing=False,
+        input_shape=(SIZE, SIZE, 3),
+    )
+    assert _names(stock) == _names(reference)
+    assert stock.count_params() == reference.count_params()
+    model = resnet26(
+        weights=None, include_top=False, arl=True, input_shape=(SIZE, SIZE, 3)
+    )
+    assert model.count_params() - reference.count_params() == 8
+    assert feature_layer_name(model) == "conv5_block2_out"
+    assert_features_equal_after_transfer(
+        model,
+        reference,
+        new_layers=8,
+        shape=(2, 2, 2, 2048),
+        applications_input=keras.applications.resnet50.preprocess_input,
+    )
+
+
+def test_resnet26_has_no_imagenet_weights():
+    with pytest.raises(ValueError, match="resnet26 has no ImageNet weights.*"):
+        resnet26(weights="imagenet", input_shape=(SIZE, SIZE, 3))
+    model = build_model("resnet26", weights=None, arl=True, input_shape=(32, 32, 3))
+    assert model.name == "resnet26_arl" and model.output_shape == (None, 2)
+    assert len(arl_layers(model)) == 8
