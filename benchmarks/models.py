@@ -1,11 +1,12 @@
 """Training-step and inference time of the rebuilt models vs keras.applications.
 
     python -m benchmarks.models [--image_size=224] [--batch_size=16] [--repeats=5]
-        [--warmup=2] [--models=all] [--jit_compile]
+        [--warmup=2] [--models=resnet50,effnet] [--jit_compile]
 
-Builds, with random weights (the time does not depend on their values):
-ResNet-50 from keras.applications, ours, ours + ARL; EfficientNet-B0 from
-keras.applications, ours with SE / without attention / ARL / SE + ARL. Every
+Builds, with random weights (the time does not depend on their values), for each
+model of `--models` (names of `skinkeras.models.MODELS` with ImageNet weights, e.g.
+`resnet101,effnet_b3`): keras.applications' network, ours, ours + ARL; for the
+study's EfficientNet-B0 (`effnet`) also ours without attention and with ARL only. Every
 backbone (`include_top=False`) gets the same small head (global average pooling →
 Dense 2 logits) so that only the backbones differ, and is compiled with Adam and
 sparse cross-entropy on logits. Our models include their input normalisation
@@ -16,7 +17,7 @@ Timing: after `--warmup` untimed calls per model (tracing), `--repeats` rounds;
 each round times one `train_on_batch` and one `predict_on_batch` of every model in
 turn (every other round in reverse order), so that load from other processes and
 the order spread over all models alike. The table gives the median and the minimum
-over rounds and each model's ratio to the keras.applications model of its family.
+over rounds and each model's ratio to keras.applications' network of the same model.
 A second table gives ARL's cost: for each ARL model, the median over rounds of its
 time divided by the time of the same model without ARL in the same round. All
 figures come from this one run.
@@ -32,26 +33,47 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from skinkeras.models import build_model  # noqa: E402
+from skinkeras.models import ARCHITECTURES, build_model  # noqa: E402
+from skinkeras.models.weights import APPLICATIONS  # noqa: E402
 
-# (label, family, builder kwargs or None for keras.applications)
-VARIANTS = (
-    ("ResNet50 (keras.applications)", "resnet50", None),
-    ("resnet50", "resnet50", {"arl": False}),
-    ("resnet50 + ARL", "resnet50", {"arl": True}),
-    ("EfficientNetB0 (keras.applications)", "effnet", None),
-    ("effnet_b0 SE", "effnet", {"se": True, "arl": False}),
-    ("effnet_b0 none", "effnet", {"se": False, "arl": False}),
-    ("effnet_b0 ARL", "effnet", {"se": False, "arl": True}),
-    ("effnet_b0 SE + ARL", "effnet", {"se": True, "arl": True}),
-)
+DEFAULT_MODELS = "resnet50,effnet"
+# The models keras.applications has (the ratio's reference).
+BENCHMARKED = tuple(name for name, arch in ARCHITECTURES.items() if arch.weights)
 
-# (ARL model, the same model without ARL)
-ARL_PAIRS = (
-    ("resnet50 + ARL", "resnet50"),
-    ("effnet_b0 ARL", "effnet_b0 none"),
-    ("effnet_b0 SE + ARL", "effnet_b0 SE"),
-)
+
+def variants(name):
+    """`[(label, builder kwargs or None for keras.applications)]` of one model, and
+    its `[(ARL label, the same model without ARL)]` pairs."""
+    architecture = ARCHITECTURES[name]
+    label = architecture.name + (" SE" if architecture.se else "")
+    rows = [
+        (f"{APPLICATIONS[architecture.weights]} (keras.applications)", None),
+        (label, {"arl": False}),
+        (f"{label} + ARL", {"arl": True}),
+    ]
+    pairs = [(f"{label} + ARL", label)]
+    if name == "effnet":  # the study's four EfficientNet-B0 variants (SPEC, exp. 4)
+        plain = f"{architecture.name} none"
+        rows[2:2] = [(plain, {"se": False, "arl": False})]
+        rows.append((f"{architecture.name} ARL", {"se": False, "arl": True}))
+        pairs.insert(0, (f"{architecture.name} ARL", plain))
+    return rows, pairs
+
+
+def parse_models(text):
+    """`"resnet50,effnet_b3"` → `("resnet50", "effnet_b3")`, each checked."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if name not in BENCHMARKED:
+            raise argparse.ArgumentTypeError(
+                f"--models takes names of {BENCHMARKED} (keras.applications has the "
+                f"others' reference network). Received: --models={text}"
+            )
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"--models takes distinct comma-separated names. Received: --models={text}"
+        )
+    return names
 
 
 def paired_ratio(times, baseline_times):
@@ -64,17 +86,16 @@ def paired_ratio(times, baseline_times):
     return statistics.median(t / b for t, b in zip(times, baseline_times, strict=True))
 
 
-def build(family, kwargs, *, image_size, num_classes, jit_compile):
+def build(name, kwargs, *, image_size, num_classes, jit_compile):
     shape = (image_size, image_size, 3)
     if kwargs is None:
-        constructor = {
-            "resnet50": keras.applications.ResNet50,
-            "effnet": keras.applications.EfficientNetB0,
-        }[family]
+        constructor = getattr(
+            keras.applications, APPLICATIONS[ARCHITECTURES[name].weights]
+        )
         backbone = constructor(weights=None, include_top=False, input_shape=shape)
     else:
         backbone = build_model(
-            family, weights=None, include_top=False, input_shape=shape, **kwargs
+            name, weights=None, include_top=False, input_shape=shape, **kwargs
         )
     x = keras.layers.GlobalAveragePooling2D(name="bench_pool")(backbone.output)
     logits = keras.layers.Dense(num_classes, name="bench_logits")(x)
@@ -95,9 +116,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model")
     parser.add_argument(
         "--models",
-        choices=("all", "resnet50", "effnet"),
-        default="all",
-        help="which family to time",
+        type=parse_models,
+        default=DEFAULT_MODELS,
+        help=f"comma-separated models to time, of {', '.join(BENCHMARKED)}",
     )
     parser.add_argument("--jit_compile", action="store_true", help="XLA-compile steps")
     args = parser.parse_args()
@@ -108,18 +129,24 @@ def main():
     caffe_images = keras.applications.resnet50.preprocess_input(images.copy())
     labels = rng.integers(0, 2, size=args.batch_size).astype("int32")
 
-    variants = [v for v in VARIANTS if args.models in ("all", v[1])]
+    table = [
+        (label, name, kwargs)
+        for name in args.models
+        for label, kwargs in variants(name)[0]
+    ]
+    arl_pairs = [pair for name in args.models for pair in variants(name)[1]]
     models = {}
-    for label, family, kwargs in variants:
+    for label, name, kwargs in table:
         keras.utils.set_random_seed(0)
         model = build(
-            family,
+            name,
             kwargs,
             image_size=args.image_size,
             num_classes=2,
             jit_compile=args.jit_compile,
         )
-        x = caffe_images if family == "resnet50" and kwargs is None else images
+        # keras.applications' ResNets expect caffe-style input; ours normalise inside.
+        x = caffe_images if name.startswith("resnet") and kwargs is None else images
         for _ in range(args.warmup):
             model.train_on_batch(x, labels)
             model.predict_on_batch(x)
@@ -156,11 +183,11 @@ def main():
     )
     print("|---|---:|---:|---:|---:|---:|")
     reference = {}
-    for label, family, _ in variants:
+    for label, name, _ in table:
         t = times[label]
         stats = {k: (statistics.median(t[k]), min(t[k])) for k in ("train", "infer")}
-        reference.setdefault(family, stats)
-        ref = reference[family]
+        reference.setdefault(name, stats)
+        ref = reference[name]
         cells = []
         for k in ("train", "infer"):
             med, low = stats[k]
@@ -169,14 +196,13 @@ def main():
         params = models[label][0].count_params()
         print(f"| {label} | {params:,} | " + " | ".join(cells) + " |")
 
-    pairs = [(a, b) for a, b in ARL_PAIRS if a in times and b in times]
-    if pairs:
+    if arl_pairs:
         print()
         print("ARL's cost: median over rounds of the same-round time ratio")
         print()
         print("| ARL model | compared with | train step | inference |")
         print("|---|---|---:|---:|")
-        for arl_label, plain_label in pairs:
+        for arl_label, plain_label in arl_pairs:
             cells = [
                 f"{paired_ratio(times[arl_label][k], times[plain_label][k]) - 1:+.1%}"
                 for k in ("train", "infer")

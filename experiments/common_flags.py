@@ -27,9 +27,9 @@ from skinkeras.segmentation import config as segment_config
 # protocol").
 TRAIN_HELP = {
     # What to train.
-    "model": "Backbone: ResNet-50 or EfficientNet-B0 (the study's), or ResNet-26 (ResNet-50 with two blocks per stage; no ImageNet weights, --weights=none: the offline demo).",
+    "model": "Backbone: resnet50 or effnet (= effnet_b0), the study's; the field's resnet101, resnet152 and effnet_b1 ... effnet_b7 (native sizes 240 ... 600 px: set --image_size; docs/models.md); or resnet26 (ResNet-50 with two blocks per stage; no ImageNet weights, --weights=none: the offline demo).",
     "arl": "Attention Residual Learning in the residual blocks (16 in ResNet-50, 9 in EfficientNet-B0).",
-    "se": "Squeeze & Excitation (EfficientNet-B0 only). Default: on for effnet (the stock EfficientNet-B0); --nose removes it. Passing --se with --model=resnet50 is an error.",
+    "se": "Squeeze & Excitation (EfficientNet only). Default: on for every EfficientNet (keras.applications' network); --nose removes it. Passing --se with a ResNet is an error.",
     "head": "Classification head: `fastai` (avg+max pool, BN, dropout, Dense 512, BN, dropout, Dense) or `linear` (avg pool, Dense).",
     "label": "Target: `melanoma` (melanoma vs. rest, 2 classes, the study's task; every dataset), `label` (ISIC 2017: nevus / melanoma / seborrheic keratosis) or `diagnosis` (ISIC 2019, HAM10000: one class per name of the dataset's `diagnosis` ClassLabel).",
     "weights": "Initial backbone weights: `imagenet` (downloaded once to ~/.keras/models), `none` (random), or a path to a weights file (.h5 / .weights.h5).",

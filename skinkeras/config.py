@@ -19,12 +19,15 @@ import json
 import math
 import os
 
-MODELS = ("resnet50", "effnet", "resnet26")
+# "effnet" is the study's EfficientNet-B0 (the same network as "effnet_b0"; runs
+# saved under that name keep it); the larger ones are the field's (issue 24).
+EFFICIENTNETS = tuple(f"effnet_b{k}" for k in range(8))
+MODELS = ("resnet50", "effnet", "resnet26", "resnet101", "resnet152", *EFFICIENTNETS)
 # Models keras.applications has no ImageNet weights for: they train from random
 # weights (`weights="none"`), e.g. ResNet-26 in the offline demo.
 RANDOM_ONLY_MODELS = ("resnet26",)
 # The models with Squeeze & Excitation blocks (`se`).
-SE_MODELS = ("effnet",)
+SE_MODELS = ("effnet", *EFFICIENTNETS)
 HEADS = ("fastai", "linear")
 # Target → number of classes (SPEC: the binary melanoma task; the 3-class label kept).
 NUM_CLASSES = {"melanoma": 2, "label": 3}
@@ -74,10 +77,10 @@ AT_LEAST = {
 }
 GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
 IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
-# The smallest input side each backbone takes: both downsample by 32 (ResNet-50's
-# conv5, EfficientNet-B0's block7), and `skinkeras.models` refuses less, with or
-# without ARL, whatever the head (tests/training/test_config.py builds them there).
-MIN_IMAGE_SIZE = {"resnet50": 32, "effnet": 32, "resnet26": 32}
+# The smallest input side each backbone takes: all downsample by 32 (ResNet's conv5,
+# EfficientNet's block7), and `skinkeras.models` refuses less, with or without ARL,
+# whatever the head (tests/training/test_config.py builds them there).
+MIN_IMAGE_SIZE = dict.fromkeys(MODELS, 32)
 
 
 def _check_finite(name, value):
@@ -145,8 +148,9 @@ def check_field(name, value):
 def check_se(*, model, se):
     if model not in SE_MODELS and se:
         raise ValueError(
-            f"--se applies only to --model=effnet ({model} has no Squeeze & "
-            "Excitation); remove --se or use --model=effnet. Received: se=True"
+            f"--se applies only to EfficientNet (--model=effnet or effnet_b0 … "
+            f"effnet_b7; {model} has no Squeeze & Excitation); remove --se or use "
+            "one of those. Received: se=True"
         )
 
 
@@ -360,7 +364,7 @@ class TrainConfig:
     def run_name(self):
         """Short name of the configuration, e.g. ``effnet_se_arl_ben_graham``."""
         parts = [self.model]
-        if self.model == "effnet" and self.se is not False:
+        if self.model in SE_MODELS and self.se is not False:
             parts.append("se")
         if self.arl:
             parts.append("arl")

@@ -18,7 +18,7 @@ TensorFlow.
 import math
 import pathlib
 
-from skinkeras import rundir
+from skinkeras import models, rundir
 
 # What the card states about each dataset a run can be trained on (tfds_isic/*/README.md).
 # Licence of the ISIC 2017 images: the ISIC Archive's CC BY-NC terms.
@@ -56,8 +56,6 @@ PREPROCESSING = {
         "image, from the U-Net segmenter"
     ),
 }
-MODELS = {"effnet": "EfficientNet-B0", "resnet50": "ResNet-50", "resnet26": "ResNet-26"}
-ARL_BLOCKS = {"effnet": 9, "resnet50": 16, "resnet26": 8}
 
 # Metadata fields the limits section speaks of, with their wording.
 METADATA_FIELDS = {
@@ -69,14 +67,14 @@ METADATA_FIELDS = {
 
 
 def _architecture(config):
-    parts = [MODELS.get(config.model, config.model)]
-    se = config.se if config.se is not None else config.model == "effnet"
-    if config.model == "effnet":
+    architecture = models.ARCHITECTURES[config.model]
+    parts = [architecture.title]
+    if architecture.se:
+        se = config.se is not False
         parts.append("with Squeeze & Excitation" if se else "without SE")
     if config.arl:
         parts.append(
-            f"with Attention Residual Learning ({ARL_BLOCKS.get(config.model, '?')} "
-            "blocks)"
+            f"with Attention Residual Learning ({architecture.arl_blocks} blocks)"
         )
     return " ".join(parts)
 

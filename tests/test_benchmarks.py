@@ -57,6 +57,28 @@ def test_paired_ratio_is_the_median_of_same_round_ratios():
         paired_ratio([], [])
 
 
+def test_models_benchmark_variants_follow_the_model_names():
+    import argparse
+
+    from benchmarks.models import parse_models, variants
+
+    rows, pairs = variants("effnet_b3")
+    assert [label for label, _ in rows] == [
+        "EfficientNetB3 (keras.applications)",
+        "effnet_b3 SE",
+        "effnet_b3 SE + ARL",
+    ]
+    assert pairs == [("effnet_b3 SE + ARL", "effnet_b3 SE")]
+    rows, pairs = variants("effnet")  # the study's four variants
+    assert {label for label, _ in rows} >= {"effnet_b0 none", "effnet_b0 ARL"}
+    assert ("effnet_b0 ARL", "effnet_b0 none") in pairs
+    assert variants("resnet152")[0][0][0] == "ResNet152 (keras.applications)"
+    assert parse_models("resnet101, effnet_b7") == ("resnet101", "effnet_b7")
+    for bad in ("resnet26", "vgg", "", "effnet,effnet"):
+        with pytest.raises(argparse.ArgumentTypeError, match="Received: --models="):
+            parse_models(bad)
+
+
 @pytest.mark.slow
 def test_models_benchmark_prints_both_tables(monkeypatch, capsys):
     from benchmarks import models as bench_models

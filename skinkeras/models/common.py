@@ -15,7 +15,7 @@ import keras
 from skinkeras.models import heads
 from skinkeras.models import weights as weights_lib
 
-# keras.applications' smallest input: both backbones downsample by 32.
+# keras.applications' smallest input: every backbone downsamples by 32.
 MIN_SIZE = 32
 
 
@@ -36,6 +36,10 @@ class Architecture:
         preprocessing_needs_rgb: `preprocessing` works on 3 channels only.
         backbone: `(x, *, se, arl) -> feature map`, keras.applications' layers
             from the input (already preprocessed) to the last feature map.
+        title: the name people know it by, e.g. "EfficientNet-B3" (model cards).
+        arl_blocks: how many residual sums `arl=True` replaces (one alpha each).
+        native_size: the input side the network was designed and trained at
+            (keras.applications' default input shape); any side >= `MIN_SIZE` works.
     """
 
     name: str
@@ -44,6 +48,9 @@ class Architecture:
     preprocessing: Callable
     preprocessing_needs_rgb: bool
     backbone: Callable
+    title: str
+    arl_blocks: int
+    native_size: int = 224
 
 
 def build(

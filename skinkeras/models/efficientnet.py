@@ -1,16 +1,17 @@
-"""EfficientNet-B0 (Tan & Le, ICML 2019) with optional SE and ARL.
+"""EfficientNet-B0 … B7 (Tan & Le, ICML 2019) with optional SE and ARL.
 
-The graph is keras.applications' EfficientNetB0 layer for layer, with the same
+Each graph is keras.applications' EfficientNetB{K} layer for layer, with the same
 layer names (the weight contract). Two changes are options:
 
-- `se=False` removes the Squeeze & Excitation module of all 16 MBConv blocks
+- `se=False` removes the Squeeze & Excitation module of every MBConv block
   (no layer at all, so every other name still matches).
-- `arl=True` replaces the residual `Add` (`block{ID}_add`) of the 9 MBConv
-  blocks with an identity skip (2b, 3b, 4b, 4c, 5b, 5c, 6b, 6c, 6d) by an
-  `AttentionResidual` named `block{ID}_arl`.
+- `arl=True` replaces the residual `Add` (`block{ID}_add`) of every MBConv block
+  with an identity skip by an `AttentionResidual` named `block{ID}_arl` (B0: the
+  9 blocks 2b, 3b, 4b, 4c, 5b, 5c, 6b, 6c, 6d; B7: 48).
 
-As in keras.applications, B1-B7 are the same stage table scaled by a width and a
-depth coefficient (`round_filters`, `round_repeats`); B0's coefficients are 1.0.
+As in keras.applications, B1-B7 are B0's stage table (`STAGES`) scaled by a width
+and a depth coefficient (`round_filters`, `round_repeats`; `SCALING`): one table and
+one rule, not eight networks.
 """
 
 import functools
@@ -60,6 +61,34 @@ ACTIVATION = "swish"
 FEATURE_LAYER = "top_activation"
 # keras.applications' EfficientNet input statistics (RGB, on 0..1 pixels).
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
+
+
+class Scaling(NamedTuple):
+    """One variant's coefficients (keras.applications' `EfficientNetB{K}` call).
+
+    keras.applications' top dropout (0.2 for B0-B1 up to 0.5 for B6-B7) belongs to
+    its ImageNet classifier, which the study's head replaces (with its own dropout,
+    SPEC "Head"), so it is not part of the backbone; drop-connect is
+    `DROP_CONNECT_RATE` for every variant.
+    """
+
+    width_coefficient: float
+    depth_coefficient: float
+    native_size: int  # the resolution the variant was designed and trained at
+
+
+# keras.applications.efficientnet's EfficientNetB0 ... B7 (Tan & Le, Table 1 and
+# their released checkpoints): width, depth, resolution.
+SCALING = {
+    "b0": Scaling(1.0, 1.0, 224),
+    "b1": Scaling(1.0, 1.1, 240),
+    "b2": Scaling(1.1, 1.2, 260),
+    "b3": Scaling(1.2, 1.4, 300),
+    "b4": Scaling(1.4, 1.8, 380),
+    "b5": Scaling(1.6, 2.2, 456),
+    "b6": Scaling(1.8, 2.6, 528),
+    "b7": Scaling(2.0, 3.1, 600),
+}
 
 
 def round_filters(filters, *, width_coefficient, divisor=DEPTH_DIVISOR):
@@ -266,28 +295,46 @@ def efficientnet_preprocessing(x, *, weights):
     return x
 
 
-def _efficientnet(variant, *, width_coefficient, depth_coefficient):
-    """EfficientNet-`variant` ("b0", ...): `STAGES` scaled by keras.applications'
-    coefficients for that variant."""
+def identity_skip_blocks(*, width_coefficient, depth_coefficient, stages=STAGES):
+    """How many blocks of the scaled network have an identity skip (and so an `Add`
+    for ARL to replace): `efficientnet_backbone`'s rule, without building it."""
+    width = functools.partial(round_filters, width_coefficient=width_coefficient)
+    count = 0
+    for stage in stages:
+        repeats = round_repeats(stage.repeats, depth_coefficient=depth_coefficient)
+        first = stage.strides == 1 and width(stage.filters_in) == width(
+            stage.filters_out
+        )
+        count += repeats - 1 + first
+    return count
+
+
+def _efficientnet(variant):
+    """EfficientNet-`variant` ("b0", ...): `STAGES` scaled by `SCALING[variant]`."""
+    scaling = SCALING[variant]
+    coefficients = {
+        "width_coefficient": scaling.width_coefficient,
+        "depth_coefficient": scaling.depth_coefficient,
+    }
     return common.Architecture(
         name=f"effnet_{variant}",
         weights=f"efficientnet_{variant}",
         se=True,
         preprocessing=efficientnet_preprocessing,
         preprocessing_needs_rgb=False,
-        backbone=functools.partial(
-            efficientnet_backbone,
-            width_coefficient=width_coefficient,
-            depth_coefficient=depth_coefficient,
-        ),
+        backbone=functools.partial(efficientnet_backbone, **coefficients),
+        title=f"EfficientNet-{variant.upper()}",
+        arl_blocks=identity_skip_blocks(**coefficients),
+        native_size=scaling.native_size,
     )
 
 
-EFFICIENTNET_B0 = _efficientnet("b0", width_coefficient=1.0, depth_coefficient=1.0)
+EFFICIENTNETS = {variant: _efficientnet(variant) for variant in SCALING}
+EFFICIENTNET_B0 = EFFICIENTNETS["b0"]
 
 
-def efficientnet_b0(**options):
-    """EfficientNet-B0 with or without SE, optionally with ARL, and a new head.
+def efficientnet(variant="b0", **options):
+    """EfficientNet-`variant` with or without SE, optionally with ARL, and a new head.
 
     Input: RGB float pixels in 0..255; the stem's `rescaling` and
     `normalization` layers normalise them (as keras.applications).
@@ -295,17 +342,30 @@ def efficientnet_b0(**options):
     the ImageNet normalisation statistics are then left out of the transfer).
 
     Args:
+        variant: "b0" … "b7" (`SCALING`).
         **options: the keyword arguments of `skinkeras.models.common.build`
             (`num_classes`, `arl`, `se`, `weights`, `input_shape`, `include_top`,
-            `head`, `dropout`, `include_preprocessing`). `arl=True` adds 9 alphas;
-            `se` (None: the model's own, True) keeps the SE module of each of the 16 blocks;
+            `head`, `dropout`, `include_preprocessing`). `arl=True` adds one alpha
+            per block with an identity skip (B0: 9; docs/models.md lists each);
+            `se` (None: the model's own, True) keeps the SE module of every block;
             `weights="imagenet"` gives keras.applications' ImageNet network
-            including its extra stem `Rescaling`, a path to an EfficientNetB0 file
-            loads like keras.applications does with a path (no extra
+            including its extra stem `Rescaling`, a path to an EfficientNetB{K}
+            file loads like keras.applications does with a path (no extra
             `Rescaling`); `include_top=False` ends at `top_activation`.
 
     Returns:
-        A flat functional `keras.Model` named "effnet_b0" plus "_se" and/or
+        A flat functional `keras.Model` named "effnet_b{K}" plus "_se" and/or
         "_arl", outputting logits `(batch, num_classes)` from `head_logits`.
     """
-    return common.build(EFFICIENTNET_B0, **options)
+    if variant not in EFFICIENTNETS:
+        raise ValueError(
+            f"`variant` must be one of {tuple(EFFICIENTNETS)}. "
+            f"Received: variant={variant!r}"
+        )
+    return common.build(EFFICIENTNETS[variant], **options)
+
+
+def efficientnet_b0(**options):
+    """EfficientNet-B0, the study's: `efficientnet("b0", **options)` (16 blocks with
+    SE, 9 ARL blocks)."""
+    return efficientnet("b0", **options)

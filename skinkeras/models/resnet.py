@@ -1,8 +1,9 @@
-"""ResNet-50 (He et al., CVPR 2016) with optional Attention Residual Learning.
+"""ResNet-50/101/152 (He et al., CVPR 2016) with optional Attention Residual Learning.
 
-The graph is keras.applications' ResNet50 layer for layer, with the same layer
-names (the names are the weight contract: ImageNet weights are copied by name).
-With `arl=True` each of the 16 bottlenecks' residual `Add` (`conv{S}_block{B}_add`)
+Each graph is keras.applications' ResNet50 / ResNet101 / ResNet152 layer for layer,
+with the same layer names (the names are the weight contract: ImageNet weights are
+copied by name); the depths differ only in blocks per stage (`BLOCKS`).
+With `arl=True` each bottleneck's residual `Add` (`conv{S}_block{B}_add`; 16, 33, 50)
 is replaced by an `AttentionResidual` named `conv{S}_block{B}_arl` that also applies
 the block's ReLU (one fused pass instead of two); `conv{S}_block{B}_out` is then an
 identity that keeps the block output's keras.applications name.
@@ -22,7 +23,12 @@ from skinkeras.models import common, heads
 
 # Architecture as data: blocks per stage, the only difference between ResNet
 # depths (keras.applications' stack_fn: ResNet-101 3-4-23-3, ResNet-152 3-8-36-3).
-BLOCKS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3)}
+BLOCKS = {
+    26: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
 
 
 def stages(blocks):
@@ -136,11 +142,30 @@ def _resnet(depth, *, imagenet=True):
         preprocessing=caffe_preprocessing,
         preprocessing_needs_rgb=True,
         backbone=functools.partial(resnet_backbone, stages=stages(BLOCKS[depth])),
+        title=f"ResNet-{depth}",
+        arl_blocks=sum(BLOCKS[depth]),  # every bottleneck has a residual sum
     )
 
 
 RESNET50 = _resnet(50)
+RESNET101 = _resnet(101)
+RESNET152 = _resnet(152)
 RESNET26 = _resnet(26, imagenet=False)
+RESNETS = {50: RESNET50, 101: RESNET101, 152: RESNET152, 26: RESNET26}
+
+
+def resnet(depth, **options):
+    """ResNet-`depth` (26, 50, 101 or 152), optionally with ARL in every bottleneck
+    (8, 16, 33, 50 alphas), and a new head; see `resnet50` for the input and options.
+
+    Returns:
+        A flat functional `keras.Model` named "resnet{depth}" or "resnet{depth}_arl".
+    """
+    if depth not in RESNETS:
+        raise ValueError(
+            f"`depth` must be one of {tuple(RESNETS)}. Received: depth={depth!r}"
+        )
+    return common.build(RESNETS[depth], **options)
 
 
 def resnet50(**options):
@@ -163,7 +188,7 @@ def resnet50(**options):
         A flat functional `keras.Model` named "resnet50" or "resnet50_arl",
         outputting logits `(batch, num_classes)` from `head_logits`.
     """
-    return common.build(RESNET50, **options)
+    return resnet(50, **options)
 
 
 def resnet26(**options):
@@ -179,4 +204,4 @@ def resnet26(**options):
     Returns:
         A flat functional `keras.Model` named "resnet26" or "resnet26_arl".
     """
-    return common.build(RESNET26, **options)
+    return resnet(26, **options)

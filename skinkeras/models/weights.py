@@ -21,7 +21,15 @@ from skinkeras.models.heads import HEAD_PREFIX
 
 logger = logging.getLogger(__name__)
 
-ARCHS = ("resnet50", "efficientnet_b0")
+# Our name of each keras.applications model with ImageNet weights → its constructor's
+# name in keras.applications.
+APPLICATIONS = {
+    "resnet50": "ResNet50",
+    "resnet101": "ResNet101",
+    "resnet152": "ResNet152",
+    **{f"efficientnet_b{k}": f"EfficientNetB{k}" for k in range(8)},
+}
+ARCHS = tuple(APPLICATIONS)
 
 
 @dataclasses.dataclass
@@ -120,7 +128,8 @@ def transfer_weights(target, source, *, leave_out=None):
 
 
 def applications_model(arch, *, weights, input_shape):
-    """keras.applications' ResNet50 / EfficientNetB0 without top, with `weights`.
+    """keras.applications' model `arch` (e.g. ResNet101 for "resnet101") without
+    top, with `weights`.
 
     `weights="imagenet"` downloads (or reuses from the Keras cache) the
     official file. A path is loaded into the model built with `weights=None`;
@@ -128,10 +137,7 @@ def applications_model(arch, *, weights, input_shape):
     """
     if arch not in ARCHS:
         raise ValueError(f"`arch` must be one of {ARCHS}. Received: arch={arch!r}")
-    constructor = {
-        "resnet50": keras.applications.ResNet50,
-        "efficientnet_b0": keras.applications.EfficientNetB0,
-    }[arch]
+    constructor = getattr(keras.applications, APPLICATIONS[arch])
     if weights == "imagenet":
         source = constructor(
             weights="imagenet", include_top=False, input_shape=input_shape
@@ -181,7 +187,7 @@ def load_backbone_weights(model, *, arch, weights, leave_out=None):
 
     Args:
         model: a model built by `skinkeras.models`.
-        arch: "resnet50" or "efficientnet_b0".
+        arch: a key of `APPLICATIONS`, e.g. "resnet101" or "efficientnet_b3".
         weights: "imagenet" or a path to a weights file (legacy `.h5` such as
             the official files, or Keras 3 `.weights.h5`).
         leave_out: see `transfer_weights`; the classifier `predictions` of a

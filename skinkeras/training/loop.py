@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from skinkeras import data, metrics, models, rundir
-from skinkeras.config import DATASET_LABELS, RUNTIME_KEYS, TrainConfig
+from skinkeras.config import DATASET_LABELS, RUNTIME_KEYS, SE_MODELS, TrainConfig
 from skinkeras.models import pipeline as model_pipeline
 from skinkeras.training import callbacks as callbacks_lib
 from skinkeras.training import (
@@ -147,7 +147,7 @@ def _datasets(config, global_batch, sources):
 
 def model_from_config(config):
     """The untrained model of ``config`` (architecture, head, initial weights)."""
-    se = config.se if config.model == "effnet" else None
+    se = config.se if config.model in SE_MODELS else None
     return models.build_model(
         config.model,
         num_classes=config.num_classes,

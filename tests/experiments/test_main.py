@@ -57,9 +57,12 @@ def test_helpfull_documents_every_flag_of_the_issue():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model=vgg"], "value should be one of <resnet50|effnet|resnet26>"),
+        (
+            ["--model=vgg"],
+            "value should be one of <resnet50|effnet|resnet26|resnet101|resnet152|effnet_b0",
+        ),
         (["--strategy=horovod"], "value should be one of <auto|cpu|gpu"),
-        (["--model=resnet50", "--se"], "--se applies only to --model=effnet"),
+        (["--model=resnet50", "--se"], "--se applies only to EfficientNet"),
         (["--head_epochs=-1"], "--head_epochs=-1"),
         (["--noaugment", "--lighting"], "remove --noaugment"),
         (["--noaugment", "--warp"], "remove --noaugment"),
