@@ -27,7 +27,11 @@ DIAGNOSES = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 # HAM10000's per-image metadata (issue 16): on Dataverse as `HAM10000_metadata`,
 # served by file id only (no stable URL), so it is an optional manual file; copies
 # elsewhere (Kaggle) name it `HAM10000_metadata.csv`. The first name found is read.
-METADATA_NAMES = ("HAM10000_metadata.csv", "HAM10000_metadata")
+METADATA = sources.RemoteFile(
+    "HAM10000_metadata.csv",
+    "https://doi.org/10.7910/DVN/DBW86T",
+    aliases=("HAM10000_metadata",),
+)
 _METADATA_COLUMNS = "lesion_id,image_id,dx,dx_type,age,sex,localization".split(",")
 
 # No MD5 or size of the 2018 files is published: TFDS' own download checks apply.
@@ -93,7 +97,9 @@ class Builder(classification.GroupedBuilder):
         )
         groups = {i: row["lesion_id"].strip() for i, row in groupings.items()}
         metadata = _read_metadata(
-            sources.optional_manual_file(dl_manager, METADATA_NAMES), labels, groups
+            sources.in_manual_dir(dl_manager, [METADATA]).get(METADATA.name),
+            labels,
+            groups,
         )
         examples = {
             i: _features(label, groupings[i], metadata.get(i, {}))
