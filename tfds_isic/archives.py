@@ -2,10 +2,11 @@
 
 - `ZipArchive`: random access to the members of a zip through `epath`, one member in
   memory at a time, with checks of the top folder, of one file per image id and of
-  the same ids as the labels (`image_members`), and size limits
-  (`settings.MemberLimits`) checked before a member is read;
-- `read_csv`, `rows_by_id`, `check_same_ids`: a CSV with the expected columns, one
-  row per id, and the same ids in images and labels;
+  the same ids as the labels (`image_members`; `find_images` for images spread
+  over several zips), and size limits (`settings.MemberLimits`) checked before a
+  member is read;
+- `read_csv`, `rows_by_id` (both: `read_rows`), `check_same_ids`: a CSV with the
+  expected columns, one row per id, and the same ids in images and labels;
 - `IntegrityError`: an archive or CSV that contradicts itself, raised with the file
   and the ids at fault; `check_none` raises it with what was found ("Received:",
   a `listing` that keeps such lists short).
@@ -137,11 +138,14 @@ class ZipArchive:
         `top_folder/`, one file matching `pattern` per id, and, once the ids in
         `skip` are left out, exactly the ids of `labels` (the rows of `labels_name`).
         """
-        self.check_top_folder(top_folder)
-        members = self.files_matching(pattern, what="image")
-        members = {i: m for i, m in members.items() if i not in skip}
-        check_same_ids(members, labels, images_name=self.name, labels_name=labels_name)
-        return members
+        found = find_images(
+            [(self, top_folder)],
+            pattern=pattern,
+            labels=labels,
+            labels_name=labels_name,
+            skip=skip,
+        )
+        return {image_id: member for image_id, (_, member) in found.items()}
 
     def read(self, member):
         """The bytes of `member`, refused (`ValueError` naming archive and member)
@@ -183,6 +187,34 @@ class ZipArchive:
         return data
 
 
+def find_images(zips, *, pattern, labels, labels_name, skip=()):
+    """{image id: (archive, member)} of the images spread over one or more zips,
+    checked as `ZipArchive.image_members` checks one, and no id in two zips.
+
+    Args:
+        zips: [(`ZipArchive`, its top folder)]; a top folder of None is not checked
+            (where copies differ, as of HAM10000's Dataverse zips: images at the
+            root or in a folder).
+        pattern, labels, labels_name, skip: as `ZipArchive.image_members`.
+    """
+    found = []
+    for archive, top_folder in zips:
+        if top_folder is not None:
+            archive.check_top_folder(top_folder)
+        members = archive.files_matching(pattern, what="image")
+        found += [(i, (archive, m)) for i, m in members.items() if i not in skip]
+    names = " and ".join(archive.name for archive, _ in zips)
+    # Which zip's image is the id's would be a guess, as within one zip.
+    repeated = _repeated((i, archive.name) for i, (archive, _) in found)
+    check_none(
+        [f"{i} ({' and '.join(r)})" for i, r in repeated.items()],
+        f"{names} hold more than one image for one id; expected each id in one zip.",
+    )
+    members = dict(found)
+    check_same_ids(members, labels, images_name=names, labels_name=labels_name)
+    return members
+
+
 def _stem(member):
     """Base name without its extension: `a/ISIC_0000001.jpg` -> `ISIC_0000001`."""
     return member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -214,6 +246,12 @@ def rows_by_id(rows, *, name, key="image_id"):
         "as in the official file.",
     )
     return {row[key]: row for row in rows}
+
+
+def read_rows(data, *, name, columns, key):
+    """{row[key]: row} of a CSV given as bytes: `read_csv`, then `rows_by_id`."""
+    rows = read_csv(data, name=name, columns=columns)
+    return rows_by_id(rows, name=name, key=key)
 
 
 def check_same_ids(images, labels, *, images_name, labels_name):

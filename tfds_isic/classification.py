@@ -13,11 +13,12 @@ For the grouped ones (`isic2019`, `isic2020`, `ham10000`), whose official data h
 no labelled validation / test split: `GroupedBuilder` makes `train` / `validation`
 / `test` from the training images with `splits.grouped_split`, adds each official
 test set as a whole split, and reads every split's images from its official zip
-(a `Part`), checked and resized once at build time; `read_weights` reads the
+or zips (a `Part`), checked and resized once at build time; `read_weights` reads the
 official scorer's per-image weights.
 """
 
 import abc
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -148,10 +149,13 @@ def split_ids(config, labels, groups):
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """The images of one official zip, and the rest of each of their examples.
+    """The images of one official zip (or several), and the rest of each of their
+    examples.
 
     Attributes:
-        zip_name: the zip's official file name.
+        zip_name: the zip's official file name, or a tuple of names where the
+            images are spread over several zips (HAM10000's two on Dataverse),
+            each id in one of them.
         examples: {image id: the example's features besides image and image_id};
             the zip must hold exactly these ids, once `skip` is left out.
         examples_name: the file these ids and features come from.
@@ -159,10 +163,16 @@ class Part:
             2020's published duplicates).
     """
 
-    zip_name: str
+    zip_name: str | tuple
     examples: dict
     examples_name: str
     skip: frozenset = frozenset()
+
+    @property
+    def zip_names(self):
+        """`zip_name` as a tuple."""
+        name = self.zip_name
+        return (name,) if isinstance(name, str) else tuple(name)
 
 
 class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -171,9 +181,10 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     patient in two splits), and whose official test sets are each a whole split.
 
     A dataset's `Builder` sets `FILES` (its official files, `sources.RemoteFile`s),
-    `IMAGE_PATTERN` and `TOP_FOLDERS` where its zips differ, and reads its files
-    in `_read_training` and `_read_official`. Every example's `diagnosis` is the
-    class its split is stratified by.
+    `IMAGE_PATTERN` and `TOP_FOLDERS` where its zips differ, `_locate` where its
+    files come in more than one layout, and reads its files in `_read_training`
+    and `_read_official`. Every example's `diagnosis` is the class its split is
+    stratified by.
     """
 
     BUILDER_CONFIGS = splits.size_configs()
@@ -182,7 +193,7 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     # Images are `ISIC_<id>.jpg`; LICENSE.txt and ATTRIBUTION.txt match nothing.
     IMAGE_PATTERN = r"(ISIC_\d+)\.jpg"
     # {zip name: the folder all its files lie in}, where that is not the zip's name
-    # without `.zip` (as it is in the ISIC 2019 and 2018 zips).
+    # without `.zip` (as it is in the ISIC 2019 and 2018 zips); None: not checked.
     TOP_FOLDERS = {}
 
     @abc.abstractmethod
@@ -195,8 +206,12 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         """{split name: Part} of the official test sets, checked (also against the
         training `Part` where they could share images)."""
 
+    def _locate(self, dl_manager):
+        """{name: path} of the files to read: `FILES`, by `sources.locate`."""
+        return sources.locate(self, dl_manager, self.FILES)
+
     def _split_generators(self, dl_manager):
-        paths = sources.locate(self, dl_manager, self.FILES)
+        paths = self._locate(dl_manager)
         training, groups = self._read_training(paths, dl_manager)
         labels = {i: example["diagnosis"] for i, example in training.examples.items()}
         generators = {
@@ -209,21 +224,28 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return generators
 
     def _generate_examples(self, paths, part, ids):
-        """Examples of `ids`, each image from the zip of `part` (in `paths`): resized
-        to the config's shorter side or, for None, the original bytes after a check
-        that they decode."""
-        name = part.zip_name
-        with archives.ZipArchive(paths[name], name=name) as archive:
-            members = archive.image_members(
-                top_folder=self.TOP_FOLDERS.get(name, name.removesuffix(".zip")),
+        """Examples of `ids`, each image from the zips of `part` (in `paths`):
+        resized to the config's shorter side or, for None, the original bytes after
+        a check that they decode."""
+        with contextlib.ExitStack() as stack:
+            zips = [
+                (
+                    stack.enter_context(archives.ZipArchive(paths[name], name=name)),
+                    self.TOP_FOLDERS.get(name, name.removesuffix(".zip")),
+                )
+                for name in part.zip_names
+            ]
+            members = archives.find_images(
+                zips,
                 pattern=self.IMAGE_PATTERN,
                 labels=part.examples,
                 labels_name=part.examples_name,
                 skip=part.skip,
             )
             for image_id in ids:
+                archive, member = members[image_id]
                 data = imaging.stored_image(
-                    archive.read(members[image_id]),
+                    archive.read(member),
                     self.builder_config.shorter_side,
                     image_id=image_id,
                     archive=archive.name,

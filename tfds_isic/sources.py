@@ -5,7 +5,9 @@
   is never touched) or are downloaded from the public ISIC bucket, and are checked
   against their published MD5s where there are any (`TFDS_ISIC_SKIP_MD5=1` turns
   the check off, for re-packed or subset archives);
-- `optional_manual_file`: a file read only when the user put it there;
+- `in_manual_dir`: the files the user put there (a file read only then, or a
+  layout recognised by them);
+- `require_manual`: files that are never downloaded, all from `manual_dir`;
 - `manual_instructions`: the builder's `MANUAL_DOWNLOAD_INSTRUCTIONS`.
 
 File access goes through `epath` (the TFDS test harness forbids `os` file calls in
@@ -22,25 +24,33 @@ from tfds_isic import settings
 
 @dataclasses.dataclass(frozen=True)
 class RemoteFile:
-    """One official file: its name (as downloaded), URL and published MD5 if any."""
+    """One official file: its name (as downloaded), URL and published MD5 if any.
+
+    `aliases`: other names it is read under from `manual_dir`, after `name`
+    (copies that rename it, such as Kaggle's of HAM10000's metadata).
+    """
 
     name: str
     url: str
     md5: str | None = None
+    aliases: tuple = ()
 
 
-def manual_instructions(files, *, download_size=None):
+def manual_instructions(files, *, download_size=None, alternative=None):
     """What to put into `--manual_dir`: each of `files` with its URL.
 
     `download_size` ("the image zip is about 9 GB") is said of the download;
-    files with a published MD5 add how to build from re-packed archives.
+    files with a published MD5 add how to build from re-packed archives;
+    `alternative`, `(sentence, other files)`, other files that also build.
     """
     size = f" ({download_size})" if download_size else ""
     text = (
         f"Optional: without them the files are downloaded{size}. To build from files "
         "you already have, put these official files (same names) into "
-        "--manual_dir:\n" + "\n".join(f"  {f.name}  ({f.url})" for f in files)
+        "--manual_dir:\n" + file_lines(files)
     )
+    if alternative:
+        text += f"\n{alternative[0]}\n{file_lines(alternative[1])}"
     if any(f.md5 for f in files):
         text += f"\nSet {settings.SKIP_MD5_ENV}=1 for re-packed or subset archives."
     return text
@@ -64,7 +74,21 @@ def _manual_dir(dl_manager):
     return path, explicit, configured
 
 
-def locate(builder, dl_manager, files):
+def file_lines(files):
+    """`  name  (url)` a line for each of `files`, with the aliases it is read under."""
+    return "\n".join(f"  {' or '.join((f.name, *f.aliases))}  ({f.url})" for f in files)
+
+
+def _missing(files, paths, configured, advice):
+    """`FileNotFoundError` listing those of `files` not in `paths`, then `advice`."""
+    missing = [f for f in files if f.name not in paths]
+    return FileNotFoundError(
+        f"Missing in manual_dir {configured}:\n{file_lines(missing)}\n{advice} "
+        f"Received: manual_dir={configured}"
+    )
+
+
+def locate(builder, dl_manager, files, *, alternative=""):
     """Paths of `files` ({name: path}), from `manual_dir` or downloaded, MD5-checked
     where an MD5 is published.
 
@@ -72,23 +96,22 @@ def locate(builder, dl_manager, files):
     None present and no `--manual_dir` given: all are downloaded from their URLs.
     Otherwise (some missing, or an explicit `--manual_dir` without them): a
     `FileNotFoundError` lists each missing file with its URL and the command that
-    downloads them all for `builder`.
+    downloads them all for `builder`, then `alternative` (other files that would
+    do, a sentence).
     """
     manual, explicit, configured = _manual_dir(dl_manager)
-    present = {
-        f.name for f in files if manual is not None and (manual / f.name).exists()
-    }
+    present = in_manual_dir(dl_manager, files)
     if len(present) == len(files):
-        paths = {f.name: manual / f.name for f in files}
+        paths = present
     elif present or explicit:
-        missing = "\n".join(
-            f"  {f.name}  ({f.url})" for f in files if f.name not in present
-        )
-        raise FileNotFoundError(
-            f"Missing in manual_dir {configured}:\n{missing}\n"
+        raise _missing(
+            files,
+            present,
+            configured,
             "Put the official files there under these names, or download them all "
             f"by building without --manual_dir: tfds build {builder.name}/"
             f"{builder.builder_config.name} --imports=tfds_isic"
+            + (f". {alternative}" if alternative else "."),
         )
     else:
         downloaded = dl_manager.download({f.name: f.url for f in files})
@@ -97,17 +120,37 @@ def locate(builder, dl_manager, files):
     return paths
 
 
-def optional_manual_file(dl_manager, names):
-    """Path of the first of `names` in the manual dir, or None.
+def in_manual_dir(dl_manager, files):
+    """{name: path} of those of `files` in the manual dir, each under the first of
+    its name and aliases found there.
 
-    For files with no stable download URL (HAM10000's metadata on Dataverse is
-    served by file id only, issue 16): read when the user put one there.
+    Also for files with no stable download URL (HAM10000's files on Dataverse are
+    served by file id only, issue 16): read when the user put them there.
     """
     manual, _, _ = _manual_dir(dl_manager)
-    for name in names:
-        if manual is not None and (manual / name).exists():
-            return manual / name
-    return None
+    if manual is None:
+        return {}
+    paths = {}
+    for f in files:
+        found = [manual / n for n in (f.name, *f.aliases) if (manual / n).exists()]
+        if found:
+            paths[f.name] = found[0]
+    return paths
+
+
+def require_manual(dl_manager, files, *, advice):
+    """Paths of `files` ({name: path}), all from the manual dir, MD5-checked where
+    an MD5 is published: for a set of files that is never downloaded (a layout
+    recognised by some of them being there).
+
+    Raises `FileNotFoundError` listing each missing file with its URL, then
+    `advice` (a sentence), ending `Received: manual_dir=...`.
+    """
+    paths = in_manual_dir(dl_manager, files)
+    if len(paths) < len(files):
+        raise _missing(files, paths, _manual_dir(dl_manager)[2], advice)
+    check_md5(paths, files)
+    return paths
 
 
 def file_md5(path, chunk_size=1 << 20):

@@ -1,5 +1,6 @@
 """Small archives laid out like the official ISIC 2019, ISIC 2020 and HAM10000
-(ISIC 2018 Task 3) downloads, with lesion / patient groups.
+(ISIC 2018 Task 3, and as published on Harvard Dataverse) downloads, with lesion /
+patient groups.
 
 Used by the tests, by `benchmarks/build_isic2020.py` (an archive of ISIC 2020's
 size) and to (re)write the builders' `dummy_data/`:
@@ -7,7 +8,10 @@ size) and to (re)write the builders' `dummy_data/`:
     python -m tests.tfds_isic.fake_grouped   # from the repository root
 """
 
+import csv
 import pathlib
+import shutil
+import zipfile
 
 import numpy as np
 
@@ -298,6 +302,45 @@ def write_ham10000(
     if metadata is not None:
         write_ham10000_metadata(directory / metadata, rows)
     return rows
+
+
+HAM10000_DATAVERSE_IMAGES = (
+    "HAM10000_images_part_1.zip",
+    "HAM10000_images_part_2.zip",
+)
+
+
+def write_ham10000_dataverse(directory, task3, *, metadata="HAM10000_metadata.csv"):
+    """HAM10000 as published on Harvard Dataverse, made from the files that
+    `write_ham10000` wrote (with its metadata) into `task3`: the same training
+    images split over the two image zips (part 1 at the zip's root, part 2 in a
+    folder: copies differ), the metadata under the name `metadata` with the
+    Dataverse file's 8th column `dataset` (the source cohort), and the four
+    official validation and test files, copied."""
+    directory, task3 = pathlib.Path(directory), pathlib.Path(task3)
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(task3 / "ISIC2018_Task3_Training_Input.zip") as archive:
+        images = {
+            name.rsplit("/", 1)[-1]: archive.read(name)
+            for name in sorted(archive.namelist())
+            if name.endswith(".jpg")
+        }
+    names = sorted(images)
+    first, second = names[: len(names) // 2], names[len(names) // 2 :]
+    write_zip(directory / HAM10000_DATAVERSE_IMAGES[0], {n: images[n] for n in first})
+    write_zip(
+        directory / HAM10000_DATAVERSE_IMAGES[1],
+        {f"HAM10000_images_part_2/{n}": images[n] for n in second},
+    )
+    with open(task3 / "HAM10000_metadata.csv", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    (directory / metadata).write_bytes(
+        _csv([*header, "dataset"], [[*row, "vidir_modern"] for row in rows])
+    )
+    for part in ("Validation", "Test"):
+        for kind in ("Input", "GroundTruth"):
+            name = f"ISIC2018_Task3_{part}_{kind}.zip"
+            shutil.copyfile(task3 / name, directory / name)
 
 
 if __name__ == "__main__":
