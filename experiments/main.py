@@ -6,7 +6,9 @@ Stage 1 trains the new head with the backbone frozen (``--head_epochs`` at
 ``--head_lr``), stage 2 the whole model (``--epochs`` at ``--lr``), both with
 one-cycle AdamW. Each seed runs in ``--model_dir/seed_<k>``; running the same command
 again resumes an interrupted seed and skips finished ones; ``--restart`` moves the old
-run aside and starts again. One process at a time writes a ``--model_dir`` (a lock).
+run aside and starts again. One process at a time trains a seed (its directory's
+lock): the same command started N times at once (``--seeds=0-9``; a Slurm array, one
+per GPU) shares the seeds, each process skipping those another one holds.
 ``results.md`` and ``results.csv`` in ``--model_dir`` hold the multi-seed table.
 Flags: ``--help``.
 
@@ -15,8 +17,7 @@ Offline demo (synthetic lesions, no downloads):
     python -m experiments.main --preset=demo --model_dir=runs/demo
 """
 
-import os
-import pathlib
+import contextlib
 import sys
 
 from absl import app, flags
@@ -24,7 +25,7 @@ from absl import app, flags
 from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS
 from skinkeras import rundir
-from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable
+from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable, parse_seeds
 
 FLAGS = flags.FLAGS
 
@@ -70,11 +71,9 @@ def _value(name):
 def seeds_from_flags():
     if FLAGS.seeds:
         try:
-            return [int(seed) for seed in FLAGS.seeds]
-        except ValueError:
-            raise app.UsageError(
-                f"--seeds must be comma-separated integers. Received: seeds={FLAGS.seeds}"
-            ) from None
+            return parse_seeds(FLAGS.seeds)
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
     return list(range(FLAGS.seed, FLAGS.seed + FLAGS.num_seeds))
 
 
@@ -98,14 +97,6 @@ def config_from_flags():
     return config.replace(model_dir=model_dir)
 
 
-def writer_dir(config, environ=os.environ):
-    """The directory this process writes and locks: a non-chief worker's own."""
-    if config.strategy != "multiworker":
-        return pathlib.Path(config.model_dir)
-    subdir = rundir.multiworker_subdir(environ.get("TF_CONFIG"))
-    return pathlib.Path(config.model_dir, *([subdir] if subdir else []))
-
-
 def format_lr(value):
     """``3e-3`` rather than Python's ``0.003``: learning rates as the flags write them."""
     mantissa, exponent = f"{value:e}".split("e")
@@ -121,8 +112,12 @@ def stage_header(seed, stage, epochs, max_lr, *, with_seed=False):
 
 
 def restart(model_dir):
-    """Moves ``model_dir`` aside under its lock (`rundir.move_aside`); prints where."""
-    with rundir.lock(model_dir):
+    """Moves ``model_dir`` aside (`rundir.move_aside`) unless a seed of it is
+    training: its lock and every ``seed_<k>/``'s are held while it moves."""
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(rundir.lock(model_dir, wait=rundir.BRIEF_WAIT))
+        for _, path in rundir.seed_dirs(model_dir):
+            locks.enter_context(rundir.lock(path))
         moved = rundir.move_aside(model_dir)
     if moved is not None:
         print(f"--restart: moved the old run to {moved}", flush=True)
@@ -141,10 +136,10 @@ def main(argv):
             )
         if FLAGS.restart:
             restart(config.model_dir)
-        # Held until training ends; taken before TensorFlow loads, so a second
-        # process on the same directory fails at once (issue 14).
-        with rundir.lock(writer_dir(config)):
-            train(config)
+        # Each seed's directory is locked while it trains, the configuration's only
+        # briefly (skinkeras.training.seeds): the same command run N times at once
+        # shares the seeds (issue 25).
+        train(config)
     except (
         ValueError,
         FileNotFoundError,
@@ -160,15 +155,26 @@ def main(argv):
 
 
 def train(config):
-    """Trains every seed of ``config`` (`loop.run_seeds`), printing progress."""
+    """Trains every seed of ``config`` (`seeds.run_seeds`), printing progress."""
     # Imported here so that `--help` does not wait for TensorFlow.
-    from skinkeras.training import loop
+    from skinkeras.training import seeds
 
     print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
 
-    def report(seed, summary):
+    def report(outcome):
+        seed, summary = outcome.seed, outcome.summary
+        if outcome.status == seeds.BUSY:
+            print(
+                f"seed {seed}: skipped, another process is training it (pid "
+                f"{outcome.holder}, holding {outcome.lock_path})",
+                flush=True,
+            )
+            return
+        skipped = (
+            ", finished before: skipped" if outcome.status == seeds.FINISHED else ""
+        )
         line = (
-            f"seed {seed}: max accuracy {summary['max_accuracy']:.4f} "
+            f"seed {seed}{skipped}: max accuracy {summary['max_accuracy']:.4f} "
             f"(epoch {summary['best_epoch_accuracy']}), max AUROC "
             f"{summary['max_auroc']:.4f} (epoch {summary['best_epoch_auroc']})"
         )
@@ -184,7 +190,7 @@ def train(config):
         header = stage_header(seed, stage, epochs, max_lr, with_seed=with_seed)
         print(header, flush=True)
 
-    loop.run_seeds(
+    seeds.run_seeds(
         config,
         config.seeds,
         verbose=FLAGS.verbose,

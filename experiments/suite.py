@@ -201,8 +201,10 @@ def run_suite(
     """Runs (or resumes) every configuration, writes `comparison_path`; returns its text.
 
     ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests). Each
-    configuration's directory is locked while it trains (`rundir.lock`), so an
-    ``experiments.main`` on the same directory cannot write beside it.
+    seed's directory is locked while it trains, so the same suite started several
+    times at once (or an ``experiments.main`` on one of its configurations) shares
+    the seeds: each process skips those another one holds (issue 25). Every process
+    writes the comparison when it ends; the last one's covers every seed.
     """
     from skinkeras.training import run_seeds
 
@@ -214,8 +216,7 @@ def run_suite(
     for name, config in configs:
         if progress:
             progress(f"[{name}] {config.model_dir}, seeds {list(seeds)}")
-        with rundir.lock(config.model_dir):
-            run_seeds(config, seeds, sources=sources, verbose=verbose)
+        run_seeds(config, seeds, sources=sources, verbose=verbose)
     text = comparison_markdown(
         experiment,
         [config.model_dir for _, config in configs],
@@ -241,16 +242,14 @@ def main(argv):
     overrides, masks = overrides_from_flags()
     seeds = list(range(FLAGS.seed, FLAGS.seed + FLAGS.num_seeds))
     try:
-        # The suite directory's lock, for the whole suite (issue 14).
-        with rundir.lock(FLAGS.model_dir):
-            text = run_suite(
-                experiment,
-                FLAGS.model_dir,
-                seeds=seeds,
-                overrides=overrides,
-                mask_overrides=masks,
-                verbose=FLAGS.verbose,
-            )
+        text = run_suite(
+            experiment,
+            FLAGS.model_dir,
+            seeds=seeds,
+            overrides=overrides,
+            mask_overrides=masks,
+            verbose=FLAGS.verbose,
+        )
     except (ValueError, FileNotFoundError, rundir.RunDirBusyError) as error:
         raise SystemExit(f"error: {error}") from None
     print(text)

@@ -133,16 +133,44 @@ def check_field(name, value):
             raise ValueError(f"`seed` must be an int. Received: seed={value!r}")
         check_in_range(name, value, *IN_RANGE[name])
     elif name == "seeds" and value is not None:
-        # Each seed becomes a run's `seed`. The flag gives strings.
-        low, high = IN_RANGE["seed"]
-        for seed in value:
-            try:
-                check_field("seed", int(seed) if isinstance(seed, str) else seed)
-            except ValueError:
-                raise ValueError(
-                    f"`seeds` must be integers in [{low}, {high}). "
-                    f"Received: seeds={value!r}"
-                ) from None
+        parse_seeds(value)
+
+
+def parse_seeds(items):
+    """The seeds of ``--seeds``: ints, or strings ``"k"`` and ranges ``"a-b"``
+    (inclusive, issue 25: ``--seeds=0-9`` for a study's ten), in the order given.
+
+    Raises:
+        ValueError: an item is neither, lies outside ``seed``'s range, or a seed
+            repeats; the message names the value.
+    """
+    low, high = IN_RANGE["seed"]
+    seeds = []
+    for item in items:
+        text = str(item).strip()
+        first, dash, last = text.partition("-")
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            if dash and first:
+                start, stop = int(first), int(last)
+                if stop < start:
+                    raise ValueError
+                seeds.extend(range(start, stop + 1))
+            else:
+                seeds.append(int(item) if isinstance(item, int) else int(text))
+        except ValueError:
+            raise ValueError(
+                "`seeds` must be integers or ranges a-b (a <= b), e.g. 0,1 or 0-9. "
+                f"Received: seeds={items!r}"
+            ) from None
+    if any(not low <= seed < high for seed in seeds):
+        raise ValueError(
+            f"`seeds` must be integers in [{low}, {high}). Received: seeds={items!r}"
+        )
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must not repeat a seed. Received: seeds={items!r}")
+    return seeds
 
 
 def check_se(*, model, se):

@@ -16,7 +16,7 @@ What `skinkeras.training` writes into ``model_dir`` for one seed::
     logs/            TensorBoard summaries
 
 and ``.lock``, the lock file of the one process that writes there (`lock`,
-`lock_run`).
+`lock_run`; a configuration's directory has one too, held briefly).
 
 and for several seeds, ``model_dir/config.json``, ``results.md``/``results.csv`` (the
 multi-seed table) and one such directory per seed, ``seed_<k>/``. Training, inference
@@ -49,22 +49,42 @@ TMP_PREFIX = ".tmp-"
 
 
 class RunDirBusyError(RuntimeError):
-    """Another process holds the run directory's lock (issue 14: one writer per run)."""
+    """Another process holds the run directory's lock (issue 14: one writer per run).
+
+    ``holder`` is the holder's pid as its lock file records it (a string; "unknown"
+    before the holder wrote it), ``path`` the lock file.
+    """
+
+    def __init__(self, message, *, holder="unknown", path=None):
+        super().__init__(message)
+        self.holder = holder
+        self.path = path
 
 
 class CorruptFileError(ValueError):
     """A file of a run directory cannot be read as what it should be."""
 
 
+# How long a brief lock (`lock(..., wait=...)`: writing or comparing a configuration's
+# `config.json`, rewriting its results tables) waits for another holder, in seconds.
+BRIEF_WAIT = 300.0
+_POLL = 0.05
+
+
 @contextlib.contextmanager
-def lock(model_dir):
+def lock(model_dir, *, wait=0.0):
     """Holds an exclusive `fcntl.flock` on ``model_dir/.lock`` for the block.
 
     One process writes a run directory at a time (issue 14): a second one gets
-    `RunDirBusyError` at once, naming the directory and the holder's pid, which the
-    lock file records. The kernel drops the lock when its holder exits, however it
-    exits (a SIGKILL included), so a stale lock file never blocks; it is never
-    deleted (deleting it would let two processes lock two different files).
+    `RunDirBusyError` at once (``wait=0``), or after ``wait`` seconds of trying,
+    naming the directory and the holder's pid, which the lock file records. A
+    training seed's directory is held for the whole run; a configuration's
+    directory only briefly (``wait=BRIEF_WAIT``; `skinkeras.training.seeds`, issue
+    25). The kernel drops the lock when its holder exits, however it exits (a
+    SIGKILL included), so a stale lock file never blocks; it is never deleted
+    (deleting it would let two processes lock two different files). On a shared
+    file system (NFS) `flock` locks across machines only where the client maps it
+    to fcntl locks (Linux does, since 2.6.12; docs/training.md).
     Creates ``model_dir``. Yields the lock file's path.
     """
     model_dir = pathlib.Path(model_dir)
@@ -72,15 +92,23 @@ def lock(model_dir):
     path = model_dir / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            raise RunDirBusyError(
-                f"{model_dir} is in use by another process (pid "
-                f"{holder or 'unknown'}, holding {path}); wait for it to finish or "
-                f"use another --model_dir. Received: model_dir={str(model_dir)!r}"
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(_POLL)
+                    continue
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                raise RunDirBusyError(
+                    f"{model_dir} is in use by another process (pid "
+                    f"{holder or 'unknown'}, holding {path}); wait for it to finish "
+                    f"or use another --model_dir. Received: model_dir={str(model_dir)!r}",
+                    holder=holder or "unknown",
+                    path=path,
+                ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
@@ -93,9 +121,8 @@ def lock_run(model_dir):
     """`lock` of the existing run directory ``model_dir`` for a writer that is not
     training (`experiments.evaluate --calibrate`).
 
-    Training locks the directory it was given: for several seeds, the parent of the
-    ``seed_<k>/`` directories. A write into one seed directory therefore takes its
-    parent's lock first, then its own, and fails at once (`RunDirBusyError`) while
+    Training holds the lock of each seed's directory while that seed trains (issue
+    25), so a write into a seed directory fails at once (`RunDirBusyError`) while
     that run trains. Unlike `lock`, creates nothing: ``model_dir`` must exist.
     Yields ``model_dir``.
     """
@@ -104,11 +131,7 @@ def lock_run(model_dir):
         raise FileNotFoundError(
             f"No run directory to lock. Received: model_dir={str(model_dir)!r}"
         )
-    with contextlib.ExitStack() as stack:
-        name = model_dir.resolve().name
-        if name.startswith(SEED_PREFIX) and name.removeprefix(SEED_PREFIX).isdigit():
-            stack.enter_context(lock(model_dir.resolve().parent))
-        stack.enter_context(lock(model_dir))
+    with lock(model_dir):
         yield model_dir
 
 

@@ -163,3 +163,37 @@ def test_run_name():
     assert TrainConfig(model="resnet50", preprocessing="ben_graham").run_name == (
         "resnet50_ben_graham"
     )
+
+
+@pytest.mark.parametrize(
+    "items, seeds",
+    [
+        (["0-9"], list(range(10))),
+        (["3", "0-1", "7"], [3, 0, 1, 7]),
+        ([5, 6], [5, 6]),
+        (["4-4"], [4]),
+    ],
+)
+def test_seeds_take_integers_and_inclusive_ranges(items, seeds):
+    from skinkeras.config import parse_seeds
+
+    assert parse_seeds(items) == seeds
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["3-1"], "ranges a-b"),
+        (["x"], "ranges a-b"),
+        (["1-"], "ranges a-b"),
+        (["-1"], "integers in"),
+        (["0-2", "2"], "must not repeat"),
+        ([True], "ranges a-b"),
+    ],
+)
+def test_bad_seeds_are_refused_naming_the_value(items, message):
+    from skinkeras.config import parse_seeds
+
+    with pytest.raises(ValueError, match=message) as error:
+        parse_seeds(items)
+    assert f"Received: seeds={items!r}" in str(error.value)

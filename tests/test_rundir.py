@@ -7,6 +7,8 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -108,25 +110,45 @@ def test_a_killed_holder_never_blocks(tmp_path):
         pass
 
 
-def test_lock_run_of_a_seed_directory_takes_its_runs_lock_too(tmp_path):
-    # Training a multi-seed run locks the parent only; a writer into seed_1 must
-    # wait for it (experiments.evaluate --calibrate --model_dir=RUN/seed_1).
+def test_lock_run_of_a_seed_directory_fails_while_that_seed_trains(tmp_path):
+    # Training holds each seed's own lock (issue 25); a writer into seed_1 must
+    # wait for it (experiments.evaluate --calibrate --model_dir=RUN/seed_1), not
+    # for the other seeds or the configuration's directory.
     run_dir = tmp_path / "run"
     seed_dir = run_dir / "seed_1"
     seed_dir.mkdir(parents=True)
-    holder = start_holder(run_dir)
+    holder = start_holder(seed_dir)
     try:
         with pytest.raises(rundir.RunDirBusyError) as error:
             with rundir.lock_run(seed_dir):
                 pass
-        assert f"{run_dir} is in use" in str(error.value)
+        assert f"{seed_dir} is in use" in str(error.value)
+        assert error.value.holder == str(holder.pid)
+        with rundir.lock_run(run_dir):  # the configuration's directory is free
+            pass
     finally:
         holder.kill()
         holder.wait()
     with rundir.lock_run(seed_dir) as locked:
         assert locked == seed_dir
         assert (seed_dir / rundir.LOCK).read_text() == f"{os.getpid()}\n"
-        assert (run_dir / rundir.LOCK).read_text() == f"{os.getpid()}\n"
+
+
+def test_a_brief_lock_waits_for_its_holder_then_gives_up(tmp_path):
+    run_dir = tmp_path / "run"
+    holder = start_holder(run_dir)
+    try:
+        start = time.monotonic()
+        with pytest.raises(rundir.RunDirBusyError, match=f"pid {holder.pid}"):
+            with rundir.lock(run_dir, wait=0.5):
+                pass
+        assert time.monotonic() - start >= 0.5
+        threading.Timer(0.3, holder.kill).start()
+        with rundir.lock(run_dir, wait=30) as path:  # got it once the holder died
+            assert path.read_text() == f"{os.getpid()}\n"
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_lock_run_creates_no_directory(tmp_path):

@@ -7,7 +7,9 @@ Submodules: `schedules` (OneCycle, one_cycle_momentum),
 `optimizers` (fastai v1's AdamW), `callbacks`, `checkpoints` (run state,
 checkpoints), `tensorboard` (event files),
 `distribute` (strategies, global batch), `losses` (focal loss, class weights),
-`runner` (staged, checkpointed, resumable fit), `loop` (run, run_seeds), `results`
+`runner` (staged, checkpointed, resumable fit), `loop` (`run`: one seed), `compiled`
+(one model and trace per process for its seeds), `seeds`
+(`run_seeds`: a configuration's seeds, by one process or several at once), `results`
 (tables, comparisons). File names, atomic writes and saving the model are
 `skinkeras.rundir`'s. The segmenter
 (`skinkeras.segmentation.training`) trains through the same runner, optimizer
@@ -25,12 +27,13 @@ _EXPORTS = {
     "global_batch_size": "distribute",
     "select_strategy": "distribute",
     "run": "loop",
-    "run_seeds": "loop",
-    "seed_config": "loop",
+    "run_seeds": "seeds",
+    "seed_config": "seeds",
 }
 _SUBMODULES = (
     "callbacks",
     "checkpoints",
+    "compiled",
     "distribute",
     "loop",
     "losses",
@@ -38,6 +41,7 @@ _SUBMODULES = (
     "results",
     "runner",
     "schedules",
+    "seeds",
     "tensorboard",
 )
 

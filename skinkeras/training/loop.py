@@ -32,10 +32,10 @@ from skinkeras import data, metrics, models, rundir
 from skinkeras.config import DATASET_LABELS, RUNTIME_KEYS, SE_MODELS, TrainConfig
 from skinkeras.models import pipeline as model_pipeline
 from skinkeras.training import callbacks as callbacks_lib
+from skinkeras.training import compiled as compiled_lib
 from skinkeras.training import (
     distribute,
     losses,
-    results,
     runner,
     tensorboard,
 )
@@ -46,18 +46,23 @@ class ConfigMismatchError(ValueError):
     """``model_dir`` already holds a run of a different configuration."""
 
 
+def set_stage_trainable(model, config, *, stage):
+    """Freezes the backbone for stage 1 (its BatchNorm layers still training when
+    ``train_bn``), unfreezes it for stage 2; returns the stage's epochs and max lr."""
+    if stage == 1:
+        models.set_backbone_trainable(model, False, train_bn=config.train_bn)
+        return config.head_epochs, config.head_lr
+    models.set_backbone_trainable(model, True)
+    return config.epochs, config.lr
+
+
 def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
     """Sets which weights train in ``stage`` (1 or 2) and compiles a fresh optimizer.
 
     ``run_eagerly`` skips graph tracing (tests of big models on tiny inputs).
     Returns the stage's number of epochs and its total number of optimizer steps.
     """
-    if stage == 1:
-        models.set_backbone_trainable(model, False, train_bn=config.train_bn)
-        epochs, max_lr = config.head_epochs, config.head_lr
-    else:
-        models.set_backbone_trainable(model, True)
-        epochs, max_lr = config.epochs, config.lr
+    epochs, max_lr = set_stage_trainable(model, config, stage=stage)
     total_steps = max(1, epochs * steps_per_epoch)
     model.compile(
         optimizer=make_optimizer(config, max_lr=max_lr, total_steps=total_steps),
@@ -69,7 +74,7 @@ def compile_stage(model, config, *, stage, steps_per_epoch, run_eagerly=False):
     return epochs, total_steps
 
 
-def _check_model_dir(config, model_dir):
+def check_model_dir(config, model_dir):
     """Refuses to resume a directory that holds a run of another configuration."""
     path = model_dir / "config.json"
     trained = any(model_dir.glob("**/checkpoints/state.json")) or any(
@@ -197,7 +202,7 @@ def _nan_error(nan, checkpoint_dir, state, config):
         else "none (no epoch finished)"
     )
     # A changed lr on this directory is refused as another configuration
-    # (`_check_model_dir`), so the advice is `--restart` (experiments.main), which
+    # (`check_model_dir`), so the advice is `--restart` (experiments.main), which
     # moves the old run aside (issue 14).
     flag = "head_lr" if nan["stage"] == 1 else "lr"
     lower = getattr(config, flag) / 10
@@ -210,7 +215,16 @@ def _nan_error(nan, checkpoint_dir, state, config):
     )
 
 
-def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stage=None):
+def run(
+    config,
+    *,
+    strategy=None,
+    sources=None,
+    callbacks=(),
+    verbose=0,
+    on_stage=None,
+    compiled=None,
+):
     """Trains one seed of ``config`` in ``config.model_dir``; returns its summary.
 
     Resumable: every finished epoch is checkpointed (weights, optimizer state,
@@ -229,10 +243,15 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         on_stage: optional callable, called as ``on_stage(seed, stage, epochs,
             max_lr)`` before each stage trains (e.g. to print a header; the library
             prints nothing itself).
+        compiled: a `skinkeras.training.compiled.Compiled` kept across the seeds
+            of one configuration, so that the model is built and each stage traced
+            once per process (`run_seeds`); default: a new one.
 
     Raises:
         ValueError: invalid configuration, batch size not divisible by the replicas,
             or a ``model_dir`` holding another configuration — before any training.
+        skinkeras.rundir.RunDirBusyError: another process is training this seed
+            (``model_dir``'s lock; its pid is the error's ``holder``).
         FloatingPointError: the loss became NaN (the last good checkpoint is kept).
     """
     if not isinstance(config, TrainConfig):
@@ -245,16 +264,49 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
     if worker is not None:
         model_dir = model_dir / worker
     summary_path = model_dir / rundir.SUMMARY
-    _check_model_dir(config, model_dir)
+    check_model_dir(config, model_dir)
     if summary_path.exists():
         return rundir.read_json(summary_path)
-
-    # Before anything is built: the new layers' initial weights (and any Python /
-    # NumPy draw) come from the seed, whatever ran before in this process.
-    keras.utils.set_random_seed(config.seed)
+    # Before the lock creates model_dir: a batch the replicas cannot share is refused
+    # with nothing written.
     global_batch = distribute.global_batch_size(
         config.batch_size, strategy.num_replicas_in_sync, scale_batch=config.scale_batch
     )
+    # One writer per seed (issues 14, 25): held until the run ends; another process
+    # training this seed makes this one fail at once (`rundir.RunDirBusyError`).
+    with rundir.lock(model_dir):
+        if summary_path.exists():  # finished while we waited to look
+            return rundir.read_json(summary_path)
+        return _train(
+            config,
+            model_dir,
+            global_batch=global_batch,
+            strategy=strategy,
+            sources=sources,
+            callbacks=callbacks,
+            verbose=verbose,
+            on_stage=on_stage,
+            compiled=compiled_lib.Compiled() if compiled is None else compiled,
+        )
+
+
+def _train(
+    config,
+    model_dir,
+    *,
+    global_batch,
+    strategy,
+    sources,
+    callbacks,
+    verbose,
+    on_stage,
+    compiled,
+):
+    """`run`'s training of one seed into ``model_dir``, which it holds locked."""
+    summary_path = model_dir / rundir.SUMMARY
+    # Before anything is built: the new layers' initial weights (and any Python /
+    # NumPy draw) come from the seed, whatever ran before in this process.
+    keras.utils.set_random_seed(config.seed)
     train_stream, validation_ds = _datasets(config, global_batch, sources)
     steps_per_epoch = train_stream.steps_per_epoch
 
@@ -282,11 +334,22 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         # drawn from the global generators (e.g. TFDS building synthetic_lesions on
         # first use), and a seed's initial weights must not depend on whether it did.
         keras.utils.set_random_seed(config.seed)
-        model = model_from_config(config)
+        # A fresh build under the seed; in the model this process compiled for an
+        # earlier seed of the configuration, if any (`compiled`, issue 25).
+        model = compiled.model_for(
+            compiled_lib.config_key(config, steps_per_epoch, strategy.__class__),
+            lambda: model_from_config(config),
+        )
         arl_layers = models.arl_layers(model)
 
         def compile_for(stage):
-            compile_stage(model, config, stage=stage, steps_per_epoch=steps_per_epoch)
+            compiled.compile(
+                stage,
+                lambda: compile_stage(
+                    model, config, stage=stage, steps_per_epoch=steps_per_epoch
+                ),
+                lambda: set_stage_trainable(model, config, stage=stage),
+            )
 
         def epoch_end(state, stage):
             recorder = callbacks_lib.EpochRecorder(
@@ -339,58 +402,3 @@ def run(config, *, strategy=None, sources=None, callbacks=(), verbose=0, on_stag
         )
     rundir.atomic_write_json(summary_path, summary)
     return summary
-
-
-def seed_config(config, seed):
-    """The config of one seed's run: ``seed`` set, ``model_dir/seed_<seed>``."""
-    return config.replace(
-        seed=int(seed), model_dir=str(pathlib.Path(config.model_dir) / f"seed_{seed}")
-    )
-
-
-def run_seeds(
-    config,
-    seeds,
-    *,
-    sources=None,
-    callbacks=(),
-    verbose=0,
-    progress=None,
-    on_stage=None,
-):
-    """Runs every seed in ``config.model_dir/seed_<k>`` and writes the tables.
-
-    Finished seeds are skipped (their summary is read back); ``results.md`` and
-    ``results.csv`` are rewritten after each seed, so they always cover the seeds
-    finished so far. Returns the list of summaries in seed order. ``on_stage`` is
-    passed to `run`.
-    """
-    seeds = [int(seed) for seed in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(
-            f"`seeds` must be a non-empty list of distinct integers. Received: seeds={seeds}"
-        )
-    config = config.replace(seeds=seeds)
-    # One strategy for all seeds: a multi-worker strategy can exist once per process.
-    strategy = distribute.select_strategy(config.strategy, tpu=config.tpu)
-    model_dir = pathlib.Path(config.model_dir)
-    worker = distribute.worker_subdir(strategy)
-    table_dir = model_dir if worker is None else model_dir / worker
-    _check_model_dir(config, table_dir)
-    table_dir.mkdir(parents=True, exist_ok=True)
-    rundir.atomic_write_text(table_dir / rundir.CONFIG, config.to_json())
-    summaries = []
-    for seed in seeds:
-        summary = run(
-            seed_config(config, seed),
-            strategy=strategy,
-            sources=sources,
-            callbacks=callbacks,
-            verbose=verbose,
-            on_stage=on_stage,
-        )
-        summaries.append(summary)
-        results.write_results(table_dir, summaries, title=config.run_name)
-        if progress is not None:
-            progress(seed, summary)
-    return summaries

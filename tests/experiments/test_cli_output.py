@@ -9,7 +9,7 @@ import pytest
 from absl import flags
 
 from experiments import main as main_module
-from skinkeras.training import loop
+from skinkeras.training import seeds as seeds_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What TensorFlow's C++ libraries print at start-up on a machine without a GPU.
@@ -127,12 +127,12 @@ def test_main_prints_a_header_per_stage(
     parsed, monkeypatch, capsys, tmp_path, seeds, expected
 ):
     def fake_run_seeds(config, seeds, *, on_stage, **kwargs):
-        for seed in seeds:  # what loop.run_seeds reports for the study's protocol
+        for seed in seeds:  # what seeds.run_seeds reports for the study's protocol
             on_stage(seed, 1, config.head_epochs, config.head_lr)
             on_stage(seed, 2, config.epochs, config.lr)
         return []
 
-    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(seeds_module, "run_seeds", fake_run_seeds)
     parsed(seeds, f"--model_dir={tmp_path}")
     assert main_module.main(["experiments.main"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -12,6 +12,7 @@ from absl import flags
 
 from experiments import main as main_module
 from skinkeras.training import loop
+from skinkeras.training import seeds as seeds_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -95,7 +96,7 @@ def test_flags_become_one_config(parsed, monkeypatch, tmp_path):
         seen["config"], seen["seeds"] = config, seeds
         return []
 
-    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(seeds_module, "run_seeds", fake_run_seeds)
     parsed(
         "--model=effnet", "--arl", "--nose", "--num_seeds=3", "--seed=5", "--lr=1e-3"
     )
@@ -247,48 +248,55 @@ def test_readme_demo_reaches_auroc_0_85(tmp_path):
     assert log_lines(result.stdout + result.stderr) == []
 
 
-def test_a_second_process_on_a_locked_directory_exits_at_once(tmp_path):
-    """Issue 14: two processes, one directory; the second names the holder."""
+def test_a_seed_another_process_trains_is_skipped_at_once(tmp_path):
+    """Issue 25: two processes, one directory; the second skips the held seed,
+    naming its holder, and --restart refuses to move a training run."""
     from tests.test_rundir import start_holder
 
     run_dir = tmp_path / "run"
-    holder = start_holder(run_dir)
+    holder = start_holder(run_dir / "seed_0")
     try:
-        result = _cli(
-            "--dataset=synthetic_lesions", "--weights=none", f"--model_dir={run_dir}"
-        )
+        flags_ = ("--dataset=synthetic_lesions", "--weights=none", "--seeds=0")
+        result = _cli(*flags_, f"--model_dir={run_dir}")
+        restarted = _cli(*flags_, f"--model_dir={run_dir}", "--restart")
     finally:
         holder.kill()
         holder.wait()
-    assert result.returncode == 1
-    assert f"{run_dir} is in use by another process (pid {holder.pid}" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"seed 0: skipped, another process is training it (pid {holder.pid}, "
+        f"holding {run_dir / 'seed_0' / '.lock'})"
+    ) in result.stdout
     assert "Traceback" not in result.stderr
-    assert sorted(os.listdir(run_dir)) == [".lock"]  # nothing written
+    assert sorted(os.listdir(run_dir)) == [".lock", "config.json", "seed_0"]
+    assert sorted(os.listdir(run_dir / "seed_0")) == [".lock"]  # nothing written
+    assert restarted.returncode == 1
+    assert f"{run_dir / 'seed_0'} is in use by another process" in restarted.stderr
+    assert not list(tmp_path.glob("run.old-*"))
 
 
-def test_main_holds_the_lock_while_it_trains(parsed, monkeypatch, tmp_path):
+def test_main_holds_no_lock_of_the_configuration_while_it_trains(
+    parsed, monkeypatch, tmp_path
+):
     from skinkeras import rundir
 
     def fake_run_seeds(config, seeds, **kwargs):
-        with pytest.raises(rundir.RunDirBusyError):
-            with rundir.lock(config.model_dir):
-                pass
-        seen.append(config.model_dir)
+        with rundir.lock(config.model_dir):  # free: only each seed's is held
+            seen.append(config.model_dir)
 
     seen = []
-    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(seeds_module, "run_seeds", fake_run_seeds)
     parsed(f"--model_dir={tmp_path / 'run'}")
     assert main_module.main(["experiments.main"]) == 0
     assert seen == [str(tmp_path / "run")]
-    with rundir.lock(tmp_path / "run"):  # released afterwards
-        pass
 
 
 def test_restart_moves_the_old_run_aside(parsed, monkeypatch, tmp_path):
     def fake_run_seeds(config, seeds, **kwargs):
+        (tmp_path / "run").mkdir()
         (tmp_path / "run" / "config.json").write_text(config.to_json())
 
-    monkeypatch.setattr(loop, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr(seeds_module, "run_seeds", fake_run_seeds)
     old = tmp_path / "run" / "seed_0"
     old.mkdir(parents=True)
     (old / "summary.json").write_text('{"old": true}')
@@ -320,21 +328,17 @@ def test_nan_advice_is_a_command_line_that_parses(parsed):
     assert "--head_lr=0.0003 --restart" in message
 
 
-def test_each_worker_locks_only_its_own_directory(parsed, tmp_path):
+def test_each_worker_writes_only_its_own_directory(parsed, tmp_path):
+    from skinkeras import rundir
+
     def tf_config(index):
         cluster = {"worker": ["localhost:1", "localhost:2"]}
         return json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}
         )
 
-    parsed("--strategy=multiworker", f"--model_dir={tmp_path}")
-    config = main_module.config_from_flags()
-    chief = main_module.writer_dir(config, {"TF_CONFIG": tf_config(0)})
-    other = main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)})
-    assert (chief, other) == (tmp_path, tmp_path / "workers" / "worker_1")
-    parsed("--strategy=cpu", f"--model_dir={tmp_path}")
-    config = main_module.config_from_flags()
-    assert main_module.writer_dir(config, {"TF_CONFIG": tf_config(1)}) == tmp_path
+    assert rundir.multiworker_subdir(tf_config(0)) is None  # the chief: model_dir
+    assert rundir.multiworker_subdir(tf_config(1)) == "workers/worker_1"
     parsed("--strategy=multiworker", f"--model_dir={tmp_path}", "--restart")
     assert main_module.main(["experiments.main"]) == 1  # refused, nothing moved
     assert not list(tmp_path.parent.glob(f"{tmp_path.name}.old-*"))

@@ -151,6 +151,7 @@ def test_experiment_1_and_3_share_one_baseline_run(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_micro_suite_of_experiment_4_on_a_stand_in_network(tmp_path, monkeypatch):
     from skinkeras.training import loop
+    from skinkeras.training import seeds as seeds_module
     from tests.training import helpers
 
     # The suite's orchestration is under test (every configuration x seed trained
@@ -203,7 +204,7 @@ def test_micro_suite_of_experiment_4_on_a_stand_in_network(tmp_path, monkeypatch
         for seed in (0, 1)
     ]
     assert built == [
-        loop.seed_config(config.replace(seeds=[0, 1]), seed)
+        seeds_module.seed_config(config.replace(seeds=[0, 1]), seed)
         for _, config in suite.suite_configs(4, tmp_path / "exp4", overrides=overrides)
         for seed in (0, 1)
     ]
@@ -223,22 +224,24 @@ def test_micro_suite_of_experiment_4_on_a_stand_in_network(tmp_path, monkeypatch
     assert built == []
 
 
-def test_a_locked_suite_or_configuration_directory_is_refused(tmp_path, monkeypatch):
-    """Issue 14: one writer per run directory, the suite's and each configuration's."""
+def test_a_suite_shares_its_directories_with_other_processes(tmp_path, monkeypatch):
+    """Issue 25: no lock of the suite's or a configuration's directory is held while
+    the seeds train (each seed's own lock is `run_seeds`'), so the same suite
+    started twice shares the work."""
     import skinkeras.training
     from skinkeras import rundir
 
     trained = []
-    monkeypatch.setattr(
-        skinkeras.training, "run_seeds", lambda config, *a, **k: trained.append(1)
-    )
+
+    def fake_run_seeds(config, seeds, **kwargs):
+        # Both free while the seeds "train".
+        with rundir.lock(tmp_path), rundir.lock(config.model_dir):
+            trained.append(pathlib.Path(config.model_dir).name)
+        _write_summaries(pathlib.Path(config.model_dir), [0.8, 0.81], 0.02)
+
+    monkeypatch.setattr(skinkeras.training, "run_seeds", fake_run_seeds)
     deploy_cli.parse(
         suite.FLAGS, ["suite", "--experiment=3", f"--model_dir={tmp_path}"]
     )
-    with rundir.lock(tmp_path):
-        with pytest.raises(SystemExit, match=f"{tmp_path} is in use"):
-            suite.main(["suite"])
-    with rundir.lock(tmp_path / "exp3_resnet50"):
-        with pytest.raises(rundir.RunDirBusyError, match="exp3_resnet50 is in use"):
-            suite.run_suite(3, tmp_path, seeds=[0], progress=None)
-    assert trained == []
+    assert suite.main(["suite"]) == 0
+    assert trained == ["exp3_resnet50", "exp3_resnet50_arl"]

@@ -11,6 +11,7 @@ import tensorflow as tf
 from skinkeras import data, inference, rundir
 from skinkeras.models import pipeline
 from skinkeras.training import loop, results
+from skinkeras.training import seeds as seeds_module
 from tests import deploy_fixtures
 from tests.training import helpers
 from tests.training.test_schedules import reference_beta_1, reference_lr
@@ -251,14 +252,16 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tiny, tmp_
 
 def test_seeds_write_tables_and_finished_seeds_are_skipped(tiny, tmp_path):
     config = helpers.config(tmp_path, head_epochs=0, epochs=1)
-    summaries = loop.run_seeds(config, [3, 4], sources=helpers.sources())
+    summaries = seeds_module.run_seeds(config, [3, 4], sources=helpers.sources())
     run_dir = tmp_path / "run"
     assert json.loads((run_dir / "config.json").read_text())["seeds"] == [3, 4]
     assert json.loads((run_dir / "seed_4" / "config.json").read_text())["seed"] == 4
     assert "| max_auroc | 2 |" in (run_dir / "results.md").read_text()
     assert (run_dir / "results.csv").read_text().startswith("score,n,mean,std")
     trace = Trace()
-    again = loop.run_seeds(config, [3, 4], sources=helpers.sources(), callbacks=[trace])
+    again = seeds_module.run_seeds(
+        config, [3, 4], sources=helpers.sources(), callbacks=[trace]
+    )
     assert again == summaries and trace.epochs == []
     assert results.load_summaries(run_dir) == summaries
 
@@ -267,7 +270,7 @@ def test_seeds_write_tables_and_finished_seeds_are_skipped(tiny, tmp_path):
 def test_a_seed_gives_the_same_numbers_whatever_ran_before(tiny, tmp_path):
     """`--seeds=1` and `--seeds=0,1` in one process: seed 1's numbers are equal."""
     config = helpers.config(tmp_path, arl=True)
-    alone = loop.run_seeds(
+    alone = seeds_module.run_seeds(
         config.replace(model_dir=str(tmp_path / "alone")),
         [1],
         sources=helpers.sources(),
@@ -275,7 +278,7 @@ def test_a_seed_gives_the_same_numbers_whatever_ran_before(tiny, tmp_path):
     # Disturb every global random state between the runs, too.
     keras.utils.set_random_seed(12345)
     np.random.default_rng().random()
-    after = loop.run_seeds(
+    after = seeds_module.run_seeds(
         config.replace(model_dir=str(tmp_path / "after")),
         [0, 1],
         sources=helpers.sources(),

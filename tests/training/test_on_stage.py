@@ -3,6 +3,7 @@
 import pytest
 
 from skinkeras.training import loop
+from skinkeras.training import seeds as seeds_module
 from tests.training import helpers
 
 
@@ -19,7 +20,7 @@ def test_on_stage_is_called_before_each_stage_that_trains(tiny, tmp_path):
     def on_stage(*args):
         calls.append(args)
 
-    loop.run_seeds(config, [3, 4], sources=helpers.sources(), on_stage=on_stage)
+    seeds_module.run_seeds(config, [3, 4], sources=helpers.sources(), on_stage=on_stage)
     assert calls == [
         (3, 1, 1, 2e-3),
         (3, 2, 1, 5e-4),
@@ -28,7 +29,7 @@ def test_on_stage_is_called_before_each_stage_that_trains(tiny, tmp_path):
     ]
     # Finished seeds are skipped: nothing trains, nothing is announced.
     calls.clear()
-    loop.run_seeds(config, [3, 4], sources=helpers.sources(), on_stage=on_stage)
+    seeds_module.run_seeds(config, [3, 4], sources=helpers.sources(), on_stage=on_stage)
     assert calls == []
 
 
@@ -36,7 +37,7 @@ def test_a_skipped_stage_is_not_announced(tiny, tmp_path):
     config = helpers.config(tmp_path, head_epochs=0, epochs=1)
     calls = []
     loop.run(
-        loop.seed_config(config, 0),
+        seeds_module.seed_config(config, 0),
         sources=helpers.sources(),
         on_stage=lambda *args: calls.append(args),
     )
