@@ -105,3 +105,28 @@ def test_models_benchmark_prints_both_tables(monkeypatch, capsys):
     ]
     cost = rows[-1].split(" | ")
     assert cost[1] == "resnet50" and cost[2].endswith("%") and cost[3].endswith("% |")
+
+
+def test_seeds_benchmark_times_one_process_against_one_per_seed(monkeypatch, capsys):
+    from benchmarks import seeds as bench_seeds
+
+    calls = []
+
+    def fake_train(data_dir, model_dir, seeds, extra):
+        calls.append((model_dir.name, seeds, tuple(extra)))
+        return {"warmup": 1.0, "a0": 6.0, "a1": 6.0}.get(model_dir.name, 4.0)
+
+    monkeypatch.setattr(bench_seeds, "train", fake_train)
+    assert bench_seeds.main(["--seeds=3", "--rounds=2", "--", "--image_size=48"]) == 0
+    # The dataset first, then A B, then B A: the order alternates per round.
+    assert [name for name, _, _ in calls] == ["warmup"] + ["a0"] + ["b0"] * 3 + [
+        "b1"
+    ] * 3 + ["a1"]
+    assert [seeds for name, seeds, _ in calls if name.startswith("a")] == ["0,1,2"] * 2
+    assert [seeds for name, seeds, _ in calls if name == "b0"] == ["0", "1", "2"]
+    assert {extra for _, _, extra in calls} == {("--image_size=48",)}
+    out = capsys.readouterr().out
+    assert "ratio 0.500" in out  # 6 s / (3 x 4 s)
+    assert "one process per seed = 0.500 (median of 2 round(s))" in out
+    with pytest.raises(SystemExit):
+        bench_seeds.main(["--seeds=1"])

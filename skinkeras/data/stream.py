@@ -7,6 +7,8 @@ draws a random permutation of the split, or with ``oversample`` fastai's
 module docstring), so resuming at any epoch is exact.
 """
 
+import copy
+
 import tensorflow as tf
 
 from skinkeras.data import sampling
@@ -131,6 +133,14 @@ class TrainingStream:
 
         ds = self._examples.flat_map(batches)
         return _augmented(ds, augment_key, self.transforms)
+
+    def with_seed(self, seed):
+        """This stream under another seed: the same examples, decoded once and held
+        in memory, served as the epochs of ``seed`` (issue 25: a process that trains
+        several seeds loads the split once)."""
+        stream = copy.copy(self)
+        stream.seed = int(seed)
+        return stream
 
     def epochs(self, *, stage=0, start=0, stop=None):
         """Batches of epochs ``start .. stop - 1`` of ``stage`` (``stop=None``: forever)."""

@@ -11,7 +11,10 @@ later seed
   (`keras.utils.set_random_seed` then the builder, in `loop.run`) and copies those
   weights into the kept model, so it starts from exactly a fresh process's weights;
 - gets each stage's optimizer back with the values it had when built (zero moments,
-  step 0: a fresh optimizer), and that stage's trainable flags.
+  step 0: a fresh optimizer), and that stage's trainable flags;
+- draws its epochs from the same training stream, whose split was decoded once
+  (`skinkeras.data.stream.TrainingStream.with_seed`; epoch *e* is a function of
+  (seed, stage, *e*) alone), and is validated on the same validation dataset.
 
 The traced functions read the same variables, so a seed's ``summary.json`` is
 bit-identical to a ``--seeds=k`` process's (tests/experiments/test_reproducibility.py,
@@ -60,6 +63,15 @@ class Compiled:
         self.model = None
         self._stages = {}  # stage -> [attributes of COMPILE_STATE, optimizer values]
         self._current = None
+        self._kept = {}  # name -> (key, value): `reuse`
+
+    def reuse(self, name, key, make):
+        """``make()``'s value, made once per ``key`` and kept under ``name`` (e.g. the
+        datasets, which do not depend on the seed)."""
+        kept = self._kept.get(name)
+        if kept is None or kept[0] != key:
+            kept = self._kept[name] = (key, make())
+        return kept[1]
 
     def model_for(self, key, build):
         """The model of a new seed: ``build()``'s weights, in the kept model when

@@ -307,7 +307,14 @@ def _train(
     # Before anything is built: the new layers' initial weights (and any Python /
     # NumPy draw) come from the seed, whatever ran before in this process.
     keras.utils.set_random_seed(config.seed)
-    train_stream, validation_ds = _datasets(config, global_batch, sources)
+    # Loaded once per process for a configuration's seeds (`compiled`, issue 25); the
+    # training stream's epochs are drawn from this seed.
+    train_stream, validation_ds = compiled.reuse(
+        "datasets",
+        compiled_lib.config_key(config, global_batch, id(sources)),
+        lambda: _datasets(config, global_batch, sources),
+    )
+    train_stream = train_stream.with_seed(config.seed)
     steps_per_epoch = train_stream.steps_per_epoch
 
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -132,6 +132,23 @@ def test_training_epochs_resume_exactly_and_decode_once():
     np.testing.assert_array_equal(y, np.concatenate([w[1] for w in whole[1:]]))
 
 
+def test_a_stream_under_another_seed_serves_that_seeds_epochs():
+    """Issue 25: a process's later seeds reuse the decoded split (`with_seed`)."""
+    stream = make_training_stream("train", **training_settings(oversample=True, seed=5))
+    collect(stream.epochs(stage=1, start=0, stop=1))  # decodes and caches the split
+    other = stream.with_seed(6)
+    fresh = make_training_stream("train", **training_settings(oversample=True, seed=6))
+    for stage, epoch in ((1, 0), (2, 1)):
+        got = collect(other.epochs(stage=stage, start=epoch, stop=epoch + 1))
+        want = collect(fresh.epochs(stage=stage, start=epoch, stop=epoch + 1))
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert stream.seed == 5 and other.seed == 6  # the original keeps its seed
+    x5, _ = collect(stream.epochs(stage=1, start=0, stop=1))
+    x6, _ = collect(other.epochs(stage=1, start=0, stop=1))
+    assert not np.array_equal(x5, x6)
+
+
 def test_oversampling_balances_the_training_stream():
     images, labels = small_source(40, positives_every=8)  # 5 positives of 40
     ys = []
