@@ -77,6 +77,9 @@ setuptools.setup(
     extras_require={
         # The ONNX export (`experiments.export --format=onnx`) and its check.
         "onnx": ONNX,
+        # `--launcher=ray`: each (configuration, seed) a Ray task (issue 25); the
+        # core package only (no dashboard). 2.60.0 has a CPython 3.11 wheel.
+        "ray": ["ray==2.60.0"],
         # ONNX too, so that CI runs the ONNX export test.
         "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5", *ONNX],
     },

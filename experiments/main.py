@@ -8,7 +8,8 @@ one-cycle AdamW. Each seed runs in ``--model_dir/seed_<k>``; running the same co
 again resumes an interrupted seed and skips finished ones; ``--restart`` moves the old
 run aside and starts again. One process at a time trains a seed (its directory's
 lock): the same command started N times at once (``--seeds=0-9``; a Slurm array, one
-per GPU) shares the seeds, each process skipping those another one holds.
+per GPU) shares the seeds, each process skipping those another one holds;
+``--launcher=ray`` trains each seed as a Ray task, on this machine or a cluster.
 ``results.md`` and ``results.csv`` in ``--model_dir`` hold the multi-seed table.
 Flags: ``--help``.
 
@@ -18,6 +19,7 @@ Offline demo (synthetic lesions, no downloads):
 """
 
 import contextlib
+import pathlib
 import sys
 
 from absl import app, flags
@@ -26,6 +28,7 @@ from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS
 from skinkeras import rundir
 from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable, parse_seeds
+from skinkeras.training import launch
 
 FLAGS = flags.FLAGS
 
@@ -49,6 +52,7 @@ flags.DEFINE_enum(
 )
 common_flags.define_train_flags(TRAIN_FLAGS, FLAGS, module=__name__)
 common_flags.define_seed_flags(FLAGS, module=__name__)
+common_flags.define_launcher_flags(FLAGS, module=__name__)
 flags.DEFINE_string(
     "model_dir",
     None,
@@ -127,6 +131,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     try:
+        if FLAGS.launcher == "ray":
+            launch.require_ray()  # before anything is read, built or moved
         config = config_from_flags()
         check_runnable(config)
         if FLAGS.restart and config.strategy == "multiworker":
@@ -145,6 +151,8 @@ def main(argv):
         FileNotFoundError,
         FloatingPointError,
         rundir.RunDirBusyError,
+        launch.RayNotInstalledError,
+        launch.RunsFailedError,
     ) as error:
         # Configuration and data errors (e.g. the `tfds build` command for an
         # unprepared ISIC dataset) are messages for the user, not tracebacks.
@@ -155,11 +163,22 @@ def main(argv):
 
 
 def train(config):
-    """Trains every seed of ``config`` (`seeds.run_seeds`), printing progress."""
+    """Trains every seed of ``config`` (`seeds.run_seeds`, or a Ray task per seed
+    with --launcher=ray), printing progress."""
     # Imported here so that `--help` does not wait for TensorFlow.
     from skinkeras.training import seeds
 
     print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
+    ray_options = common_flags.launcher_options(FLAGS)
+    if ray_options is not None:
+        name = pathlib.Path(config.model_dir).name
+        launch.run_on_ray(
+            [(name, config, config.seeds)],
+            verbose=FLAGS.verbose,
+            progress=lambda line: print(line, flush=True),
+            **ray_options,
+        )
+        return
 
     def report(outcome):
         seed, summary = outcome.seed, outcome.summary

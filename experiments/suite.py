@@ -20,6 +20,10 @@ study's protocol), e.g. an offline micro-suite:
         --dataset=synthetic_lesions --weights=none --image_size=64 \
         --head_epochs=1 --epochs=1
 
+``--launcher=ray`` submits every configuration x seed at once as Ray tasks (on this
+machine, or the cluster of ``--ray_address``) and writes the comparison when all
+have ended.
+
 Experiment 1 needs the segmenter's masks for ISIC (``--masks_dir``, see
 `experiments.make_masks`); synthetic_lesions carries its own masks.
 """
@@ -32,6 +36,7 @@ from experiments import common_flags, deploy_cli
 from experiments.configs import PRESETS, run_preset
 from skinkeras import rundir
 from skinkeras.config import MASKED_PREPROCESSING, check_runnable
+from skinkeras.training import launch
 
 # The configurations of each experiment, the first one being the reference.
 EXPERIMENTS = {
@@ -102,6 +107,7 @@ common_flags.define_train_flags(
 common_flags.define_seed_flags(
     FLAGS, module=__name__, num_seeds=common_flags.STUDY_NUM_SEEDS
 )
+common_flags.define_launcher_flags(FLAGS, module=__name__)
 flags.mark_flags_as_required(["experiment", "model_dir"], flag_values=FLAGS)
 
 
@@ -197,10 +203,15 @@ def run_suite(
     sources=None,
     verbose=0,
     progress=print,
+    ray=None,
 ):
     """Runs (or resumes) every configuration, writes `comparison_path`; returns its text.
 
-    ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests). Each
+    ``sources`` (optional) is passed to `run_seeds` (in-memory data for tests).
+    ``ray``: None trains the configurations here, one after another; a dict of
+    `launch.run_on_ray`'s options (``address``, ``gpus_per_run``, ...) submits every
+    configuration x seed at once as a Ray task instead (``sources`` cannot travel
+    to Ray workers). Each
     seed's directory is locked while it trains, so the same suite started several
     times at once (or an ``experiments.main`` on one of its configurations) shares
     the seeds: each process skips those another one holds (issue 25). Every process
@@ -213,10 +224,23 @@ def run_suite(
     )
     for _, config in configs:  # every configuration, before the first one trains
         check_runnable(config)
-    for name, config in configs:
-        if progress:
-            progress(f"[{name}] {config.model_dir}, seeds {list(seeds)}")
-        run_seeds(config, seeds, sources=sources, verbose=verbose)
+    if ray is None:
+        for name, config in configs:
+            if progress:
+                progress(f"[{name}] {config.model_dir}, seeds {list(seeds)}")
+            run_seeds(config, seeds, sources=sources, verbose=verbose)
+    elif sources is not None:
+        raise ValueError(
+            "In-memory `sources` cannot be sent to Ray workers: train on a TFDS "
+            "dataset. Received: sources and ray"
+        )
+    else:  # every configuration x seed at once (issue 25)
+        launch.run_on_ray(
+            [(name, config, seeds) for name, config in configs],
+            verbose=verbose,
+            progress=progress,
+            **ray,
+        )
     text = comparison_markdown(
         experiment,
         [config.model_dir for _, config in configs],
@@ -242,6 +266,8 @@ def main(argv):
     overrides, masks = overrides_from_flags()
     seeds = list(range(FLAGS.seed, FLAGS.seed + FLAGS.num_seeds))
     try:
+        if FLAGS.launcher == "ray":
+            launch.require_ray()  # before anything is read or written
         text = run_suite(
             experiment,
             FLAGS.model_dir,
@@ -249,8 +275,16 @@ def main(argv):
             overrides=overrides,
             mask_overrides=masks,
             verbose=FLAGS.verbose,
+            progress=lambda line: print(line, flush=True),
+            ray=common_flags.launcher_options(FLAGS),
         )
-    except (ValueError, FileNotFoundError, rundir.RunDirBusyError) as error:
+    except (
+        ValueError,
+        FileNotFoundError,
+        rundir.RunDirBusyError,
+        launch.RayNotInstalledError,
+        launch.RunsFailedError,
+    ) as error:
         raise SystemExit(f"error: {error}") from None
     print(text)
     print(f"Wrote {comparison_path(FLAGS.model_dir, experiment)}")

@@ -9,7 +9,8 @@ checkpoints), `tensorboard` (event files),
 `distribute` (strategies, global batch), `losses` (focal loss, class weights),
 `runner` (staged, checkpointed, resumable fit), `loop` (`run`: one seed), `compiled`
 (one model and trace per process for its seeds), `seeds`
-(`run_seeds`: a configuration's seeds, by one process or several at once), `results`
+(`run_seeds`: a configuration's seeds, by one process or several at once), `launch`
+(`run_on_ray`: every configuration x seed as a Ray task), `results`
 (tables, comparisons). File names, atomic writes and saving the model are
 `skinkeras.rundir`'s. The segmenter
 (`skinkeras.segmentation.training`) trains through the same runner, optimizer
@@ -35,6 +36,7 @@ _SUBMODULES = (
     "checkpoints",
     "compiled",
     "distribute",
+    "launch",
     "loop",
     "losses",
     "optimizers",
