@@ -24,7 +24,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import common_flags, deploy_cli
+from experiments import common_flags, deploy_cli, launcher_flags
 from experiments.configs import PRESETS
 from skinkeras import rundir
 from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable, parse_seeds
@@ -52,7 +52,7 @@ flags.DEFINE_enum(
 )
 common_flags.define_train_flags(TRAIN_FLAGS, FLAGS, module=__name__)
 common_flags.define_seed_flags(FLAGS, module=__name__)
-common_flags.define_launcher_flags(FLAGS, module=__name__)
+launcher_flags.define_launcher_flags(FLAGS, module=__name__)
 flags.DEFINE_string(
     "model_dir",
     None,
@@ -169,7 +169,7 @@ def train(config):
     from skinkeras.training import seeds
 
     print(f"Run directory: {config.model_dir}  seeds: {config.seeds}", flush=True)
-    ray_options = common_flags.launcher_options(FLAGS)
+    ray_options = launcher_flags.launcher_options(FLAGS)
     if ray_options is not None:
         name = pathlib.Path(config.model_dir).name
         launch.run_on_ray(

@@ -32,7 +32,7 @@ import pathlib
 
 from absl import flags
 
-from experiments import common_flags, deploy_cli
+from experiments import common_flags, deploy_cli, launcher_flags
 from experiments.configs import PRESETS, run_preset
 from skinkeras import rundir
 from skinkeras.config import MASKED_PREPROCESSING, check_runnable
@@ -107,7 +107,7 @@ common_flags.define_train_flags(
 common_flags.define_seed_flags(
     FLAGS, module=__name__, num_seeds=common_flags.STUDY_NUM_SEEDS
 )
-common_flags.define_launcher_flags(FLAGS, module=__name__)
+launcher_flags.define_launcher_flags(FLAGS, module=__name__)
 flags.mark_flags_as_required(["experiment", "model_dir"], flag_values=FLAGS)
 
 
@@ -276,7 +276,7 @@ def main(argv):
             mask_overrides=masks,
             verbose=FLAGS.verbose,
             progress=lambda line: print(line, flush=True),
-            ray=common_flags.launcher_options(FLAGS),
+            ray=launcher_flags.launcher_options(FLAGS),
         )
     except (
         ValueError,

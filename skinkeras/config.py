@@ -137,33 +137,23 @@ def check_field(name, value):
 
 
 def parse_seeds(items):
-    """The seeds of ``--seeds``: ints, or strings ``"k"`` and ranges ``"a-b"``
-    (inclusive, issue 25: ``--seeds=0-9`` for a study's ten), in the order given.
-
-    Raises:
-        ValueError: an item is neither, lies outside ``seed``'s range, or a seed
-            repeats; the message names the value.
-    """
+    """The seeds of ``--seeds``: ints, or strings ``"k"`` and inclusive ranges
+    ``"a-b"`` (issue 25: ``--seeds=0-9``), in the order given; a ValueError naming
+    the value for anything else, a seed out of range or a repeated one."""
     low, high = IN_RANGE["seed"]
     seeds = []
     for item in items:
-        text = str(item).strip()
-        first, dash, last = text.partition("-")
+        first, dash, last = str(item).strip().partition("-")
         try:
-            if isinstance(item, bool):
+            if isinstance(item, bool) or (dash and first and int(last) < int(first)):
                 raise ValueError
-            if dash and first:
-                start, stop = int(first), int(last)
-                if stop < start:
-                    raise ValueError
-                seeds.extend(range(start, stop + 1))
-            else:
-                seeds.append(int(item) if isinstance(item, int) else int(text))
+            ends = (int(first), int(last)) if dash and first else (int(item),) * 2
         except ValueError:
             raise ValueError(
                 "`seeds` must be integers or ranges a-b (a <= b), e.g. 0,1 or 0-9. "
                 f"Received: seeds={items!r}"
             ) from None
+        seeds.extend(range(ends[0], ends[1] + 1))
     if any(not low <= seed < high for seed in seeds):
         raise ValueError(
             f"`seeds` must be integers in [{low}, {high}). Received: seeds={items!r}"

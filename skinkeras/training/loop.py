@@ -26,9 +26,8 @@ import functools
 import pathlib
 
 import keras
-import numpy as np
 
-from skinkeras import data, metrics, models, rundir
+from skinkeras import data, models, rundir
 from skinkeras.config import DATASET_LABELS, RUNTIME_KEYS, SE_MODELS, TrainConfig
 from skinkeras.models import pipeline as model_pipeline
 from skinkeras.training import callbacks as callbacks_lib
@@ -36,6 +35,7 @@ from skinkeras.training import compiled as compiled_lib
 from skinkeras.training import (
     distribute,
     losses,
+    results,
     runner,
     tensorboard,
 )
@@ -162,37 +162,6 @@ def model_from_config(config):
         input_shape=(config.image_size, config.image_size, 3),
         head=config.head,
     )
-
-
-def _best(history, key):
-    values = np.array([record[f"val_{key}"] for record in history], dtype=np.float64)
-    if values.size == 0 or np.all(np.isnan(values)):
-        return float("nan"), None
-    index = int(np.nanargmax(values))
-    return float(values[index]), history[index]["epoch"]
-
-
-def make_summary(config, state, *, model_name):
-    """The run's ``summary.json``: per-run maxima, final values, history, alphas."""
-    history = state.history
-    summary = {"seed": config.seed, "model_name": model_name, "epochs": len(history)}
-    summary["max_accuracy"], summary["best_epoch_accuracy"] = _best(history, "accuracy")
-    summary["max_auroc"], summary["best_epoch_auroc"] = _best(history, "auroc")
-    final = history[-1] if history else {}
-    multiclass = config.num_classes > 2
-    if multiclass:  # issue 16: ISIC 2019's score and the mean one-vs-rest AUROC
-        for key in metrics.MULTICLASS_METRICS:
-            summary[f"max_{key}"], summary[f"best_epoch_{key}"] = _best(history, key)
-    for key in metrics.VALIDATION_METRICS + (
-        metrics.MULTICLASS_METRICS if multiclass else ()
-    ):
-        summary[f"final_{key}"] = final.get(f"val_{key}", float("nan"))
-    if multiclass:
-        summary["final_confusion_matrix"] = final.get("val_confusion_matrix")
-    summary["final_train_loss"] = final.get("loss", float("nan"))
-    summary["history"] = history
-    summary["alphas"] = state.alphas
-    return summary
 
 
 def _nan_error(nan, checkpoint_dir, state, config):
@@ -401,7 +370,7 @@ def _train(
             else functools.partial(on_stage, config.seed),
         )
 
-        summary = make_summary(config, state, model_name=model.name)
+        summary = results.make_summary(config, state, model_name=model.name)
         # The self-contained model (issue 15, item 6): image in, decision out. The
         # checkpoints stay the bare network's weights (resume).
         rundir.save_model(

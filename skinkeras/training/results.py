@@ -1,4 +1,5 @@
-"""Result files: the study's multi-seed tables, and comparisons.
+"""Result files: a run's ``summary.json`` (`make_summary`), the study's multi-seed
+tables, and comparisons.
 
 SPEC: a run's score is the maximum validation accuracy (and separately the maximum
 AUROC) over its epochs; a configuration is reported as mean, std, 25 %, 50 %, 75 % and
@@ -13,7 +14,7 @@ import pathlib
 import numpy as np
 import scipy.stats
 
-from skinkeras import rundir
+from skinkeras import metrics, rundir
 
 SCORES = ("max_accuracy", "max_auroc")
 # Multi-class runs (issue 16) also score ISIC 2019's balanced accuracy and the mean
@@ -43,6 +44,37 @@ def scores_of(summaries):
     """`SCORES`, and the `MULTICLASS_SCORES` that every summary holds."""
     extra = [s for s in MULTICLASS_SCORES if all(s in summary for summary in summaries)]
     return (*SCORES, *extra)
+
+
+def _best(history, key):
+    values = np.array([record[f"val_{key}"] for record in history], dtype=np.float64)
+    if values.size == 0 or np.all(np.isnan(values)):
+        return float("nan"), None
+    index = int(np.nanargmax(values))
+    return float(values[index]), history[index]["epoch"]
+
+
+def make_summary(config, state, *, model_name):
+    """The run's ``summary.json``: per-run maxima, final values, history, alphas."""
+    history = state.history
+    summary = {"seed": config.seed, "model_name": model_name, "epochs": len(history)}
+    summary["max_accuracy"], summary["best_epoch_accuracy"] = _best(history, "accuracy")
+    summary["max_auroc"], summary["best_epoch_auroc"] = _best(history, "auroc")
+    final = history[-1] if history else {}
+    multiclass = config.num_classes > 2
+    if multiclass:  # issue 16: ISIC 2019's score and the mean one-vs-rest AUROC
+        for key in metrics.MULTICLASS_METRICS:
+            summary[f"max_{key}"], summary[f"best_epoch_{key}"] = _best(history, key)
+    for key in metrics.VALIDATION_METRICS + (
+        metrics.MULTICLASS_METRICS if multiclass else ()
+    ):
+        summary[f"final_{key}"] = final.get(f"val_{key}", float("nan"))
+    if multiclass:
+        summary["final_confusion_matrix"] = final.get("val_confusion_matrix")
+    summary["final_train_loss"] = final.get("loss", float("nan"))
+    summary["history"] = history
+    summary["alphas"] = state.alphas
+    return summary
 
 
 def seed_table(summaries):
