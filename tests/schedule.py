@@ -37,6 +37,28 @@ SLOW_TEST_SECONDS = {
     # Measured on this 2-core machine beside a CI run (issue 24): 130 s and 228 s.
     "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[effnet_b3]": 130,
     "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[resnet101]": 220,
+    # Measured here with other work on the 2 cores (load average 3-6), so upper bounds.
+    "tests/models/test_sizes.py::"
+    "test_size_equals_keras_applications_through_a_legacy_file[effnet_b6]": 44,
+    "tests/models/test_sizes.py::"
+    "test_size_equals_keras_applications_through_a_legacy_file[effnet_b7]": 34,
+    "tests/models/test_sizes.py::"
+    "test_size_equals_keras_applications_through_a_legacy_file[resnet152]": 33,
+    "tests/models/test_sizes.py::"
+    "test_size_equals_keras_applications_through_a_legacy_file[effnet_b5]": 27,
+    **{
+        "tests/training/test_precision.py::"
+        f"test_models_built_under_the_policy_compute_in_half_precision[{name}]": seconds
+        for name, seconds in (
+            ("effnet_b7", 9),
+            ("effnet_b6", 7),
+            ("effnet_b3", 5),
+            ("resnet152", 5),
+            ("effnet_b4", 4),
+            ("effnet_b5", 4),
+            ("effnet_b2", 3),
+        )
+    },
 }
 SLOW_DEFAULT_SECONDS = 10
 
