@@ -34,9 +34,11 @@ SLOW_TEST_SECONDS = {
     "test_killed_run_resumes_from_the_last_finished_epoch": 20,
     "tests/training/test_multiworker_validation.py::"
     "test_two_workers_record_validation_of_true_pairs": 16,
-    # Measured on this 2-core machine beside a CI run (issue 24): 130 s and 228 s.
-    "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[effnet_b3]": 130,
-    "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[resnet101]": 220,
+    # Measured on this 2-core machine beside a CI run (issue 24): 130 s and 228 s, plus
+    # the ONNX export alone with other work on the cores: 49 s and 77 s (whole tests
+    # with it there: 376 s and 294 s).
+    "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[effnet_b3]": 180,
+    "tests/inference/test_backbones.py::test_train_predict_and_tflite_agree[resnet101]": 300,
     # Measured here with other work on the 2 cores (load average 3-6), so upper bounds.
     "tests/models/test_sizes.py::"
     "test_size_equals_keras_applications_through_a_legacy_file[effnet_b6]": 44,
