@@ -31,7 +31,7 @@ kernels (no calibration data needed).
 
 **ONNX** (`export_onnx`, needs the `onnx` extra: tf2onnx, onnx, onnxruntime): Keras'
 `Model.export(format="onnx")` (tf2onnx) of the pipeline from the resized image on,
-input `images` float32 (B, S, S, 3) as TFLite's (any batch), outputs as above. Two
+input `images` float32 (B, S, S, 3) as TFLite's (any batch), outputs as above. Three
 pieces do not convert as they run in TensorFlow:
 - the resize: tf2onnx maps TensorFlow's `ResizeArea` (our antialiased shrinking) to
   ONNX `Resize` with mode "nearest" (ONNX has no area mode), silently: different
@@ -41,6 +41,8 @@ pieces do not convert as they run in TensorFlow:
   `tf.function(jit_compile=True)`, which tf2onnx keeps as a `PartitionedCall` node
   that ONNX does not have. The conversion therefore runs in a child process with
   `SKINKERAS_XLA_FUSION=0` (the same ops, unfused).
+- Keras' `Normalization` (every EfficientNet's stem): its cached mean and variance
+  would become inputs of the ONNX graph; the conversion makes them constants.
 """
 
 import os
@@ -250,8 +252,21 @@ def _check_onnx_graph(path):
     )
 
 
+def _normalization_as_constants(model):
+    """Keras' `Normalization` (EfficientNet's stem `normalization`) caches its mean and
+    variance as tensors, which a traced function captures; tf2onnx makes every
+    captured tensor but a variable an input of the ONNX graph, one no caller feeds
+    ("Required inputs ... normalization/Sub/y:0"). As numpy arrays (the same values)
+    they are constants of the graph."""
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Normalization) and layer.mean is not None:
+            layer.mean = keras.ops.convert_to_numpy(layer.mean)
+            layer.variance = keras.ops.convert_to_numpy(layer.variance)
+
+
 def _export_onnx_here(model, path):
     """The conversion itself (in a process where the XLA fusion is off)."""
+    _normalization_as_constants(model)
     serving = _serving_model(model)
     size = serving.input_shape[1]
     spec = keras.InputSpec(shape=(None, size, size, 3), dtype="float32", name="images")

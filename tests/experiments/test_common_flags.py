@@ -106,3 +106,16 @@ def test_segment_flag_errors_are_the_configs_errors():
 def test_suite_checks_its_flags_as_the_config_does():
     assert "Received: seed=-1" in _parse_error(suite.FLAGS, ["--seed=-1"])
     assert "Received: lr=0.0" in _parse_error(suite.FLAGS, ["--lr=0"])
+
+
+@pytest.mark.parametrize("name", train_config.MODELS)
+def test_every_model_is_a_value_of_the_model_flag(name):
+    weights = "none" if name in train_config.RANDOM_ONLY_MODELS else "imagenet"
+    flags.FLAGS.unparse_flags()
+    try:
+        flags.FLAGS(["experiments.main", f"--model={name}", f"--weights={weights}"])
+        config = main.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert (config.model, config.weights) == (name, weights)
+    assert config.model_dir.startswith(f"runs/{name}_")  # the run's default name

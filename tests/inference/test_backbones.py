@@ -1,5 +1,5 @@
 """One tiny run per new backbone family (issue 24): train, predict with TTA, export
-to TFLite; the same probabilities all the way."""
+to TFLite and ONNX; the same probabilities all the way."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,11 @@ from skinkeras import inference, models
 from skinkeras.inference import export
 from skinkeras.training import loop
 from tests import deploy_fixtures as fx
-from tests.inference.test_export import FLOAT_TOLERANCE, resized_images
+from tests.inference.test_export import (
+    FLOAT_TOLERANCE,
+    onnx_installed,
+    resized_images,
+)
 from tests.training import helpers
 
 
@@ -30,8 +34,19 @@ def test_train_predict_and_tflite_agree(tmp_path, model):
     assert with_tta.probabilities.shape == predicted.probabilities.shape == (3, 2)
     np.testing.assert_allclose(predicted.probabilities.sum(-1), 1, atol=1e-6)
 
+    resized = resized_images(paths, run.image_size)
     lite = export.TFLiteModel(export.export_tflite(run, tmp_path / "model.tflite"))
-    probabilities = lite(resized_images(paths, run.image_size))["probabilities"]
+    probabilities = lite(resized)["probabilities"]
     np.testing.assert_allclose(
         probabilities, predicted.probabilities, atol=FLOAT_TOLERANCE
     )
+
+    if onnx_installed():  # the `onnx` extra, which `.[test]` (CI) installs
+        import onnxruntime
+
+        onnx_path = export.export_onnx(run, tmp_path / "model.onnx")
+        session = onnxruntime.InferenceSession(str(onnx_path))
+        (probabilities,) = session.run(["probabilities"], {"images": resized})
+        np.testing.assert_allclose(
+            probabilities, predicted.probabilities, atol=FLOAT_TOLERANCE
+        )

@@ -167,6 +167,34 @@ def test_onnx_agrees_with_keras(tmp_path):
     np.testing.assert_array_equal(outputs[2], expected[:, 1] >= 0.5)
 
 
+@pytest.mark.skipif(not onnx_installed(), reason="the `onnx` extra is not installed")
+def test_onnx_keeps_normalization_statistics_as_constants(tmp_path):
+    import onnxruntime
+
+    # EfficientNet's stem `normalization` caches its mean and variance as tensors,
+    # which tf2onnx made inputs of the graph. No ARL: it converts in this process.
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Normalization(
+        mean=[120.0, 110.0, 100.0], variance=[900.0, 1600.0, 2500.0], name="norm"
+    )(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="head_avg_pool")(x)
+    outputs = keras.layers.Dense(2, name="head_logits")(x)
+    model = keras.Model(inputs, outputs)
+    config = fx.config_for("effnet", image_size=32)
+    run = inference.load_run(fx.write_run(tmp_path / "run", model, config))
+    paths = fx.write_image_files(tmp_path / "images", [(40, 60), (32, 32)])
+    _, expected = keras_reference(run, paths)
+    path = tmp_path / "model.onnx"
+    export._export_onnx_here(pipeline.from_run(run), path)
+    session = onnxruntime.InferenceSession(str(path))
+    assert [tensor.name for tensor in session.get_inputs()] == ["images"]
+    (probabilities,) = session.run(
+        ["probabilities"], {"images": resized_images(paths, run.image_size)}
+    )
+    np.testing.assert_allclose(probabilities, expected, atol=1e-4)
+
+
 def test_onnx_names_what_blocks_it(tmp_path, monkeypatch):
     # Without the extra: the message says what to install, no ImportError traceback.
     monkeypatch.setitem(sys.modules, "tf2onnx", None)

@@ -1,11 +1,24 @@
 """Shared test helpers: random but realistic weights, a relative error, the
-feature comparison with keras.applications and a tiny U-Net encoder."""
+feature comparison with keras.applications, a tiny U-Net encoder and the models
+as test parameters."""
 
 import keras
 import numpy as np
+import pytest
 
 from skinkeras.models import transfer_weights
 from skinkeras.models.unet import ENCODERS
+
+# The models whose build at 32 px alone takes seconds: their tests are `slow`.
+LARGE_MODELS = ("resnet152", "effnet_b5", "effnet_b6", "effnet_b7")
+
+
+def model_params(names, *, slow):
+    """`names` as pytest parameters, those in `slow` marked `slow`."""
+    return [
+        pytest.param(name, marks=pytest.mark.slow) if name in slow else name
+        for name in names
+    ]
 
 
 def randomize_statistics(model, seed=0):

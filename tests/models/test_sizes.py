@@ -5,7 +5,8 @@ statistics) is saved in the legacy HDF5 layout of the official files, our builde
 loads that file through its own transfer (`weights=path`), and the features equal
 keras.applications' at a small input; the parameter counts are keras.applications'
 (and FACTS.md's); ARL adds one alpha per residual `Add` it replaces; `se=False`
-removes exactly the SE parameters. The largest models are `slow` (~20 s each here).
+removes exactly the SE parameters; Grad-CAM's feature map is keras.applications' last
+layer. The largest models are `slow` (~20 s each here).
 """
 
 import pathlib
@@ -15,11 +16,14 @@ import keras
 import pytest
 
 from skinkeras import config as config_lib
+from skinkeras.gradcam import default_layer_name
 from skinkeras.models import ARCHITECTURES, MODELS, arl_layers, build_model
 from skinkeras.models.weights import APPLICATIONS
 from tests.models.helpers import (
+    LARGE_MODELS,
     fresh_stem_names,
     infer,
+    model_params,
     random_images,
     randomize_statistics,
     relative_error,
@@ -42,11 +46,6 @@ PARAMS = {
     "effnet_b6": 40_960_143,
     "effnet_b7": 64_097_687,
 }
-SLOW = ("resnet152", "effnet_b5", "effnet_b6", "effnet_b7")
-SIZES = [
-    pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-    for name in PARAMS
-]
 
 
 def _applications(name):
@@ -55,7 +54,7 @@ def _applications(name):
     return randomize_statistics(fresh_stem_names(model))
 
 
-@pytest.mark.parametrize("name", SIZES)
+@pytest.mark.parametrize("name", model_params(PARAMS, slow=LARGE_MODELS))
 def test_size_equals_keras_applications_through_a_legacy_file(name, tmp_path):
     architecture = ARCHITECTURES[name]
     reference = _applications(name)
@@ -80,6 +79,8 @@ def test_size_equals_keras_applications_through_a_legacy_file(name, tmp_path):
     assert actual.shape == expected.shape == (2, 1, 1, reference.output_shape[-1])
     # ARL at alpha 0 is the plain sum: the same float32 graph, round-off at most.
     assert relative_error(actual, expected) < 1e-5
+    # Grad-CAM's feature map: keras.applications' last layer without the top.
+    assert default_layer_name(model) == reference.layers[-1].name
 
     if architecture.se:
         se_params = sum(

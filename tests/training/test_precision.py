@@ -2,7 +2,8 @@
 
 A finite loss says nothing about either: a run that ignored them trains as well.
 A probe layer records, while the train step is traced, the dtype of the tensors
-flowing through the model and whether the step is being compiled by XLA.
+flowing through the model and whether the step is being compiled by XLA. Every
+model built under a mixed policy computes in half precision, with float32 logits.
 """
 
 import keras
@@ -13,8 +14,15 @@ import tensorflow as tf
 # public API tells a traced function whether it is being compiled.
 from tensorflow.python.ops import control_flow_util
 
+from skinkeras import models
 from skinkeras.training import loop
+from tests.models.helpers import model_params
 from tests.training import helpers
+
+CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+# One builder per family: the default suite builds the study's models, ResNet-26 and
+# each family's smallest new size (2-3 s each here); the larger sizes are `slow`.
+FAST_BUILDS = ("resnet50", "effnet", "effnet_b0", "resnet26", "resnet101", "effnet_b1")
 
 
 @keras.saving.register_keras_serializable(package="tests")
@@ -103,18 +111,24 @@ def test_train_step_uses_the_configured_dtype_and_compiler(
     assert conv.dtype_policy.name == compiled.policy  # the network's own policy
 
 
-def test_models_built_under_the_policy_compute_in_half_precision(tmp_path):
-    config = helpers.config(tmp_path, model="effnet", arl=True, image_size=32)
+@pytest.mark.parametrize(
+    "name", model_params(models.MODELS, slow=set(models.MODELS) - set(FAST_BUILDS))
+)
+def test_models_built_under_the_policy_compute_in_half_precision(tmp_path, name):
+    config = helpers.config(tmp_path, model=name, arl=True, image_size=32)
     previous = keras.config.dtype_policy().name
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         model = loop.model_from_config(config)
     finally:
         keras.config.set_dtype_policy(previous)
-    for name in ("stem_conv", "block2b_project_conv", "block2b_arl", "top_conv"):
-        layer = model.get_layer(name)
-        assert layer.compute_dtype == "bfloat16", name
-        assert layer.variable_dtype == "float32", name  # weights stay float32
+    backbone = models.backbone_layers(model)
+    convs = [layer for layer in backbone if isinstance(layer, CONVOLUTIONS)]
+    arls = models.arl_layers(model)
+    assert convs and len(arls) == models.ARCHITECTURES[name].arl_blocks
+    for layer in [*convs, *arls]:
+        assert layer.compute_dtype == "bfloat16", layer.name
+        assert layer.variable_dtype == "float32", layer.name  # weights stay float32
     assert model.get_layer("head_logits").compute_dtype == "float32"
     logits = model(tf.zeros((1, 32, 32, 3)), training=False)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
