@@ -70,6 +70,7 @@ STUDY = {
 # Flags passed through to every configuration when given (otherwise the preset's value,
 # which is the study's protocol); the lesion-masked configurations also take MASK_FLAGS.
 PASS_THROUGH = (
+    "model",  # e.g. experiment 3 on resnet101, experiment 4 on effnet_b3 (issue 24)
     "dataset",
     "data_dir",
     "image_size",

@@ -120,6 +120,36 @@ def test_main_runs_each_configuration(tmp_path, monkeypatch, capsys):
     assert "comparison_exp4.md" in capsys.readouterr().out
 
 
+def test_an_experiment_runs_on_another_backbone(tmp_path, monkeypatch):
+    """Issue 24: --model passes through, e.g. experiment 4's attention variants on
+    EfficientNet-B3; a backbone without SE is refused before anything trains."""
+    import skinkeras.training
+
+    models = []
+    monkeypatch.setattr(
+        skinkeras.training,
+        "run_seeds",
+        lambda config, seeds, **kwargs: models.append((config.model, config.se)),
+    )
+    flags_ = ["suite", "--experiment=4", f"--model_dir={tmp_path}", "--num_seeds=1"]
+    deploy_cli.parse(suite.FLAGS, [*flags_, "--model=effnet_b3"])
+    overrides, _ = suite.overrides_from_flags()
+    assert overrides == {"model": "effnet_b3"}
+    monkeypatch.setattr(suite, "comparison_markdown", lambda *args: "table")
+    assert suite.main(["suite"]) == 0
+    assert models == [
+        ("effnet_b3", True),
+        ("effnet_b3", False),
+        ("effnet_b3", False),
+        ("effnet_b3", True),
+    ]
+    models.clear()
+    deploy_cli.parse(suite.FLAGS, [*flags_, "--model=resnet101"])
+    with pytest.raises(SystemExit, match="--se applies only to EfficientNet"):
+        suite.main(["suite"])
+    assert models == []
+
+
 def test_experiment_1_and_3_share_one_baseline_run(tmp_path, monkeypatch):
     """Thesis tables 4.1 and 4.4 have the same baseline row: one set of runs."""
     import skinkeras.training
