@@ -9,8 +9,9 @@ the same seeds as N one-seed processes run one after another (B), each into a fr
 training several seeds builds the model and traces each stage once
 (`skinkeras.training.compiled`); B pays TensorFlow's import, the model build and
 every trace per seed. ``--rounds`` pairs run A then B, or B then A every other round,
-so that load from other processes spreads over both; the ratio A / B is taken per
-pair and its median printed. The default training command is the issue's demo-scale
+so that load from other processes spreads over both; the ratios A / B of the wall
+time and of the CPU time (user + system of the processes) are taken per pair and
+their medians printed. The default training command is the issue's demo-scale
 setting: EfficientNet-B0 with ARL from random weights, 32 px, 1 + 2 epochs. Flags
 after ``--`` replace or extend it (e.g. ``--preset=demo``).
 """
@@ -18,6 +19,7 @@ after ``--`` replace or extend it (e.g. ``--preset=demo``).
 import argparse
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,7 +40,9 @@ COMMAND = [
 
 
 def train(data_dir, model_dir, seeds, extra):
-    """Runs one `experiments.main` process; returns its wall seconds."""
+    """Runs one `experiments.main` process; returns its wall and CPU seconds (user +
+    system, the operating system's accounting of the finished child: less moved than
+    the wall time by other work on the machine)."""
     command = [sys.executable, "-m", "experiments.main", *COMMAND, *extra]
     command += [
         f"--seeds={seeds}",
@@ -46,13 +50,17 @@ def train(data_dir, model_dir, seeds, extra):
         f"--model_dir={model_dir}",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(
             f"benchmarks.seeds: {' '.join(command)} failed:\n{result.stderr[-3000:]}"
         )
-    return time.perf_counter() - start
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main(argv=None):
@@ -74,6 +82,7 @@ def main(argv=None):
         train(data_dir, tmp / "warmup", "0", args.extra)  # builds the dataset
         ratios = []
         joined = ",".join(map(str, seeds))
+        ratios = {"wall": [], "CPU": []}
         for round_ in range(args.rounds):
             order = ("A", "B") if round_ % 2 == 0 else ("B", "A")
             arms = {}
@@ -81,20 +90,25 @@ def main(argv=None):
                 if arm == "A":
                     arms[arm] = train(data_dir, tmp / f"a{round_}", joined, args.extra)
                 else:
-                    arms[arm] = sum(
+                    times = [
                         train(data_dir, tmp / f"b{round_}", str(seed), args.extra)
                         for seed in seeds
-                    )
-            ratios.append(arms["A"] / arms["B"])
+                    ]
+                    arms[arm] = tuple(map(sum, zip(*times, strict=True)))
+            for index, kind in enumerate(ratios):
+                ratios[kind].append(arms["A"][index] / arms["B"][index])
             print(
-                f"round {round_ + 1}: one process {arms['A']:.1f} s, {len(seeds)} processes "
-                f"{arms['B']:.1f} s, ratio {ratios[-1]:.3f}",
+                f"round {round_ + 1}: one process {arms['A'][0]:.1f} s wall "
+                f"({arms['A'][1]:.1f} s CPU), {len(seeds)} processes "
+                f"{arms['B'][0]:.1f} s wall ({arms['B'][1]:.1f} s CPU): ratio "
+                f"{ratios['wall'][-1]:.3f} wall, {ratios['CPU'][-1]:.3f} CPU",
                 flush=True,
             )
-    print(
-        f"seeds {seeds}: one process / one process per seed = {statistics.median(ratios):.3f} "
-        f"(median of {len(ratios)} round(s))"
-    )
+    for kind, values in ratios.items():
+        print(
+            f"seeds {seeds}: one process / one process per seed = "
+            f"{statistics.median(values):.3f} {kind} (median of {len(values)} round(s))"
+        )
     return 0
 
 

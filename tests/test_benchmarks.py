@@ -114,7 +114,8 @@ def test_seeds_benchmark_times_one_process_against_one_per_seed(monkeypatch, cap
 
     def fake_train(data_dir, model_dir, seeds, extra):
         calls.append((model_dir.name, seeds, tuple(extra)))
-        return {"warmup": 1.0, "a0": 6.0, "a1": 6.0}.get(model_dir.name, 4.0)
+        wall = {"warmup": 1.0, "a0": 6.0, "a1": 6.0}.get(model_dir.name, 4.0)
+        return wall, wall / 2 if model_dir.name.startswith("a") else wall
 
     monkeypatch.setattr(bench_seeds, "train", fake_train)
     assert bench_seeds.main(["--seeds=3", "--rounds=2", "--", "--image_size=48"]) == 0
@@ -126,7 +127,8 @@ def test_seeds_benchmark_times_one_process_against_one_per_seed(monkeypatch, cap
     assert [seeds for name, seeds, _ in calls if name == "b0"] == ["0", "1", "2"]
     assert {extra for _, _, extra in calls} == {("--image_size=48",)}
     out = capsys.readouterr().out
-    assert "ratio 0.500" in out  # 6 s / (3 x 4 s)
-    assert "one process per seed = 0.500 (median of 2 round(s))" in out
+    assert "ratio 0.500 wall, 0.250 CPU" in out  # 6 s / (3 x 4 s), 3 s / 12 s
+    assert "one process per seed = 0.500 wall (median of 2 round(s))" in out
+    assert "one process per seed = 0.250 CPU (median of 2 round(s))" in out
     with pytest.raises(SystemExit):
         bench_seeds.main(["--seeds=1"])
