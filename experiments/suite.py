@@ -29,7 +29,7 @@ import pathlib
 from absl import flags
 
 from experiments import common_flags, deploy_cli
-from experiments.configs import PRESETS, run_preset
+from experiments.configs import PRESETS, run_preset, with_metadata_encoding
 from skinkeras import rundir
 from skinkeras.config import MASKED_PREPROCESSING, check_runnable
 
@@ -65,6 +65,7 @@ STUDY = {
 # Flags passed through to every configuration when given (otherwise the preset's value,
 # which is the study's protocol); the lesion-masked configurations also take MASK_FLAGS.
 PASS_THROUGH = (
+    "metadata",
     "dataset",
     "data_dir",
     "image_size",
@@ -128,7 +129,7 @@ def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None)
         if values.get("preprocessing") in MASKED_PREPROCESSING:
             values.update(mask_overrides or {})
         values["model_dir"] = str(pathlib.Path(model_dir) / run_preset(name))
-        configs.append((name, TrainConfig(**values)))
+        configs.append((name, TrainConfig(**with_metadata_encoding(values))))
     return configs
 
 
