@@ -43,7 +43,7 @@ def _config(tmp_path, **overrides):
     )
 
 
-@pytest.mark.slow  # a real ResNet-26 traced for two stages: 86 s on 2 busy cores
+@pytest.mark.slow  # a real ResNet-26 traced for two stages: 34-86 s on 2 cores
 def test_tiny_metadata_run_trains_the_branch_with_the_head(tmp_path):
     config = _config(tmp_path, epochs=1)
     first = {}
