@@ -164,11 +164,8 @@ def split_metadata(split, *, dataset, data_dir, label):
         return None
     counts = {key: collections.Counter() for key in fields}
     # Text in the ISIC builders, a ClassLabel in synthetic_lesions 1.1.0 (issue 26).
-    sex_names = getattr(
-        loading.prepared_builder(dataset, data_dir=data_dir).info.features.get("sex"),
-        "names",
-        None,
-    )
+    features = loading.prepared_builder(dataset, data_dir=data_dir).info.features
+    sex_names = getattr(features["sex"], "names", None) if "sex" in fields else None
     for example in raw.map(lambda e: {key: e[key] for key in fields}):
         if "sex" in counts:
             sex = example["sex"].numpy()
