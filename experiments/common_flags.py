@@ -33,6 +33,7 @@ TRAIN_HELP = {
     "head": "Classification head: `fastai` (avg+max pool, BN, dropout, Dense 512, BN, dropout, Dense) or `linear` (avg pool, Dense).",
     "label": "Target: `melanoma` (melanoma vs. rest, 2 classes, the study's task; every dataset), `label` (ISIC 2017: nevus / melanoma / seborrheic keratosis) or `diagnosis` (ISIC 2019, HAM10000: one class per name of the dataset's `diagnosis` ClassLabel).",
     "weights": "Initial backbone weights: `imagenet` (downloaded once to ~/.keras/models), `none` (random), or a path to a weights file (.h5 / .weights.h5).",
+    "metadata": "Patient metadata beside the image (issue 26): the model also takes each example's age, sex and anatomic site (the dataset's age_approximate, sex and anatom_site_general or localization ClassLabels), encoded as docs/training.md 'Patient metadata' says, through an MLP (Gessert et al., MethodsX 2020) concatenated with the pooled image features; stage 1 trains it with the head. Off: the study's image-only runs.",
     # Data.
     "dataset": "TFDS dataset name, e.g. isic2017, isic2017/512, synthetic_lesions (built offline on first use). ISIC datasets need `tfds build` first; the error message gives the command.",
     "data_dir": "TFDS data directory (default: TFDS' own, ~/tensorflow_datasets).",

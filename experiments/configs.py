@@ -66,6 +66,21 @@ PRESETS = {
 SHARED_RUNS = {"exp1_resnet50": "exp3_resnet50"}
 
 
+def with_metadata_encoding(values):
+    """``values`` (TrainConfig fields) plus the dataset's ``metadata_encoding`` when
+    ``metadata`` is on (issue 26): its sex and site vocabulary, read from the TFDS
+    builder (a synthetic one is built first). Raises `ValueError` naming a field
+    the dataset lacks."""
+    if not values.get("metadata"):
+        return values
+    from skinkeras.config import TrainConfig
+    from skinkeras.data import metadata_encoding
+
+    dataset = values.get("dataset", TrainConfig.dataset)
+    encoding = metadata_encoding(dataset, values.get("data_dir"))
+    return {**values, "metadata_encoding": encoding}
+
+
 def run_preset(name):
     """The preset whose run directory holds ``name``'s runs (itself, or a shared one)."""
     if name not in PRESETS:

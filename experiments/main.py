@@ -25,7 +25,7 @@ import sys
 from absl import app, flags
 
 from experiments import common_flags, deploy_cli, launcher_flags
-from experiments.configs import PRESETS
+from experiments.configs import PRESETS, with_metadata_encoding
 from skinkeras import rundir
 from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable, parse_seeds
 from skinkeras.training import launch
@@ -38,6 +38,7 @@ TRAIN_FLAGS = [
     "model", "arl", "se", "head", "label", "weights",  # what to train
     "dataset", "data_dir", "preprocessing", "masks_dir", "mask_mode", "image_size",
     "batch_size", "scale_batch", "oversample", "augment", "lighting", "flip", "warp",
+    "metadata",  # patient metadata beside the image (issue 26)
     "head_epochs", "head_lr", "epochs", "lr", "train_bn", "weight_decay", "beta_2",
     "epsilon", "class_weight", "loss", "focal_gamma",  # training protocol
     "seed", "seeds",
@@ -96,6 +97,7 @@ def config_from_flags():
         values["num_classes"] = info["num_classes"]
         values["class_names"] = info["class_names"]
     values["seeds"] = seeds_from_flags()
+    values = with_metadata_encoding(values)
     config = TrainConfig(model_dir="runs/unnamed", **values)
     model_dir = FLAGS.model_dir or f"runs/{rundir.default_name(config)}"
     return config.replace(model_dir=model_dir)

@@ -33,7 +33,7 @@ import pathlib
 from absl import flags
 
 from experiments import common_flags, deploy_cli, launcher_flags
-from experiments.configs import PRESETS, run_preset
+from experiments.configs import PRESETS, run_preset, with_metadata_encoding
 from skinkeras import rundir
 from skinkeras.config import MASKED_PREPROCESSING, check_runnable
 from skinkeras.training import launch
@@ -71,6 +71,7 @@ STUDY = {
 # which is the study's protocol); the lesion-masked configurations also take MASK_FLAGS.
 PASS_THROUGH = (
     "model",  # e.g. experiment 3 on resnet101, experiment 4 on effnet_b3 (issue 24)
+    "metadata",
     "dataset",
     "data_dir",
     "image_size",
@@ -135,7 +136,7 @@ def suite_configs(experiment, model_dir, *, overrides=None, mask_overrides=None)
         if values.get("preprocessing") in MASKED_PREPROCESSING:
             values.update(mask_overrides or {})
         values["model_dir"] = str(pathlib.Path(model_dir) / run_preset(name))
-        configs.append((name, TrainConfig(**values)))
+        configs.append((name, TrainConfig(**with_metadata_encoding(values))))
     return configs
 
 

@@ -196,6 +196,8 @@ def default_name(config):
         for key, value in config.to_dict().items()
         if key not in RUNTIME_KEYS and key != "seed"
     }
+    if not config.metadata:  # issue 26's fields, off: the names runs had before
+        del fields["metadata"], fields["metadata_encoding"]
     text = json.dumps(fields, sort_keys=True)
     return f"{config.run_name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 

@@ -29,7 +29,8 @@ from tfds_isic import archives, imaging, sources, splits
 
 def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
     """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
-    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`."""
+    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`
+    (which may replace `sex`: a ClassLabel in synthetic_lesions 1.1.0)."""
     return tfds.features.FeaturesDict(
         {
             "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),

@@ -9,13 +9,15 @@ as example → example ops registered by name, "lesion_mask" among them (`ops`);
 `decode_image` for encoded bytes; `augment` (fastai v1's `get_transforms`, seeded,
 stateless) and `augment_parameters`; `make_dataset`, `round_pixels` (the rounding of
 its uint8 cache), `make_training_stream` (seeded epochs, fastai v1's shuffling and
-oversampling, `sampling`) and `dataset_info`.
+oversampling, `sampling`), `dataset_info` and `metadata_encoding` (issue 26: the
+patient metadata's vocabulary; `metadata` turns examples into the model's inputs).
 
 Modules: `preprocessing`, `augment` (with its image maths, `image_ops`), `io` (maps);
 `ops` (the preprocessing registry); `sampling` (fastai v1's epoch draws); `settings`
 (`InputSettings`, the keyword set of `make_dataset` and `make_training_stream`);
 `loading` (the TFDS builder and the deterministic per-example part); `stream`
-(training epochs held in memory); `pipeline` (`make_dataset` and the documented order).
+(training epochs held in memory); `pipeline` (`make_dataset` and the documented order);
+`metadata` (age, sex and site of an example, for a metadata run).
 """
 
 from skinkeras.data import ops
@@ -27,6 +29,7 @@ from skinkeras.data.pipeline import (
     dataset_info,
     make_dataset,
     make_training_stream,
+    metadata_encoding,
     round_pixels,
 )
 from skinkeras.data.preprocessing import (
@@ -54,6 +57,7 @@ __all__ = [
     "make_dataset",
     "make_training_stream",
     "max_rgb_illuminant",
+    "metadata_encoding",
     "ops",
     "preprocess",
     "resize_and_center_crop",

@@ -12,6 +12,7 @@ import re
 
 import tensorflow as tf
 
+from skinkeras.data import metadata as metadata_lib
 from skinkeras.data import ops
 from skinkeras.data import preprocessing as pp
 from skinkeras.data.io import decode_image, ensure_rgb
@@ -19,6 +20,7 @@ from skinkeras.data.io import decode_image, ensure_rgb
 __all__ = [
     "DatasetNotPreparedError",
     "dataset_info",
+    "metadata_encoding",
     "prepared_builder",
     "round_pixels",
 ]
@@ -153,6 +155,17 @@ def dataset_info(dataset, data_dir=None, *, label="melanoma"):
     }
 
 
+def metadata_encoding(dataset, data_dir=None):
+    """The patient metadata encoding of a TFDS dataset (issue 26; building a
+    synthetic one first): `skinkeras.data.metadata.encoding` of its features.
+
+    Raises:
+        ValueError: naming the metadata field the dataset lacks, or stores as text.
+    """
+    features = prepared_builder(dataset, data_dir=data_dir).info.features
+    return metadata_lib.encoding(features, dataset=dataset)
+
+
 def base_split(split):
     """ "train[:10%]" → "train" (masks_dir has one folder per split)."""
     return re.split(r"[\[+]", split)[0]
@@ -194,9 +207,21 @@ def _load_mask(example, *, image_size, masks_dir, split, has_mask):
 
 
 def _example_fn(
-    *, image_size, preprocessing, label, masks_dir, split, mask_mode, has_mask
+    *,
+    image_size,
+    preprocessing,
+    label,
+    masks_dir,
+    split,
+    mask_mode,
+    has_mask,
+    metadata=None,
 ):
-    """dict example → (uint8 image (S, S, 3), int32 label): the deterministic part."""
+    """dict example → (uint8 image (S, S, 3), int32 label): the deterministic part.
+
+    With ``metadata`` (`skinkeras.data.metadata.inputs_fn`'s map), the first element
+    is ``{"image": uint8 image, "age", "sex", "site"}`` instead (issue 26).
+    """
     spec = ops.spec(preprocessing)
     settings = {"mask_mode": mask_mode}  # what an op may take (its `settings`)
     op = ops.get(preprocessing, **{key: settings[key] for key in spec.settings})
@@ -220,12 +245,17 @@ def _example_fn(
         image = op(example)["image"]
         # Cached as uint8 (see module docstring).
         image = tf.cast(round_pixels(image), tf.uint8)
+        if metadata is not None:
+            image = {"image": image, **metadata(example)}
         return image, tf.cast(example[label], tf.int32)
 
     return load
 
 
 def to_float(image, label):
+    """uint8 images (or a metadata run's dict of them) → float32, label unchanged."""
+    if isinstance(image, dict):
+        return {**image, "image": tf.cast(image["image"], tf.float32)}, label
     return tf.cast(image, tf.float32), label
 
 
@@ -322,7 +352,23 @@ def example_loader(raw, inputs):
                 "`masks_dir` masks are found by `image_id`, which the examples lack. "
                 f"Received: features={sorted(raw.element_spec)}"
             )
+    metadata = None
+    if inputs.metadata is not None:
+        features = None
+        if inputs.source is None:
+            builder = prepared_builder(inputs.dataset, data_dir=inputs.data_dir)
+            features = builder.info.features
+        elif not {"age", "sex", "site"} <= set(raw.element_spec):
+            raise ValueError(
+                "With `metadata`, a `source` must yield 'age', 'sex' and 'site' (the "
+                "model's metadata inputs). "
+                f"Received: features={sorted(raw.element_spec)}"
+            )
+        metadata = metadata_lib.inputs_fn(
+            inputs.metadata, features=features, dataset=inputs.dataset
+        )
     return _example_fn(
+        metadata=metadata,
         image_size=inputs.image_size,
         preprocessing=inputs.preprocessing,
         label=inputs.label,

@@ -42,6 +42,7 @@ from skinkeras.data.loading import (
     dataset_info,
     example_loader,
     finish,
+    metadata_encoding,
     prepared_builder,
     round_pixels,
     to_float,
@@ -57,6 +58,7 @@ __all__ = [
     "dataset_info",
     "make_dataset",
     "make_training_stream",
+    "metadata_encoding",
     "prepared_builder",
     "round_pixels",
 ]
@@ -91,10 +93,13 @@ def make_dataset(
             dataset="isic2017", data_dir=None, preprocessing="none",
             image_size=224, batch_size=16, augment=False, lighting=False,
             flip=False, warp=False, oversample=False, label="melanoma", seed=0,
-            source=None, masks_dir=None, mask_mode="grayscale", num_classes=None.
+            source=None, masks_dir=None, mask_mode="grayscale", num_classes=None,
+            metadata=None.
 
     Returns:
-        `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
+        `tf.data.Dataset` of (float32 (B, S, S, 3) in 0..255, int32 (B,)); with
+        ``metadata``, of ({"image": those images, "age": float32 (B,), "sex": int32
+        (B,), "site": int32 (B,)}, labels).
     """
     inputs = InputSettings(split, **settings)
     shuffle = (base_split(split) == "train") if shuffle is None else bool(shuffle)

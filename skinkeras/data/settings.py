@@ -8,7 +8,7 @@ implementation per idea).
 import dataclasses
 
 # The rule is TrainConfig's (one check per rule); its module is plain Python.
-from skinkeras.config import check_augmentation
+from skinkeras.config import check_augmentation, check_metadata
 from skinkeras.data import ops
 from skinkeras.data import preprocessing as pp
 from skinkeras.data.loading import raw_examples
@@ -55,6 +55,10 @@ class InputSettings:
         num_classes: the number of classes of `label`: checked against the TFDS
             ClassLabel; needed with a `source` whose label is not in `LABELS`
             (oversampling counts the classes).
+        metadata: None (the study's: batches of images), or a run's
+            `metadata_encoding` (issue 26): batches of ``{"image", "age", "sex",
+            "site"}`` dicts (`skinkeras.data.metadata`), the dataset's vocabulary
+            checked against the encoding's.
     """
 
     split: str
@@ -74,6 +78,7 @@ class InputSettings:
     masks_dir: object = None
     mask_mode: str = "grayscale"
     num_classes: object = None
+    metadata: object = None
 
     def __post_init__(self):
         if not isinstance(self.split, str) or not self.split:
@@ -105,6 +110,8 @@ class InputSettings:
         check_augmentation(
             augment=self.augment, lighting=self.lighting, flip=self.flip, warp=self.warp
         )
+        if self.metadata is not None:
+            check_metadata(metadata=True, metadata_encoding=self.metadata)
 
     def raw_examples(self):
         """The split's example dicts and the number of classes (`raw_examples`)."""

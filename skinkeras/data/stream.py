@@ -28,17 +28,19 @@ def _augmented(ds, key, transforms):
     """uint8 batches → float32; batch ``b`` augmented with `fold_in(key, b)`."""
     if transforms is None:
         return ds.map(to_float, num_parallel_calls=AUTOTUNE)
-    return ds.enumerate().map(
-        lambda b, batch: (
-            transforms(
-                batch[0],
-                tf.random.experimental.stateless_fold_in(key, b),
-                dtype="float32",
-            ),
-            batch[1],
-        ),
-        num_parallel_calls=AUTOTUNE,
-    )
+
+    def augment(b, batch):
+        inputs, labels = batch
+        images = inputs["image"] if isinstance(inputs, dict) else inputs
+        images = transforms(
+            images, tf.random.experimental.stateless_fold_in(key, b), dtype="float32"
+        )
+        # A metadata run's dict (issue 26): only its image is augmented.
+        return (
+            {**inputs, "image": images} if isinstance(inputs, dict) else images
+        ), labels
+
+    return ds.enumerate().map(augment, num_parallel_calls=AUTOTUNE)
 
 
 class TrainingStream:
@@ -77,7 +79,7 @@ class TrainingStream:
             )
         load = example_loader(raw, inputs)
         # The whole split as one cached element, gathered from by index every epoch:
-        # (uint8 (n, S, S, 3), int32 (n,)).
+        # (uint8 (n, S, S, 3), int32 (n,)); with metadata the images are a dict.
         self._examples = (
             raw.map(load, num_parallel_calls=AUTOTUNE).batch(labels.size).cache()
         )
@@ -127,7 +129,10 @@ class TrainingStream:
             else:
                 ds = tf.data.Dataset.from_tensor_slices(indices).batch(batch)
             return ds.map(
-                lambda index: (tf.gather(images, index), tf.gather(labels, index)),
+                lambda index: (
+                    tf.nest.map_structure(lambda x: tf.gather(x, index), images),
+                    tf.gather(labels, index),
+                ),
                 num_parallel_calls=AUTOTUNE,
             )
 

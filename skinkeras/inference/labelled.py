@@ -163,9 +163,13 @@ def split_metadata(split, *, dataset, data_dir, label):
     if not fields:
         return None
     counts = {key: collections.Counter() for key in fields}
+    # Text in the ISIC builders, a ClassLabel in synthetic_lesions 1.1.0 (issue 26).
+    features = loading.prepared_builder(dataset, data_dir=data_dir).info.features
+    sex_names = getattr(features["sex"], "names", None) if "sex" in fields else None
     for example in raw.map(lambda e: {key: e[key] for key in fields}):
         if "sex" in counts:
-            counts["sex"][example["sex"].numpy().decode()] += 1
+            sex = example["sex"].numpy()
+            counts["sex"][sex.decode() if sex_names is None else sex_names[sex]] += 1
         if "age_approximate" in counts:
             age = int(example["age_approximate"])
             decade = f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"

@@ -1,5 +1,6 @@
-"""Keras layers of the study: ARL, spatial softmax, Squeeze & Excitation, and the
-preprocessing, calibration and decision layers of a self-contained model.
+"""Keras layers of the study: ARL, spatial softmax, Squeeze & Excitation, the
+patient metadata encoding (issue 26), and the preprocessing, calibration and
+decision layers of a self-contained model.
 
 All are written with `keras.ops` only (they run on every Keras backend) and are
 registered as Keras serializable under the package name "skinkeras", so a saved
@@ -12,6 +13,7 @@ from skinkeras.layers.arl import AttentionResidual
 from skinkeras.layers.ben_graham import BenGraham
 from skinkeras.layers.caffe_preprocess import CaffePreprocess
 from skinkeras.layers.color_constancy import ColorConstancy
+from skinkeras.layers.metadata_encoding import METADATA_INPUTS, MetadataEncoding
 from skinkeras.layers.resize_crop import ResizeAndCenterCrop
 from skinkeras.layers.round_pixels import RoundPixels
 from skinkeras.layers.spatial_softmax import SpatialSoftmax, spatial_softmax
@@ -24,6 +26,8 @@ __all__ = [
     "BenGraham",
     "CaffePreprocess",
     "ColorConstancy",
+    "METADATA_INPUTS",
+    "MetadataEncoding",
     "ResizeAndCenterCrop",
     "RoundPixels",
     "SpatialSoftmax",

@@ -47,7 +47,9 @@ def build_model(name, **options):
         **options: the keyword arguments of `skinkeras.models.common.build`:
             `num_classes=2, arl=False, se=None, weights="imagenet",
             input_shape=(224, 224, 3), include_top=True, head="fastai",
-            dropout=0.5, include_preprocessing=True`. `se=None` means the
+            dropout=0.5, include_preprocessing=True, metadata=None`
+            (a `metadata_encoding`: inputs ``{"image", "age", "sex", "site"}``,
+            issue 26). `se=None` means the
             model's own (EfficientNet: True, ResNet: False; True is an error for
             a ResNet). See also `resnet` / `efficientnet`.
 

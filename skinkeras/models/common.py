@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import keras
 
+from skinkeras import config as config_lib
 from skinkeras.models import heads
 from skinkeras.models import weights as weights_lib
 
@@ -65,6 +66,7 @@ def build(
     head="fastai",
     dropout=0.5,
     include_preprocessing=True,
+    metadata=None,
 ):
     """Builds `architecture` with a new head and ImageNet (or other) weights.
 
@@ -92,6 +94,11 @@ def build(
             False gives exactly keras.applications' backbone layers, which then
             expect already normalised input (any normalisation statistics are
             then left out of the weight transfer).
+        metadata: None, or a `metadata_encoding` (`skinkeras.config`; issue 26):
+            the model then takes ``{"image", "age", "sex", "site"}``
+            (`heads.metadata_inputs`) and its head concatenates Gessert et al.'s
+            metadata embedding (`heads.metadata_branch`) with the pooled image
+            features. Needs `include_top`.
 
     Returns:
         A flat functional `keras.Model` named after the architecture (plus "_se"
@@ -129,13 +136,28 @@ def build(
             f"Received: input_shape={input_shape!r}"
         )
 
-    inputs = keras.Input(shape=shape, name="image")
-    x = inputs
+    if metadata is not None:
+        if not include_top:
+            raise ValueError(
+                "`metadata` joins the image features in the head: it needs "
+                f"include_top=True. Received: include_top={include_top!r}"
+            )
+        config_lib.check_metadata(metadata=True, metadata_encoding=metadata)
+
+    inputs = image = keras.Input(shape=shape, name="image")
+    x = image
     if include_preprocessing:
         x = architecture.preprocessing(x, weights=weights)
     x = architecture.backbone(x, se=se, arl=arl)
+    embedding = None
+    if metadata is not None:
+        metadata_inputs = heads.metadata_inputs()
+        inputs = {"image": image, **metadata_inputs}
+        embedding = heads.metadata_branch(metadata_inputs, encoding=metadata)
     if include_top:
-        x = heads.add_head(x, head=head, num_classes=num_classes, dropout=dropout)
+        x = heads.add_head(
+            x, head=head, num_classes=num_classes, dropout=dropout, metadata=embedding
+        )
     name = architecture.name + ("_se" if se else "") + ("_arl" if arl else "")
     model = keras.Model(inputs, x, name=name)
 

@@ -149,8 +149,10 @@ def run_model(network, config):
     `skinkeras.inference.pipeline.recalibrate`), the class names and `config` in its
     metadata: what `skinkeras.inference.pipeline.from_run` gives for the run before
     calibration. Where no pipeline can hold the run, the bare `network`: lesion-masked input
-    (the mask needs the segmenter; `load_model` and export refuse such runs) or
-    classes without melanoma (the decision is melanoma's).
+    (the mask needs the segmenter; `load_model` and export refuse such runs),
+    classes without melanoma (the decision is melanoma's) or, until the pipeline
+    takes metadata (issue 26, part 2), a metadata run (inputs ``{"image", "age",
+    "sex", "site"}``).
 
     Args:
         network: the trained Keras model (logits).
@@ -162,6 +164,7 @@ def run_model(network, config):
     if (
         config.preprocessing in config_lib.MASKED_PREPROCESSING
         or metrics.melanoma_index(class_names) is None
+        or config.metadata
     ):
         return network
     return run_pipeline(network, config, class_names, dict(DEFAULT_CALIBRATION))

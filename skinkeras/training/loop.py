@@ -126,6 +126,7 @@ def _datasets(config, global_batch, sources):
         masks_dir=config.masks_dir,
         mask_mode=config.mask_mode,
         num_classes=config.num_classes,
+        metadata=config.metadata_encoding if config.metadata else None,
     )
     sources = sources or {}
     # Raises (with the `tfds build` command) when the dataset is not prepared.
@@ -161,6 +162,7 @@ def model_from_config(config):
         weights=None if config.weights == "none" else config.weights,
         input_shape=(config.image_size, config.image_size, 3),
         head=config.head,
+        metadata=config.metadata_encoding if config.metadata else None,
     )
 
 
@@ -298,7 +300,8 @@ def _train(
     def first_batch():
         # The run's first training batch, for TensorBoard (after epoch 1: cached).
         dataset = train_stream.epochs(stage=first_stage, start=0, stop=1)
-        return next(iter(dataset))[0]
+        inputs = next(iter(dataset))[0]
+        return inputs["image"] if isinstance(inputs, dict) else inputs
 
     with (
         distribute.op_determinism(config.deterministic),

@@ -462,8 +462,14 @@ def test_evaluate_command_line_on_synthetic_lesions(tmp_path, capsys):
     # The model card states the split's sex metadata, counted here from TFDS.
     import tensorflow_datasets as tfds
 
+    # A ClassLabel since synthetic_lesions 1.1.0 (issue 26).
+    names = (
+        tfds.builder("synthetic_lesions", data_dir=str(data_dir))
+        .info.features["sex"]
+        .names
+    )
     sexes = [
-        example["sex"].decode()
+        names[example["sex"]]
         for example in tfds.load(
             "synthetic_lesions", split="test", data_dir=str(data_dir)
         ).as_numpy_iterator()

@@ -1,5 +1,6 @@
 """experiments.main: flags, bad input, the config it builds, the offline demo (slow)."""
 
+import hashlib
 import json
 import os
 import pathlib
@@ -11,6 +12,9 @@ import pytest
 from absl import flags
 
 from experiments import main as main_module
+from experiments import suite
+from skinkeras import config as config_lib
+from skinkeras import rundir
 from skinkeras.training import loop
 from skinkeras.training import seeds as seeds_module
 
@@ -375,3 +379,28 @@ def test_dataset_defined_label_takes_the_datasets_classes(parsed, monkeypatch):
 def test_focal_gamma_needs_the_focal_loss(parsed):
     with pytest.raises(flags.IllegalFlagValueError, match="focal_gamma=3.0"):
         parsed("--focal_gamma=3")
+
+
+def test_main_and_suite_read_the_datasets_vocabulary(parsed, tmp_path):
+    data_dir = str(tmp_path / "tfds")
+    parsed("--preset=demo", "--metadata", f"--data_dir={data_dir}")
+    config = main_module.config_from_flags()
+    assert config.metadata and config.metadata_encoding["sex"] == ["female", "male"]
+    assert len(config.metadata_encoding["site"]) == 8
+    assert "_meta-" in config.model_dir
+    parsed("--preset=demo", f"--data_dir={data_dir}")
+    plain = main_module.config_from_flags()
+    assert (plain.metadata, plain.metadata_encoding) == (False, None)
+    # Without metadata the default run directory is the one it had before issue 26
+    # added the fields: the hash of the other fields, as rundir computed it then.
+    fields = {
+        k: v
+        for k, v in plain.to_dict().items()
+        if k not in (*config_lib.RUNTIME_KEYS, "seed", "metadata", "metadata_encoding")
+    }
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    assert rundir.default_name(plain) == f"{plain.run_name}-{digest[:8]}"
+
+    overrides = {"metadata": True, "dataset": "synthetic_lesions", "data_dir": data_dir}
+    for _, suite_config in suite.suite_configs(3, tmp_path, overrides=overrides):
+        assert suite_config.metadata_encoding == config.metadata_encoding

@@ -1,6 +1,7 @@
 """synthetic_lesions: builder harness, determinism, class ratio, and the learnability
 checks (a small CNN learns it; mean colour alone does not)."""
 
+import hashlib
 from unittest import mock
 
 import cv2
@@ -70,6 +71,51 @@ def test_examples_are_deterministic_and_match_the_drawing(splits):
         np.testing.assert_array_equal(arrays["mask"][row], first["mask"])
         error = np.abs(arrays["image"][row].astype(float) - first["image"]).mean()
         assert error < 4.0
+
+
+# SHA-256 over the image, mask and label of the first 8 examples of each split
+# (train, validation, test), computed with version 1.0.0's `draw_example`: 1.1.0
+# added patient metadata from a generator of its own and must not move a pixel.
+VERSION_1_0_0_DIGEST = (
+    "738878ca046fe2d40ebaedcdb0698ffbfef8142906ce11e998a8b92f473dfda2"
+)
+
+
+def test_images_and_labels_are_those_of_version_1_0_0():
+    digest = hashlib.sha256()
+    for split, num_examples in builder_lib.SPLIT_SIZES.items():
+        labels = builder_lib.split_labels(split, num_examples)
+        for index in range(8):
+            example = builder_lib.draw_example(split, index, labels[index])
+            digest.update(example["image"].tobytes())
+            digest.update(example["mask"].tobytes())
+            digest.update(str(example["label"]).encode())
+    assert digest.hexdigest() == VERSION_1_0_0_DIGEST
+
+
+def test_metadata_depends_on_the_label(splits):
+    arrays = splits["train"]
+    melanoma = arrays["melanoma"] == 1
+    age = arrays["age_approximate"]
+    known = age >= 0
+    assert 0.02 < 1 - known.mean() < 0.1  # MISSING_SHARE = 0.05
+    assert set(age[known] % 5) == {0} and age[known].min() >= 5 and age.max() <= 85
+    assert roc_auc_score(melanoma[known], age[known]) > 0.75
+    male = builder_lib.SEXES.index("male")
+    assert (arrays["sex"][melanoma] == male).mean() > (
+        arrays["sex"][~melanoma] == male
+    ).mean()
+    info = tfds.builder("synthetic_lesions").info
+    assert info.features["sex"].names == builder_lib.SEXES
+    assert info.features["anatom_site_general"].names == builder_lib.SITES
+    unknown = builder_lib.SITES.index("unknown")
+    assert 0 < (arrays["anatom_site_general"] == unknown).mean() < 0.1
+
+
+def test_metadata_is_deterministic_and_its_own_stream():
+    first = builder_lib.draw_metadata("validation", 3, 1)
+    assert first == builder_lib.draw_metadata("validation", 3, 1)
+    assert first != builder_lib.draw_metadata("test", 3, 1)
 
 
 def test_mask_is_binary_and_marks_the_darker_lesion(splits):

@@ -13,11 +13,43 @@ SPLIT_SIZES = {"train": 600, "validation": 150, "test": 150}
 MELANOMA_SHARE = 374 / 2000
 SEBORRHEIC_KERATOSIS_SHARE = 254 / 2000
 _SPLIT_CODES = {"train": 0, "validation": 1, "test": 2}
-# Changing anything drawn changes the data: bump VERSION and this salt together.
+# Changing how an image or a label is drawn changes the data: bump VERSION and this
+# salt together. The patient metadata (1.1.0) comes from a stream of its own
+# (`_METADATA_STREAM`), so the images and labels stayed those of 1.0.0.
 _SEED_SALT = 20171
+_METADATA_STREAM = 1
 
 _LABELS = ["nevus", "melanoma", "seborrheic_keratosis"]
-_SEXES = ["female", "male", "unknown"]
+# The values the ISIC builders store (`tfds_isic.classification.sex`, ISIC 2019's
+# `anatom_site_general`), "unknown" where the metadata has none, as ClassLabels.
+SEXES = ["female", "male", "unknown"]
+SITES = [
+    "anterior torso",
+    "head/neck",
+    "lateral torso",
+    "lower extremity",
+    "oral/genital",
+    "palms/soles",
+    "posterior torso",
+    "upper extremity",
+    "unknown",
+]
+# Label-dependent patient metadata (1.1.0), so that a model that reads it can beat
+# one that sees the image only (issue 26). Per class (nevus, melanoma, seborrheic
+# keratosis): age ~ Normal(mean, sd) in years, clipped to 5..85 and rounded to 5 as
+# ISIC's `age_approx`; P(male); the site's weights over `SITES[:-1]`. Shaped after
+# the ISIC archive (nevi in younger patients, melanoma older, more often male and
+# on the back and legs, keratoses oldest, on head and trunk), but stronger than any
+# real dataset: these are made up, not measured.
+AGE = {0: (35.0, 12.0), 1: (62.0, 12.0), 2: (66.0, 10.0)}
+MALE_SHARE = {0: 0.42, 1: 0.65, 2: 0.5}
+SITE_WEIGHTS = {
+    0: [0.30, 0.05, 0.05, 0.10, 0.02, 0.03, 0.15, 0.30],
+    1: [0.10, 0.10, 0.05, 0.30, 0.02, 0.03, 0.35, 0.05],
+    2: [0.25, 0.35, 0.05, 0.05, 0.02, 0.01, 0.20, 0.07],
+}
+# Each field is unknown (-1 / "unknown") with this probability, independently.
+MISSING_SHARE = 0.05
 
 
 def split_labels(split, num_examples):
@@ -40,23 +72,47 @@ def draw_example(split, index, label, size=IMAGE_SIZE):
     """One example dict (numpy image and mask), depending only on its arguments."""
     rng = np.random.default_rng([_SEED_SALT, _SPLIT_CODES[split], index])
     image, mask = lesions.draw_lesion(rng, int(label), size)
-    age = int(rng.choice(np.arange(10, 90, 5))) if rng.uniform() < 0.9 else -1
     return {
         "image": image,
         "mask": mask[..., None],
         "image_id": f"SYN_{_SPLIT_CODES[split]}{index:06d}",
         "label": int(label),
         "melanoma": int(label == lesions.MELANOMA),
-        "age_approximate": age,
-        "sex": _SEXES[int(rng.integers(len(_SEXES)))],
+        **draw_metadata(split, index, label),
+    }
+
+
+def draw_metadata(split, index, label):
+    """Age, sex and anatomic site of one example, drawn as `AGE`, `MALE_SHARE` and
+    `SITE_WEIGHTS` say for its label, from a generator of their own (the image's
+    stays untouched)."""
+    rng = np.random.default_rng(
+        [_SEED_SALT, _SPLIT_CODES[split], index, _METADATA_STREAM]
+    )
+    label = int(label)
+    mean, sd = AGE[label]
+    age = int(5 * round(np.clip(rng.normal(mean, sd), 5, 85) / 5))
+    sex = SEXES[int(rng.uniform() < MALE_SHARE[label])]
+    weights = np.array(SITE_WEIGHTS[label])
+    site = SITES[int(rng.choice(len(weights), p=weights / weights.sum()))]
+    missing = rng.uniform(size=3) < MISSING_SHARE
+    return {
+        "age_approximate": -1 if missing[0] else age,
+        "sex": "unknown" if missing[1] else sex,
+        "anatom_site_general": "unknown" if missing[2] else site,
     }
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Procedurally drawn lesion images with masks, in the `isic2017` schema."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "1.1.0": "Patient metadata drawn per label (issue 26): `age_approximate`, "
+        "`sex` and the new `anatom_site_general`, sex and site as ClassLabels; the "
+        "images, masks and labels are those of 1.0.0.",
+    }
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -67,6 +123,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 mask=tfds.features.Image(
                     shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png"
                 ),
+                sex=tfds.features.ClassLabel(names=SEXES),
+                anatom_site_general=tfds.features.ClassLabel(names=SITES),
             ),
             supervised_keys=("image", "melanoma"),
             homepage="https://github.com/skinkeras/skinkeras",
