@@ -27,7 +27,8 @@ from absl import app, flags
 from experiments import common_flags, deploy_cli, launcher_flags
 from experiments.configs import PRESETS, with_metadata_encoding
 from skinkeras import rundir
-from skinkeras.config import NUM_CLASSES, TrainConfig, check_runnable, parse_seeds
+from skinkeras.config import NUM_CLASSES, TrainConfig, parse_seeds
+from skinkeras.config.runnable import check_runnable
 from skinkeras.training import launch
 
 FLAGS = flags.FLAGS

@@ -35,7 +35,8 @@ from absl import flags
 from experiments import common_flags, deploy_cli, launcher_flags
 from experiments.configs import PRESETS, run_preset, with_metadata_encoding
 from skinkeras import rundir
-from skinkeras.config import MASKED_PREPROCESSING, check_runnable
+from skinkeras.config import MASKED_PREPROCESSING
+from skinkeras.config.runnable import check_runnable
 from skinkeras.training import launch
 
 # The configurations of each experiment, the first one being the reference.

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from skinkeras import config as config_lib
+from skinkeras.config import runnable
 from skinkeras.training import TrainConfig
 
 CONTRACT_KEYS = """model arl se head num_classes label preprocessing masks_dir mask_mode
@@ -113,9 +114,9 @@ def test_image_size_below_the_backbones_minimum_is_refused():
         weights = "none" if model in config_lib.RANDOM_ONLY_MODELS else "imagenet"
         config = TrainConfig(model=model, image_size=31, se=None, weights=weights)
         with pytest.raises(ValueError, match=f"model='{model}'") as error:
-            config_lib.check_runnable(config)
+            runnable.check_runnable(config)
         assert str(error.value).endswith("Received: image_size=31")
-        config_lib.check_runnable(config.replace(image_size=32))
+        runnable.check_runnable(config.replace(image_size=32))
 
 
 def test_minimum_image_size_is_the_models_own():
@@ -128,7 +129,7 @@ def test_minimum_image_size_is_the_models_own():
     from skinkeras.models import build_model, common
 
     for model in config_lib.MODELS:
-        size = config_lib.MIN_IMAGE_SIZE[model]
+        size = runnable.MIN_IMAGE_SIZE[model]
         assert size == common.MIN_SIZE
         with pytest.raises(ValueError, match="input_shape"):
             build_model(
@@ -138,7 +139,7 @@ def test_minimum_image_size_is_the_models_own():
 
 def test_masks_dir_must_hold_masks_for_each_split(tmp_path):
     def check(masks_dir):
-        config_lib.check_masks_files(preprocessing="lesion_mask", masks_dir=masks_dir)
+        runnable.check_masks_files(preprocessing="lesion_mask", masks_dir=masks_dir)
 
     missing = str(tmp_path / "nowhere")
     with pytest.raises(ValueError, match=f"Received: masks_dir='{missing}'"):
@@ -153,8 +154,8 @@ def test_masks_dir_must_hold_masks_for_each_split(tmp_path):
     (tmp_path / "validation" / "ISIC_0000001.png").write_bytes(b"")
     check(str(tmp_path))
     # Other preprocessing, or a dataset with its own masks (no masks_dir): no check.
-    config_lib.check_masks_files(preprocessing="none", masks_dir=None)
-    config_lib.check_masks_files(preprocessing="lesion_mask", masks_dir=None)
+    runnable.check_masks_files(preprocessing="none", masks_dir=None)
+    runnable.check_masks_files(preprocessing="lesion_mask", masks_dir=None)
 
 
 def test_run_name():

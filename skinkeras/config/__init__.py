@@ -3,8 +3,8 @@
 Field names equal the flag names of ``experiments.main`` (README, "Flags"),
 so a run directory's ``config.json`` reads like the command that made it.
 
-A leaf of the package: it imports nothing of skinkeras (tests/test_architecture.py),
-so that the run directory (`skinkeras.rundir`), the data pipeline, training,
+A leaf of the package: it imports nothing of skinkeras outside `skinkeras.config`
+(tests/test_architecture.py), so that the run directory (`skinkeras.rundir`), the data pipeline, training,
 inference and segmentation all read it from below. It imports no TensorFlow, so that
 ``--help`` does not wait for it, and it is the one source of the command-line defaults, choices and checks
 (`experiments.common_flags` reads them). The choice lists copy names that the
@@ -12,12 +12,23 @@ TensorFlow modules implement (`skinkeras.models.MODELS`, `skinkeras.models.heads
 `skinkeras.data.preprocessing`); tests/experiments/test_common_flags.py checks that the
 copies are equal. Each rule is one ``check_*`` function, used by `TrainConfig.validate`,
 by the flag validators, and (augmentation) by `skinkeras.data.make_dataset`.
+
+Beside it: `skinkeras.config.patient`, the patient metadata's fields and encoding
+record (issue 26; its names are re-exported here), and `skinkeras.config.runnable`,
+the checks against this machine and the real models before training.
 """
 
 import dataclasses
 import json
 import math
-import os
+
+from skinkeras.config.patient import (  # noqa: F401 (re-exported)
+    AGE_RANGE,
+    METADATA_FEATURES,
+    UNKNOWN,
+    check_metadata,
+    metadata_encoding,
+)
 
 # "effnet" is the study's EfficientNet-B0 (the same network as "effnet_b0"; runs
 # saved under that name keep it); the larger ones are the field's (issue 24).
@@ -55,21 +66,6 @@ RUNTIME_KEYS = (
     "deterministic",
 )
 
-# Patient metadata (issue 26): the model's metadata inputs and the dataset features
-# that may hold each, the first found (ISIC 2019 / 2020: anatom_site_general;
-# HAM10000: localization). A run with `metadata` needs all three.
-METADATA_FEATURES = {
-    "age": ("age_approximate",),
-    "sex": ("sex",),
-    "site": ("anatom_site_general", "localization"),
-}
-# The value a builder stores for a missing sex or site (`tfds_isic.classification`).
-UNKNOWN = "unknown"
-# Age is scaled linearly from [0, 90] years to [0, 1] and clipped. ISIC's
-# `age_approx` is the age rounded to 5 years; the archive's and HAM10000's metadata
-# CSVs hold 0 to 85 (tfds_isic/*/README.md), so 90 bounds every dataset built here.
-AGE_RANGE = (0, 90)
-
 CHOICES = {
     "model": MODELS,
     "head": HEADS,
@@ -92,10 +88,6 @@ AT_LEAST = {
 }
 GREATER_THAN = {"head_lr": 0, "lr": 0, "epsilon": 0}
 IN_RANGE = {"seed": (0, 2**31), "beta_2": (0, 1)}  # [low, high)
-# The smallest input side each backbone takes: all downsample by 32 (ResNet's conv5,
-# EfficientNet's block7), and `skinkeras.models` refuses less, with or without ARL,
-# whatever the head (tests/training/test_config.py builds them there).
-MIN_IMAGE_SIZE = dict.fromkeys(MODELS, 32)
 
 
 def _check_finite(name, value):
@@ -254,111 +246,6 @@ def check_epochs(*, head_epochs, epochs):
             "(stage 2) are both 0. "
             f"Received: head_epochs={head_epochs}, epochs={epochs}"
         )
-
-
-def check_image_size(*, model, image_size):
-    if image_size < MIN_IMAGE_SIZE[model]:
-        raise ValueError(
-            f"`image_size` must be >= {MIN_IMAGE_SIZE[model]} for model={model!r} "
-            "(the backbone downsamples by 32). "
-            f"Received: image_size={image_size}"
-        )
-
-
-def check_masks_files(*, preprocessing, masks_dir, splits=("train", "validation")):
-    """``masks_dir`` holds a folder of PNG masks per split (before training starts).
-
-    Reads the file system, so it is not one of `RULES`: a `config.json` stays
-    readable on a machine without the masks.
-    """
-    if preprocessing not in MASKED_PREPROCESSING or not masks_dir:
-        return
-    if not os.path.isdir(masks_dir):
-        raise ValueError(
-            f"`masks_dir` {masks_dir!r} is not a directory (write the masks with "
-            "`python -m experiments.make_masks`). "
-            f"Received: masks_dir={masks_dir!r}"
-        )
-    for split in splits:
-        folder = os.path.join(masks_dir, split)
-        if not os.path.isdir(folder) or not any(
-            name.endswith(".png") for name in os.listdir(folder)
-        ):
-            raise ValueError(
-                f"`masks_dir` has no PNG masks in {folder} (expected "
-                f"MASKS_DIR/{split}/<image_id>.png from `python -m "
-                f"experiments.make_masks`). Received: masks_dir={masks_dir!r}"
-            )
-
-
-def metadata_encoding(*, sex, site, age_range=AGE_RANGE):
-    """The recorded encoding of a metadata run (`TrainConfig.metadata_encoding`).
-
-    Args:
-        sex: the dataset's sex names (its ClassLabel's, without "unknown").
-        site: its anatomic site names, likewise.
-        age_range: ``(low, high)`` years mapped to 0 and 1.
-
-    Returns:
-        ``{"age_range": [low, high], "sex": [...], "site": [...]}``; the model one-hot
-        encodes sex and site over these names plus an unknown slot.
-    """
-    encoding = {"age_range": list(age_range), "sex": list(sex), "site": list(site)}
-    check_metadata(metadata=True, metadata_encoding=encoding)
-    return encoding
-
-
-def check_metadata(*, metadata, metadata_encoding):
-    if not metadata:
-        if metadata_encoding is not None:
-            raise ValueError(
-                "`metadata_encoding` is used only with metadata=True (on the command "
-                f"line: add --metadata). Received: metadata_encoding={metadata_encoding!r}"
-            )
-        return
-    if metadata_encoding is None:
-        raise ValueError(
-            "metadata=True needs `metadata_encoding`: the dataset's vocabulary "
-            "(`skinkeras.data.metadata_encoding(dataset)`; experiments.main reads "
-            f"it). Received: metadata_encoding={metadata_encoding!r}"
-        )
-    ok = isinstance(metadata_encoding, dict) and set(metadata_encoding) == {
-        "age_range",
-        "sex",
-        "site",
-    }
-    if ok:
-        low, high = metadata_encoding["age_range"]
-        names = metadata_encoding["sex"], metadata_encoding["site"]
-        ok = (
-            all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high))
-            and low < high
-            and all(
-                isinstance(n, list)
-                and n
-                and all(isinstance(name, str) and name for name in n)
-                and len(set(n)) == len(n)
-                and UNKNOWN not in n
-                for n in names
-            )
-        )
-    if not ok:
-        raise ValueError(
-            "`metadata_encoding` must be {'age_range': [low, high], 'sex': [names], "
-            "'site': [names]} with low < high and distinct names other than "
-            f"{UNKNOWN!r}. Received: metadata_encoding={metadata_encoding!r}"
-        )
-
-
-def check_runnable(config):
-    """The checks of ``config`` against this machine and the real models.
-
-    `experiments.main` and `experiments.suite` call it before any training. Not part
-    of `TrainConfig.validate`: the library trains stand-in models at any size (tests),
-    and reading a run's `config.json` must not need its masks.
-    """
-    check_image_size(model=config.model, image_size=config.image_size)
-    check_masks_files(preprocessing=config.preprocessing, masks_dir=config.masks_dir)
 
 
 # The rules between fields: {check: the fields it reads (its keyword arguments)}.
