@@ -58,6 +58,15 @@ def check_layers():
     np.testing.assert_allclose(
         _c(skl.CaffePreprocess()(rgb))[..., 0], rgb[..., 2] - 103.939, atol=1e-4
     )
+    # The metadata encoding (issue 26): its own numpy reference, unknowns included.
+    from tests.layers import test_metadata_encoding as meta
+
+    encoding = skl.MetadataEncoding(meta.AGE_RANGE, meta.SEXES, meta.SITES)
+    np.testing.assert_allclose(
+        _c(encoding({"age": meta.AGE, "sex": meta.SEX, "site": meta.SITE})),
+        meta.numpy_encoding(meta.AGE, meta.SEX, meta.SITE),
+        atol=1e-6,
+    )
 
 
 def check_preprocessing_layers():
