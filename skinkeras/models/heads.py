@@ -14,11 +14,14 @@ HEADS = ("fastai", "linear")
 HEAD_PREFIX = "head_"
 # The metadata branch (issue 26), as Gessert et al., "Skin lesion classification
 # using ensembles of multi-resolution EfficientNets with meta data", MethodsX 7
-# (2020), and their ISIC 2019 code (ngessert/isic2019, configs *_meta:
-# fc_layers_before = [256, 256], dropout_meta = 0.4): two blocks of Dense 256 →
-# BatchNorm → ReLU → Dropout 0.4 on the encoded metadata, concatenated with the
-# pooled image features. Their fc_layers_after (Dense 1024 on the concatenation) is
-# the head's own layer here (fastai head: Dense 512; linear head: none).
+# (2020), and their ISIC 2019 code (github.com/ngessert/isic2019: the configs
+# cfgs/2019/*_meta.py set fc_layers_before = [256, 256], dropout_meta = 0.4, and
+# models.py `modify_meta` builds Linear → BatchNorm1d → ReLU → Dropout per entry):
+# two blocks of Dense 256 → BatchNorm → ReLU → Dropout 0.4 on the encoded metadata,
+# concatenated with the pooled image features. Their fc_layers_after (Dense 1024 on
+# the concatenation) is the head's own layer here (fastai head: Dense 512; linear
+# head: none). Their drop_augment (each feature set missing with p = 0.1 in
+# training) is left out: the study augments images only.
 METADATA_UNITS = (256, 256)
 METADATA_DROPOUT = 0.4
 
