@@ -64,10 +64,12 @@ class MetadataEncoding(keras.layers.Layer):
     def call(self, inputs):
         low, high = self.age_range
         age = ops.reshape(ops.cast(inputs["age"], self.compute_dtype), (-1, 1))
-        known = age >= 0  # False for NaN too: NaN is unknown
-        # `where`, not a product with `known`: NaN * 0 is NaN.
-        age_code = ops.where(known, ops.clip((age - low) / (high - low), 0.0, 1.0), 0.0)
-        known = ops.cast(known, self.compute_dtype)  # (B, 1)
+        # NaN is unknown: -1 before any arithmetic (NaN * 0 is NaN). A `where` on
+        # `isnan` stays a select in ONNX; tf2onnx turns other selects into
+        # x * cond + y * (1 - cond), which lets a NaN through.
+        age = ops.where(ops.isnan(age), -1.0, age)
+        known = ops.cast(age >= 0, self.compute_dtype)
+        age_code = ops.clip((age - low) / (high - low), 0.0, 1.0) * known  # (B, 1)
         sex_code = self._one_hot(inputs["sex"], len(self.sex_names))  # (B, S + 1)
         site_code = self._one_hot(inputs["site"], len(self.site_names))  # (B, T + 1)
         return ops.concatenate([age_code, 1.0 - known, sex_code, site_code], axis=-1)
