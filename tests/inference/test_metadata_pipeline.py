@@ -163,3 +163,22 @@ def test_a_split_is_predicted_with_its_own_metadata(case):
     )
     np.testing.assert_array_equal(labels, [0, 1, 0])
     np.testing.assert_allclose(probabilities, case["expected"], atol=1e-5)
+
+
+def test_recalibration_keeps_the_metadata_inputs(case, tmp_path):
+    # evaluate --calibrate re-saves model.keras: still the four inputs, now with the
+    # temperature and threshold (softmax(log p / T) of the uncalibrated model).
+    run_dir = fx.tiny_run(tmp_path / "run", metadata=fx.ENCODING)
+    (run_dir / "calibration.json").write_text('{"temperature": 2.0, "threshold": 0.2}')
+    assert pipeline.recalibrate(run_dir) == run_dir / rundir.MODEL
+    saved = keras.models.load_model(run_dir / rundir.MODEL)
+    assert sorted(saved.input) == ["age", "image", "sex", "site"]
+    found = model_pipeline.pipeline_metadata(saved)
+    assert (found["temperature"], found["threshold"]) == (2.0, 0.2)
+    assert found["metadata_encoding"]["sex"] == fx.ENCODING["sex"]
+    scaled = np.exp(np.log(case["expected"]) / 2.0)
+    reference = scaled / scaled.sum(axis=1, keepdims=True)
+    for i, path in enumerate(case["paths"]):
+        outputs = saved({"image": decoded(path), **rows(METADATA, i)})
+        np.testing.assert_allclose(outputs["probabilities"][0], reference[i], atol=1e-5)
+        assert outputs["decision"][0] == int(reference[i, 1] >= 0.2)
