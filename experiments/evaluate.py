@@ -5,7 +5,7 @@ interval, partial AUROC, average precision, operating points, calibration.
         --split=test [--dataset=isic2017] [--tta=8] [--output=metrics.json] \
         [--report_dir=report/] [--compare=runs/effnet_se]
     python -m experiments.evaluate --model_dir=RUN --images=FOLDER --truth=CSV \
-        --output=metrics.json --report_dir=DIR
+        [--metadata=METADATA_CSV] --output=metrics.json --report_dir=DIR
     python -m experiments.evaluate --model_dir=RUN --split=validation --calibrate \
         [--target_sensitivity=0.90 | --operating_point=youden]
 
@@ -13,9 +13,10 @@ The dataset, its `data_dir`, the label, image size and preprocessing default to 
 run's `config.json`, so the images go through training's own pipeline
 (`skinkeras.data.make_dataset`, without augmentation or oversampling). `--images`
 with `--truth` (a challenge ground-truth CSV, `image_id,melanoma,seborrheic_keratosis`)
-evaluates image files instead. A multi-seed `--model_dir` is evaluated as the
-ensemble of its seeds (mean probability), and each seed alone (mean ± std), unless
-`--seed` picks one.
+evaluates image files instead (a run trained with patient metadata also needs
+`--metadata`, their metadata CSV, read as `experiments.predict` reads it). A
+multi-seed `--model_dir` is evaluated as the ensemble of its seeds (mean
+probability), and each seed alone (mean ± std), unless `--seed` picks one.
 
 `--calibrate` fits a temperature and chooses an operating point on the evaluated
 split (a validation split; never the test split or `--images`) and stores them in
@@ -37,7 +38,7 @@ import pathlib
 
 from absl import flags
 
-from experiments import common_flags, deploy_cli
+from experiments import common_flags, deploy_cli, evaluate_checks, patient_flags
 
 FLAGS = flags.FlagValues()
 common_flags.define_run_flags(
@@ -66,6 +67,9 @@ flags.DEFINE_string(
     "Ground-truth CSV of --images: image_id,melanoma[,seborrheic_keratosis] with "
     "0/1 values (an ISIC 2017 Part 3 ground-truth file).",
     flag_values=FLAGS,
+)
+patient_flags.define_metadata_flag(
+    FLAGS, module=__name__, extra_help=" With --images only (a split has its own)."
 )
 flags.DEFINE_integer(
     "batch_size", 16, "Images per model call.", lower_bound=1, flag_values=FLAGS
@@ -129,60 +133,11 @@ flags.DEFINE_string(
 flags.mark_flags_as_required(["model_dir"], flag_values=FLAGS)
 
 
-def check_calibration_split(*, calibrate, split, images):
-    """Refuses to calibrate on test data (issue 15: chosen on validation, never test)."""
-    if not calibrate:
-        return
-    if images:
-        raise ValueError(
-            "--calibrate fits on a validation split, not on --images (test images "
-            "would judge their own threshold): use --split=validation. "
-            f"Received: images={images}"
-        )
-    # Every part of a TFDS split expression ("validation+test[:50%]"): `test` and
-    # the official `challenge_test` sets are test data, sliced or not.
-    names = [part.split("[")[0].strip() for part in split.split("+")]
-    if any(name == "test" or name.endswith("_test") for name in names):
-        raise ValueError(
-            "--calibrate must not see the test split: the operating point chosen on "
-            "it would overstate its own metrics. Use --split=validation. "
-            f"Received: split={split}"
-        )
-
-
-def _check_flags():
-    if bool(FLAGS.images) != bool(FLAGS.truth):
-        raise ValueError(
-            "--images and --truth go together (the folder and its ground truth). "
-            f"Received: images={FLAGS.images}, truth={FLAGS.truth}"
-        )
-    if FLAGS.images and FLAGS["split"].present:
-        raise ValueError(
-            f"--split reads a TFDS split; --images a folder: give one. "
-            f"Received: split={FLAGS.split}, images={FLAGS.images}"
-        )
-    for name in ("operating_point", "target_sensitivity"):
-        if FLAGS[name].present and not FLAGS.calibrate:
-            raise ValueError(
-                f"--{name} chooses the operating point that --calibrate stores; "
-                f"without --calibrate the run's calibration.json is used. "
-                f"Received: {name}={FLAGS[name].value}"
-            )
-    if FLAGS.target_sensitivity <= 0:
-        raise ValueError(
-            "--target_sensitivity must be in (0, 1]. "
-            f"Received: target_sensitivity={FLAGS.target_sensitivity}"
-        )
-    check_calibration_split(
-        calibrate=FLAGS.calibrate, split=FLAGS.split, images=FLAGS.images
-    )
-
-
 def main(argv):
     if len(argv) > 1:
         raise SystemExit(f"error: unexpected arguments {argv[1:]}.")
     try:
-        _check_flags()
+        evaluate_checks.check_flags(FLAGS)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     from skinkeras import rundir
@@ -249,7 +204,15 @@ def _evaluate():
             batch_size=FLAGS.batch_size,
             tta=FLAGS.tta,
         )
-        predictions = labelled.predict_run(run, **data)
+        metadata = patient_flags.for_images(run, FLAGS.metadata, FLAGS.images)
+        predictions = labelled.predict_run(run, **data, metadata=metadata)
+        if metadata is not None:  # how much of it the model got
+            paths = inference.list_images([FLAGS.images])
+            print(metadata.summary(inference.image_id(path) for path in paths))
+        # An image-only --compare run goes without (the other may need it).
+        other_metadata = other and patient_flags.for_images(
+            other, FLAGS.metadata, FLAGS.images, optional=True
+        )
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     if FLAGS.calibrate:
@@ -265,7 +228,9 @@ def _evaluate():
         )
         if other is not None:
             result.metrics["compare"] = evaluate.compare_runs(
-                result, FLAGS.compare, labelled.predict_run(other, **data)
+                result,
+                FLAGS.compare,
+                labelled.predict_run(other, **data, metadata=other_metadata),
             )
     except ValueError as error:  # e.g. one class only in the data
         raise SystemExit(f"error: {error}") from None

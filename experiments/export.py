@@ -16,6 +16,10 @@ preprocessing inside; it returns `melanoma_probability` (B,) and `probabilities`
 images; preprocessing, normalisation and softmax are inside. `--quantize=dynamic`
 stores int8 weights (dynamic-range quantisation). See `skinkeras.inference.export`.
 
+A run trained with patient metadata (`experiments.main --metadata`) exports with
+`age`, `sex` and `site` inputs beside the image in every format, and its model card
+names them (docs/deployment.md, "Patient metadata").
+
 Default `--out`: `<model_dir>/export/model.keras`, `.../saved_model`,
 `.../model.tflite`, `.../model_int8.tflite` or `.../model.onnx`. Lesion-masked runs
 are refused (the mask needs the separate segmenter). A multi-seed `--model_dir` needs `--seed`.

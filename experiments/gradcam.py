@@ -70,6 +70,11 @@ def load_model_run(model_dir, *, seed=None):
             "Grad-CAM on image files cannot apply a lesion mask (no mask per file). "
             f"Received: model_dir={model_dir}"
         )
+    if run.metadata_encoding is not None:  # issue 26: not drawn for metadata yet
+        raise ValueError(
+            "Grad-CAM here draws image-only runs; this run also reads patient "
+            f"metadata (--metadata). Received: model_dir={model_dir}"
+        )
     return run
 
 

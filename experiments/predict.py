@@ -2,7 +2,7 @@ r"""Predicts melanoma on image files with a trained run; writes a CSV.
 
     python -m experiments.predict --model_dir=runs/effnet_se_arl/seed_0 \
         --output=pred.csv [--tta=8] [--gradcam_dir=cams/] [--format=isic] \
-        IMAGE_OR_FOLDER...
+        [--metadata=ISIC_2019_Test_Metadata.csv] IMAGE_OR_FOLDER...
 
 `--model_dir` is a seed directory (`model.keras`, `config.json`) or a multi-seed
 directory (`seed_<k>/`): all its seeds are then averaged (an ensemble of their
@@ -12,6 +12,11 @@ Folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif files. A run
 calibrated by `experiments.evaluate --calibrate` (its `calibration.json`) gets
 temperature-scaled probabilities and, in the default format, a `decision` column (1
 melanoma at the stored operating point, 0 not).
+
+A run trained with patient metadata (`experiments.main --metadata`) needs
+`--metadata=CSV`, the images' metadata CSV (`experiments.patient_flags`): each image
+gets the age, sex and anatomic site of its row, and whatever is missing is unknown to
+the model; a line says how many images had no row and how many values were unknown.
 
 Before decoding, each file's width and height are read from its header: a file with
 more than `--max_pixels` pixels or a side under `--min_side` is skipped, as is a file
@@ -31,7 +36,7 @@ import pathlib
 import numpy as np
 from absl import flags
 
-from experiments import common_flags, deploy_cli
+from experiments import common_flags, deploy_cli, patient_flags
 
 FLAGS = flags.FlagValues()
 common_flags.define_run_flags(
@@ -78,6 +83,7 @@ flags.DEFINE_enum(
     "Class whose Grad-CAM is drawn: the predicted one or always melanoma.",
     flag_values=FLAGS,
 )
+patient_flags.define_metadata_flag(FLAGS, module=__name__)
 flags.mark_flags_as_required(["model_dir", "output"], flag_values=FLAGS)
 POSITIONAL = [
     (
@@ -147,6 +153,13 @@ def main(argv):
         run = inference.load_run(FLAGS.model_dir, seed=FLAGS.seed)
         # Issue 15: the temperature and operating point chosen on validation data.
         calibration = inference.read_calibration(FLAGS.model_dir, FLAGS.seed)
+        metadata = patient_flags.read_metadata(run, FLAGS.metadata)
+        if metadata is not None and FLAGS.gradcam_dir:
+            raise ValueError(
+                "--gradcam_dir draws the image's part of a model's decision, and "
+                "does not take patient metadata yet. Received: "
+                f"gradcam_dir={FLAGS.gradcam_dir}, metadata={FLAGS.metadata}"
+            )
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     if not paths:
@@ -175,6 +188,7 @@ def main(argv):
             on_batch=on_batch,
             max_pixels=FLAGS.max_pixels,
             min_side=FLAGS.min_side,
+            metadata=metadata,
         )
     except ValueError as error:  # e.g. a lesion-mask run: no masks for files
         raise SystemExit(f"error: {error}") from None
@@ -193,6 +207,8 @@ def main(argv):
     )
     skipped_csv = skipped_csv_path(FLAGS.output)
     write_skipped_csv(skipped_csv, predictions.failures)
+    if metadata is not None:
+        print(metadata.summary(predictions.image_ids))
     # Each skipped file was logged with its reason as it was met (predict_files).
     print(
         f"{len(predictions.image_ids)} predicted, {len(predictions.failures)} "

@@ -79,6 +79,20 @@ def _architecture(config):
     return " ".join(parts)
 
 
+def _metadata_line(config):
+    """Which patient metadata the model takes beside the image (issue 26)."""
+    if not config.metadata:
+        return "- Patient metadata: none; the model sees the image only."
+    encoding = config.metadata_encoding
+    low, high = encoding["age_range"]
+    return (
+        "- Patient metadata (inputs `age`, `sex`, `site` beside `image`): age in "
+        f"years (scaled from {low:g}-{high:g}), sex ({', '.join(encoding['sex'])}), "
+        f"anatomic site ({', '.join(encoding['site'])}); each may be unknown (age "
+        "-1, sex or site -1), and any other value is read as unknown."
+    )
+
+
 def _number(value):
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
@@ -226,6 +240,7 @@ def render(
         f"{config.image_size} px, centre crop to {config.image_size} x "
         f"{config.image_size}.",
         f"- Preprocessing: {PREPROCESSING.get(config.preprocessing, config.preprocessing)}.",
+        _metadata_line(config),
         f"- Training: initial weights `{config.weights}`; {config.head_epochs} "
         f"epochs head only (max lr {config.head_lr:g}), then {config.epochs} epochs "
         f"whole model (max lr {config.lr:g}), one-cycle, AdamW; batch "

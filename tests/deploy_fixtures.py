@@ -19,7 +19,7 @@ import numpy as np
 
 from skinkeras import layers, models
 from skinkeras.config import TrainConfig
-from skinkeras.models import pipeline
+from skinkeras.models import heads, pipeline
 
 
 def config_for(model_name, *, image_size, num_classes=2, preprocessing="none", **extra):
@@ -129,13 +129,24 @@ def random_images(count, size, *, seed=0):
     )
 
 
-def tiny_classifier(*, num_classes=2, image_size=32, seed=0):
+# The vocabulary of the metadata runs here (synthetic_lesions' site names, in part).
+ENCODING = {
+    "age_range": [0, 90],
+    "sex": ["female", "male"],
+    "site": ["anterior torso", "head/neck", "lower extremity"],
+}
+
+
+def tiny_classifier(*, num_classes=2, image_size=32, seed=0, metadata=None):
     """A small model in the skinkeras convention, with an ARL and an SE layer.
 
     RGB 0..255 input normalised inside, logits from `head_logits`; a few ms per call.
+    With `metadata` (an encoding such as `ENCODING`), it also takes age, sex and site
+    through the study's metadata branch (`heads.metadata_branch`), as
+    `models.build_model(metadata=...)`: inputs ``{"image", "age", "sex", "site"}``.
     """
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((image_size, image_size, 3))
+    inputs = keras.Input((image_size, image_size, 3), name="image")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling")(inputs)
     x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(x)
     residual = keras.layers.Conv2D(32, 3, padding="same", name="conv2")(x)
@@ -145,6 +156,11 @@ def tiny_classifier(*, num_classes=2, image_size=32, seed=0):
     )
     x = keras.layers.Activation("relu", name="top_activation")(x)
     x = keras.layers.GlobalAveragePooling2D(name="head_avg_pool")(x)
+    if metadata is not None:
+        patient = heads.metadata_inputs()
+        embedding = heads.metadata_branch(patient, encoding=metadata)
+        x = keras.layers.Concatenate(name="head_meta_concat")([x, embedding])
+        inputs = {"image": inputs, **patient}
     outputs = keras.layers.Dense(num_classes, name="head_logits")(x)
     model = keras.Model(inputs, outputs, name="tiny")
     # Spread the logits so that probabilities differ clearly between images.
@@ -161,9 +177,13 @@ def tiny_run(
     seed=0,
     preprocessing="none",
     bare=False,
+    metadata=None,
 ):
-    """A seed directory with a `tiny_classifier` (`write_run`; `bare`: old format)."""
-    model = tiny_classifier(num_classes=num_classes, image_size=image_size, seed=seed)
+    """A seed directory with a `tiny_classifier` (`write_run`; `bare`: old format;
+    `metadata`: an encoding, for a run trained with patient metadata)."""
+    model = tiny_classifier(
+        num_classes=num_classes, image_size=image_size, seed=seed, metadata=metadata
+    )
     # The config names a model of the study (TrainConfig validates it); the model
     # file holds the tiny stand-in, which is what inference loads.
     config = config_for(
@@ -172,6 +192,11 @@ def tiny_run(
         num_classes=num_classes,
         seed=seed,
         preprocessing=preprocessing,
+        **(
+            {}
+            if metadata is None
+            else {"metadata": True, "metadata_encoding": metadata}
+        ),
     )
     return write_run(directory, model, config, bare=bare)
 

@@ -78,7 +78,7 @@ def _m(name, path, old, new, *tests):
 ARL = "skinkeras/layers/_arl_kernel.py"
 COLOR_CONSTANCY = "skinkeras/layers/color_constancy.py"
 SCHEDULES = "skinkeras/training/schedules.py"
-CONFIG = "skinkeras/config.py"
+CONFIG = "skinkeras/config/__init__.py"  # a package since issue 23's size rule
 AUGMENT = "skinkeras/data/augment.py"
 SAMPLING = "skinkeras/data/sampling.py"
 
@@ -372,6 +372,23 @@ MUTATIONS = (
         '("flip_up_down", lambda x: tf.reverse(x, axis=[1])),',
         '("flip_up_down", lambda x: tf.reverse(x, axis=[2])),',
         "tests/inference/test_transforms.py::test_tta_averages_the_documented_views",
+    ),
+    # Patient metadata (issue 26): a NaN age is unknown, not NaN codes; a metadata
+    # CSV's values are matched without surrounding spaces (and case).
+    _m(
+        "metadata_nan_age_passes_through",
+        "skinkeras/layers/metadata_encoding.py",
+        "age = ops.where(ops.isnan(age), -1.0, age)",
+        "age = age",
+        "tests/layers/test_metadata_encoding.py::test_nan_age_is_unknown",
+    ),
+    _m(
+        "metadata_csv_keeps_spaces",
+        "skinkeras/inference/patient.py",
+        "    text = value.strip()",
+        "    text = value",
+        "tests/inference/test_patient.py"
+        "::test_isic_2019_columns_and_every_kind_of_unknown",
     ),
 )
 

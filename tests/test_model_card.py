@@ -4,7 +4,7 @@ the metrics, the calibration and the dataset's metadata."""
 import numpy as np
 
 from skinkeras import evaluation, model_card
-from skinkeras.config import TrainConfig
+from skinkeras.config import TrainConfig, metadata_encoding
 
 
 def metrics():
@@ -85,3 +85,22 @@ def test_card_of_an_unknown_dataset():
     card = model_card.render(TrainConfig(dataset="my_clinic"))
     assert "unknown: see the dataset's own terms" in card
     assert "Sex: unknown (not recorded in `my_clinic`)." in card
+
+
+def test_card_states_the_patient_metadata_the_model_takes():
+    plain = model_card.render(TrainConfig(model="effnet"))
+    assert "- Patient metadata: none; the model sees the image only." in plain
+    encoding = metadata_encoding(sex=["female", "male"], site=["head/neck", "torso"])
+    config = TrainConfig(
+        model="effnet",
+        dataset="synthetic_lesions",
+        metadata=True,
+        metadata_encoding=encoding,
+    )
+    card = model_card.render(config)
+    assert (
+        "- Patient metadata (inputs `age`, `sex`, `site` beside `image`): age in "
+        "years (scaled from 0-90), sex (female, male), anatomic site (head/neck, "
+        "torso); each may be unknown" in card
+    )
+    assert "image only" not in card

@@ -24,7 +24,9 @@ import math
 
 from skinkeras.config.patient import (  # noqa: F401 (re-exported)
     AGE_RANGE,
+    METADATA_CSV_COLUMNS,
     METADATA_FEATURES,
+    MISSING_VALUES,
     UNKNOWN,
     check_metadata,
     metadata_encoding,

@@ -19,6 +19,22 @@ METADATA_FEATURES = {
 }
 # The value a builder stores for a missing sex or site (`tfds_isic.classification`).
 UNKNOWN = "unknown"
+# Deployment (issue 26 part 2): the columns of the challenges' metadata CSVs that
+# hold each field, the first found (the builders read the same files: ISIC 2017
+# `image_id,age_approximate,sex` (no site); ISIC 2019
+# `image,age_approx,anatom_site_general,lesion_id,sex`; ISIC 2020
+# `image_name,patient_id,sex,age_approx,anatom_site_general_challenge,...`;
+# HAM10000 `image_id,...,age,sex,localization`). `skinkeras.inference.patient`
+# reads them; a missing column leaves its field unknown.
+METADATA_CSV_COLUMNS = {
+    "image_id": ("image_id", "image", "image_name"),
+    "age": ("age_approximate", "age_approx", "age"),
+    "sex": ("sex",),
+    "site": ("anatom_site_general", "anatom_site_general_challenge", "localization"),
+}
+# Values of a metadata CSV that mean "not recorded" (compared lower-cased): the
+# builders' "unknown", pandas' NaN, and the usual spellings of "not available".
+MISSING_VALUES = ("", UNKNOWN, "nan", "na", "n/a", "none", "null")
 # Age is scaled linearly from [0, 90] years to [0, 1] and clipped. ISIC's
 # `age_approx` is the age rounded to 5 years; the archive's and HAM10000's metadata
 # CSVs hold 0 to 85 (tfds_isic/*/README.md), so 90 bounds every dataset built here.

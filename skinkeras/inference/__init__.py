@@ -9,6 +9,8 @@ Submodules, one job each:
     submission  prediction and ISIC ground-truth CSVs (`CSV_FORMATS`,
                 `read_truth_csv`).
     calibration a run's `calibration.json` (temperature, operating point).
+    patient     the patient metadata of image files from a challenge's metadata
+                CSV, for a run trained with metadata (`patient.read_csv`).
     labelled    a run's predictions on labelled images: a TFDS split or a folder
                 with its ground-truth CSV (`from skinkeras.inference import labelled`).
     evaluate    the run's metrics, calibration and report from those, the library

@@ -29,6 +29,11 @@ Outputs as above. `quantize="dynamic"` gives dynamic-range quantisation: int8 we
 activations stay float32 between ops and are quantised on the fly inside the hybrid
 kernels (no calibration data needed).
 
+**Patient metadata** (issue 26): the export of a run trained with metadata takes,
+after `images` in every signature and in the ONNX graph, `age` float32 (B,) in years,
+`sex` and `site` int32 (B,) indices into the run's vocabulary (`PATIENT`; -1, or a
+negative / NaN age, unknown: `skinkeras.models.pipeline`); TFLite's are (1,).
+
 **ONNX** (`export_onnx`, needs the `onnx` extra: tf2onnx, onnx, onnxruntime): Keras'
 `Model.export(format="onnx")` (tf2onnx) of the pipeline from the resized image on,
 input `images` float32 (B, S, S, 3) as TFLite's (any batch), outputs as above. Three
@@ -61,6 +66,10 @@ from skinkeras.inference import pipeline as pipeline_lib
 from skinkeras.models import pipeline as model_pipeline
 
 QUANTIZE_MODES = (None, "dynamic")
+# A metadata model's inputs besides `images`, in signature order, with their dtypes
+# (`skinkeras.models.pipeline`: age in years, sex and site vocabulary indices; -1
+# unknown).
+PATIENT = {"age": tf.float32, "sex": tf.int32, "site": tf.int32}
 ONNX_EXTRA = "pip install 'skinkeras[onnx]' (tf2onnx, onnx, onnxruntime)"
 
 
@@ -74,11 +83,27 @@ def _pipeline(run_or_model):
     return pipeline_lib.from_run(run_or_model)  # one seed; no lesion masking
 
 
+def _patient_specs(model, batch_size):
+    """The patient inputs of a metadata pipeline's signatures (module doc), in
+    `PATIENT` order; none for an image-only pipeline."""
+    if model_pipeline.pipeline_metadata(model)["metadata_encoding"] is None:
+        return []
+    return [tf.TensorSpec((batch_size,), PATIENT[name], name=name) for name in PATIENT]
+
+
 def _archive(run, *, with_bytes=True, batch_size=None):
     model = _pipeline(run)
     size = model_pipeline.pipeline_metadata(model)["image_size"]
+    patient = _patient_specs(model, batch_size)
 
-    def serve_bytes(encoded):
+    def outputs(x, patient_values):
+        # Image-only: no patient values, no metadata.
+        metadata = None
+        if patient_values:
+            metadata = dict(zip(PATIENT, patient_values, strict=True))
+        return model_pipeline.outputs_from_network_input(model, x, metadata)
+
+    def serve_bytes(encoded, *patient_values):
         # Files differ in size: each is decoded, resized and preprocessed alone.
         images = tf.map_fn(
             lambda data_: model_pipeline.network_input(
@@ -87,12 +112,12 @@ def _archive(run, *, with_bytes=True, batch_size=None):
             encoded,
             fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32),
         )
-        return model_pipeline.outputs_from_network_input(model, images)
+        return outputs(images, patient_values)
 
-    def serve_images(images):
+    def serve_images(images, *patient_values):
         # Already resized to S×S; batched preprocessing, no map_fn (TFLite While).
         x = model_pipeline.network_input(model, images, resized=True)
-        return model_pipeline.outputs_from_network_input(model, x)
+        return outputs(x, patient_values)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -100,13 +125,17 @@ def _archive(run, *, with_bytes=True, batch_size=None):
         archive.add_endpoint(
             "serving_default",
             serve_bytes,
-            input_signature=[tf.TensorSpec((None,), tf.string, name="images")],
+            input_signature=[
+                tf.TensorSpec((None,), tf.string, name="images"),
+                *_patient_specs(model, None),
+            ],
         )
     archive.add_endpoint(
         "serve_images",
         serve_images,
         input_signature=[
-            tf.TensorSpec((batch_size, size, size, 3), tf.float32, name="images")
+            tf.TensorSpec((batch_size, size, size, 3), tf.float32, name="images"),
+            *patient,
         ],
     )
     return archive
@@ -202,23 +231,41 @@ class TFLiteModel:
         )
         self.runner = self.interpreter.get_signature_runner("serve_images")
 
-    def __call__(self, images):
+    def __call__(self, images, **metadata):
         """`images`: float (B, S, S, 3) resized 0..255 → dict of numpy outputs.
 
-        The model takes one image per call (batch 1); a batch runs image by image.
+        A metadata model also takes `age`, `sex` and `site` (each (B,); module
+        doc). The model takes one image per call (batch 1); a batch runs image by
+        image.
         """
         images = np.asarray(images, np.float32)
-        outputs = [self.runner(images=image[np.newaxis]) for image in images]
+        metadata = {
+            name: np.asarray(metadata[name], PATIENT[name].as_numpy_dtype)
+            for name in metadata
+        }
+        outputs = [
+            self.runner(
+                images=image[np.newaxis],
+                **{name: values[i : i + 1] for name, values in metadata.items()},
+            )
+            for i, image in enumerate(images)
+        ]
         return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
 
 def _serving_model(model, *, batch_size=None):
-    """The pipeline from the resized image on: float32 (B, S, S, 3) → outputs."""
+    """The pipeline from the resized image on: float32 (B, S, S, 3) [and a metadata
+    model's `age`, `sex`, `site`] → outputs."""
     size = model_pipeline.pipeline_metadata(model)["image_size"]
     images = keras.Input((size, size, 3), batch_size=batch_size, name="images")
+    patient = {
+        spec.name: keras.Input((), batch_size, spec.dtype.name, name=spec.name)
+        for spec in _patient_specs(model, batch_size)
+    }
     x = model_pipeline.network_input(model, images, resized=True)
-    outputs = model_pipeline.outputs_from_network_input(model, x)
-    return keras.Model(images, outputs, name="skinkeras_serving")
+    outputs = model_pipeline.outputs_from_network_input(model, x, patient or None)
+    inputs = [images, *patient.values()] if patient else images
+    return keras.Model(inputs, outputs, name="skinkeras_serving")
 
 
 def _check_onnx_graph(path):
@@ -268,9 +315,14 @@ def _export_onnx_here(model, path):
     """The conversion itself (in a process where the XLA fusion is off)."""
     _normalization_as_constants(model)
     serving = _serving_model(model)
-    size = serving.input_shape[1]
+    size = model_pipeline.pipeline_metadata(model)["image_size"]
     spec = keras.InputSpec(shape=(None, size, size, 3), dtype="float32", name="images")
-    serving.export(str(path), format="onnx", verbose=False, input_signature=[spec])
+    patient = [
+        keras.InputSpec(shape=(None,), dtype=tensor.dtype.name, name=tensor.name)
+        for tensor in _patient_specs(model, None)
+    ]
+    signature = [[spec, *patient]] if patient else [spec]
+    serving.export(str(path), format="onnx", verbose=False, input_signature=signature)
     _check_onnx_graph(path)
 
 

@@ -70,15 +70,19 @@ def predict_split(
         mask_mode=config.mask_mode,
         drop_remainder=False,
         source=source,
+        # A metadata run reads the split's own metadata (issue 26).
+        metadata=run.metadata_encoding,
     )
     return predict.predict_dataset(predict.Predictor(run, tta=tta), images)
 
 
-def predict_folder(run, *, images, truth, batch_size=16, tta=1):
+def predict_folder(run, *, images, truth, batch_size=16, tta=1, metadata=None):
     """``(labels, probabilities)`` of `run` on the image files of `images`.
 
     Every image needs a row in `truth` (`read_truth_csv`) and every row an image,
     and every image must decode: a metric over a silent subset would mislead.
+    `metadata`: for a run with patient metadata, the images' metadata
+    (`skinkeras.inference.patient.PatientMetadata`), as `predict_files` takes it.
     """
     labels = read_truth_csv(truth, run.num_classes)
     paths = predict.list_images([images])
@@ -93,7 +97,9 @@ def predict_folder(run, *, images, truth, batch_size=16, tta=1):
                 f"{len(extra)} {what}. Received: image_ids={extra[:10]}"
                 + (" ..." if len(extra) > 10 else "")
             )
-    predictions = predict.predict_files(run, paths, tta=tta, batch_size=batch_size)
+    predictions = predict.predict_files(
+        run, paths, tta=tta, batch_size=batch_size, metadata=metadata
+    )
     if predictions.failures:
         raise ValueError(
             f"{len(predictions.failures)} image(s) could not be read. "
@@ -115,9 +121,11 @@ def predict_run(
     truth=None,
     batch_size=16,
     tta=1,
+    metadata=None,
 ):
     """`RunPredictions` of each seed of `run` on a split (`predict_split`) or, with
-    `images` and `truth`, on a folder (`predict_folder`).
+    `images` and `truth` (and, for a run with patient metadata, `metadata`), on a
+    folder (`predict_folder`).
 
     `dataset` and `data_dir` default to the run's. One pass per seed costs the same
     model calls as one pass of the ensemble.
@@ -127,7 +135,7 @@ def predict_run(
     for single in seed_runs(run):
         if images:
             found, probabilities = predict_folder(
-                single, images=images, truth=truth, **calls
+                single, images=images, truth=truth, metadata=metadata, **calls
             )
         else:
             found, probabilities = predict_split(

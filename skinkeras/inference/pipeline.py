@@ -32,6 +32,7 @@ from skinkeras.inference.runs import Run, find_models, load_run
 from skinkeras.models.pipeline import (
     DECISION,
     DEFAULT_CALIBRATION,
+    IMAGE,
     NETWORK,
     PROBABILITIES,
     carries,
@@ -40,6 +41,13 @@ from skinkeras.models.pipeline import (
     preprocessing_layer,
     run_pipeline,
 )
+
+# A metadata pipeline's patient inputs (`skinkeras.models.pipeline`).
+PATIENT_SPECS = {
+    "age": tf.TensorSpec((None,), tf.float32),
+    "sex": tf.TensorSpec((None,), tf.int32),
+    "site": tf.TensorSpec((None,), tf.int32),
+}
 
 
 def read_calibration(run_dir):
@@ -166,6 +174,7 @@ def predict_files(
     *,
     max_pixels=imagefiles.DEFAULT_MAX_PIXELS,
     min_side=imagefiles.DEFAULT_MIN_SIDE,
+    metadata=None,
 ):
     """Predicts image files (or folders of them) with a pipeline, one file per call.
 
@@ -178,6 +187,10 @@ def predict_files(
         paths: image files and folders (`skinkeras.inference.list_images`).
         max_pixels: more pixels (height x width) than this are skipped.
         min_side: a height or width under this is skipped.
+        metadata: for a pipeline with patient metadata, the images' metadata: a
+            `skinkeras.inference.patient.PatientMetadata` (`patient.read_csv(path,
+            pipeline_metadata(model)["metadata_encoding"])`), looked up by image
+            id; None for an image-only pipeline.
     """
     if isinstance(model, Run):
         # skinkeras.inference.predict_files (a Run, TTA, batches) shares the name.
@@ -189,11 +202,24 @@ def predict_files(
         )
     if not isinstance(model, keras.Model):
         model = load_model(model)
-    num_classes = len(pipeline_metadata(model)["class_names"])
-    call = tf.function(
-        lambda images: model(images, training=False),
-        input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)],
-    )
+    found = pipeline_metadata(model)
+    num_classes = len(found["class_names"])
+    if (metadata is None) != (found["metadata_encoding"] is None):
+        raise ValueError(
+            "A pipeline with patient metadata needs `metadata` (each image's age, "
+            "sex and site: `skinkeras.inference.patient.read_csv`), an image-only "
+            f"one none. Received: metadata={metadata!r:.80}"
+        )
+    image_spec = tf.TensorSpec((None, None, None, 3), tf.uint8)
+    if metadata is None:
+        call = tf.function(
+            lambda images: model(images, training=False), input_signature=[image_spec]
+        )
+    else:
+        call = tf.function(
+            lambda inputs: model(inputs, training=False),
+            input_signature=[{IMAGE: image_spec, **PATIENT_SPECS}],
+        )
     kept, probabilities, decisions, failures = [], [], [], []
     for path in list_images(paths):
         problem = imagefiles.size_problem(
@@ -205,7 +231,11 @@ def predict_files(
             continue
         try:
             image = data.decode_image(tf.io.read_file(str(path)), name=str(path))
-            outputs = call(image[tf.newaxis])
+            if metadata is None:
+                outputs = call(image[tf.newaxis])
+            else:
+                row = metadata.inputs([image_id(path)])
+                outputs = call({IMAGE: image[tf.newaxis], **row})
         except (tf.errors.OpError, OSError) as error:
             message = error_message(error)
             logging.error("Skipping %s: %s", path, message)

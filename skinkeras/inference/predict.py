@@ -48,16 +48,45 @@ class Predictor:
     def __call__(self, images):
         """`images`: preprocessed float (B, S, S, 3) in 0..255 → numpy (B, classes).
 
+        For a run with patient metadata (`Run.metadata_encoding`), the dict
+        ``{"image": those images, "age", "sex", "site"}`` (`make_dataset`'s with
+        `metadata`); test-time augmentation transforms the image only.
+
         The softmax is taken in float64 (`skinkeras.metrics.softmax`): in float32
         confident predictions saturate to exactly 0 or 1 and their ranking (AUROC) is
         lost.
         """
+        metadata = None
+        if isinstance(images, dict):
+            metadata = {key: value for key, value in images.items() if key != "image"}
+            images = images["image"]
+        check_metadata(self.run, metadata)
         images = tf.convert_to_tensor(images, tf.float32)
         total = 0.0
         for fn in self._fns:
             for view in tta_batch(images, self.tta):
-                total += metrics.softmax(fn(view).numpy())
+                inputs = view if metadata is None else {"image": view, **metadata}
+                total += metrics.softmax(fn(inputs).numpy())
         return total / (len(self._fns) * self.tta)
+
+
+def check_metadata(run, metadata):
+    """Raises ValueError unless `metadata` (None, or the images' patient metadata)
+    is what `run` takes: some for a run trained with metadata, none otherwise."""
+    if (metadata is None) == (run.metadata_encoding is None):
+        return
+    if metadata is None:
+        raise ValueError(
+            f"{run.model_dir} was trained with patient metadata (--metadata): it "
+            "needs each image's age, sex and anatomic site beside the image "
+            "({'image', 'age', 'sex', 'site'}; for files, a metadata CSV: "
+            "`metadata` of predict_files, --metadata of experiments.predict and "
+            "evaluate). Received: images only"
+        )
+    raise ValueError(
+        f"{run.model_dir} was trained on images only: it takes no patient metadata. "
+        f"Received: metadata={getattr(metadata, 'path', None) or sorted(metadata)}"
+    )
 
 
 @dataclasses.dataclass
@@ -147,6 +176,7 @@ def predict_files(
     on_batch=None,
     max_pixels=imagefiles.DEFAULT_MAX_PIXELS,
     min_side=imagefiles.DEFAULT_MIN_SIDE,
+    metadata=None,
 ):
     """Predicts image files with a run, batched; files it cannot use are skipped.
 
@@ -160,6 +190,9 @@ def predict_files(
             with numpy arrays (e.g. to write Grad-CAM overlays).
         max_pixels: files with more pixels (from their header) are skipped undecoded.
         min_side: files with a smaller height or width are skipped.
+        metadata: for a run with patient metadata (`Run.metadata_encoding`), the
+            images' metadata: a `skinkeras.inference.patient.PatientMetadata`
+            (`read_csv`), looked up by image id; None for an image-only run.
 
     Returns:
         `Predictions`; files that failed are listed in `failures` with the reason
@@ -180,6 +213,7 @@ def predict_files(
     for name, value in (("max_pixels", max_pixels), ("min_side", min_side)):
         if value < 1:
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
+    check_metadata(run, metadata)
     predictor = Predictor(run, tta=tta)
     transform = tf.function(
         bytes_transform(image_size=run.image_size, preprocessing=run.preprocessing),
@@ -194,7 +228,10 @@ def predict_files(
         batch_ids = [image_id(path) for path, _, _ in batch]
         resized = np.stack([r for _, r, _ in batch])
         inputs = np.stack([x for _, _, x in batch])
-        probs = predictor(inputs)
+        if metadata is None:
+            probs = predictor(inputs)
+        else:
+            probs = predictor({"image": inputs, **metadata.inputs(batch_ids)})
         if on_batch is not None:
             on_batch(batch_ids, resized, inputs, probs)
         ids.extend(batch_ids)

@@ -29,6 +29,8 @@ _ENSEMBLE_KEYS = (
     "class_names",
     "preprocessing",
     "image_size",
+    "metadata",
+    "metadata_encoding",
 )
 
 
@@ -62,6 +64,13 @@ class Run:
     @property
     def num_classes(self):
         return len(self.class_names)
+
+    @property
+    def metadata_encoding(self):
+        """The vocabulary of the models' patient metadata inputs (issue 26;
+        `skinkeras.config.metadata_encoding`), or None: the models see the image
+        only."""
+        return self.config.metadata_encoding if self.config.metadata else None
 
     @property
     def model(self):
@@ -173,7 +182,8 @@ def load_run(model_dir, *, seed=None):
             f"config.json names {len(class_names)} classes but the model has "
             f"{num_classes} outputs. Received: class_names={list(class_names)}"
         )
-    input_size = models[0].input_shape[1]
+    image = models[0].input  # with patient metadata, a dict (issue 26)
+    input_size = (image["image"] if isinstance(image, dict) else image).shape[1]
     if input_size is not None and input_size != config.image_size:
         raise ValueError(
             f"config.json says image_size={config.image_size} but the model takes "

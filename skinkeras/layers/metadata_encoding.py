@@ -14,13 +14,13 @@ class MetadataEncoding(keras.layers.Layer):
     As Gessert et al. (MethodsX 2020) feed ISIC metadata to their network: age as one
     scaled number, sex and site one-hot. Unknowns get their own code:
 
-        age_code  = clip((age - low) / (high - low), 0, 1), 0 when age < 0 (unknown)
-        age_unknown = 1 if age < 0 else 0
+        age_code  = clip((age - low) / (high - low), 0, 1), 0 when unknown
+        age_unknown = 1 if age < 0 or age is NaN (unknown) else 0
         sex_code  = one_hot(sex, len(sex_names) + 1)   # index outside → last slot
         site_code = one_hot(site, len(site_names) + 1)
         output    = concat(age_code, age_unknown, sex_code, site_code)
 
-    Input: a dict of `"age"` (float years, -1 unknown), `"sex"` and `"site"` (int
+    Input: a dict of `"age"` (float years; -1, any negative or NaN unknown), `"sex"` and `"site"` (int
     indices into `sex_names` / `site_names`; -1 or any index outside them is
     unknown), each `(batch,)` or `(batch, 1)`.
     Output: `(batch, 2 + len(sex_names) + 1 + len(site_names) + 1)` float.
@@ -64,6 +64,10 @@ class MetadataEncoding(keras.layers.Layer):
     def call(self, inputs):
         low, high = self.age_range
         age = ops.reshape(ops.cast(inputs["age"], self.compute_dtype), (-1, 1))
+        # NaN is unknown: -1 before any arithmetic (NaN * 0 is NaN). A `where` on
+        # `isnan` stays a select in ONNX; tf2onnx turns other selects into
+        # x * cond + y * (1 - cond), which lets a NaN through.
+        age = ops.where(ops.isnan(age), -1.0, age)
         known = ops.cast(age >= 0, self.compute_dtype)
         age_code = ops.clip((age - low) / (high - low), 0.0, 1.0) * known  # (B, 1)
         sex_code = self._one_hot(inputs["sex"], len(self.sex_names))  # (B, S + 1)

@@ -10,6 +10,21 @@
     → probabilities                     TemperatureSoftmax(T): float32 (B, classes)
     → decision                          ThresholdDecision(t): int32 (B,), 1 = melanoma
 
+A network with patient metadata (issue 26: `models.build_model(metadata=...)`) gives a
+pipeline with four inputs, the dict (names are the network's)::
+
+    "image"  uint8 (B, H, W, 3)   as above
+    "age"    float32 (B,)         years; negative or NaN: unknown
+    "sex"    int32 (B,)           index into the recorded sex names; -1: unknown
+    "site"   int32 (B,)           index into the recorded site names; -1: unknown
+
+Any index outside the names is unknown too (`skinkeras.layers.MetadataEncoding`). The
+names (the vocabulary the network was trained on) are recorded in the metadata as
+`metadata_encoding` (``{"age_range", "sex", "site"}``; None for an image-only
+pipeline); `experiments.predict --metadata=CSV` maps a metadata CSV's text to these
+indices (`skinkeras.inference.patient`). Indices rather than strings keep the
+SavedModel, TFLite and ONNX exports' inputs plain numbers.
+
 The model's outputs are the dict `{"probabilities", "decision"}`. `T` and `t` come
 from the run's `calibration.json` (temperature 1 and threshold 0.5 without one). The
 `decision` layer's config holds the metadata: class names, image size,
@@ -32,6 +47,7 @@ import keras
 
 from skinkeras import config as config_lib
 from skinkeras import layers, metrics
+from skinkeras.models import heads
 
 NETWORK = "network"
 # The layers between the image and the network, in order ("preprocessing" is
@@ -39,6 +55,10 @@ NETWORK = "network"
 CROP, PREPROCESSING, ROUND = "resize_and_center_crop", "preprocessing", "round_pixels"
 PROBABILITIES, DECISION = "probabilities", "decision"
 DEFAULT_CALIBRATION = {"temperature": 1.0, "threshold": 0.5}
+# The metadata network's image input (`skinkeras.models.common.build`).
+IMAGE = "image"
+# Its encoding layer, whose vocabulary the pipeline records (`heads.metadata_branch`).
+METADATA_ENCODING = "head_meta_encoding"
 # The layers around the network compute in float32 whatever the global dtype policy:
 # training saves the pipeline under its mixed-precision policy, and the resize and
 # preprocessing must give training's float32 pixels.
@@ -80,7 +100,9 @@ def build_pipeline(
     """The self-contained model around `network` (module doc).
 
     Args:
-        network: a Keras model, float32 (B, S, S, 3) RGB 0..255 → logits.
+        network: a Keras model, float32 (B, S, S, 3) RGB 0..255 → logits; or
+            one with patient metadata, ``{"image", "age", "sex", "site"}`` →
+            logits, whose pipeline takes those four inputs (module doc).
         image_size: S, the side the images are resized and cropped to.
         preprocessing: the run's preprocessing name (not "lesion_mask").
         class_names: one name per output class.
@@ -98,30 +120,51 @@ def build_pipeline(
     pp = preprocessing_layer(preprocessing)
     # A new functional view of the same layers, so the nested model has a fixed name
     # (readers find it by NETWORK) and the run's model object is left untouched.
-    (inputs,), (outputs,) = network.inputs, network.outputs  # one in, one out
-    network = keras.Model(inputs, outputs, name=NETWORK)
-    images = keras.Input((None, None, 3), dtype="uint8", name="images")
+    network = keras.Model(network.input, network.output, name=NETWORK)
+    encoding = _network_encoding(network)
+    # Image-only: one input, "images"; with metadata, the network's own names.
+    images = keras.Input(
+        (None, None, 3), dtype="uint8", name="images" if encoding is None else IMAGE
+    )
     x = layers.ResizeAndCenterCrop(image_size, name=CROP, **_FLOAT32)(images)
     if pp is not None:
         x = pp(x)
     x = layers.RoundPixels(name=ROUND, **_FLOAT32)(x)
+    inputs, network_inputs = images, x
+    if encoding is not None:
+        patient = heads.metadata_inputs()
+        inputs, network_inputs = {IMAGE: images, **patient}, {IMAGE: x, **patient}
     probabilities = layers.TemperatureSoftmax(
         temperature, class_names=class_names, name=PROBABILITIES, **_FLOAT32
-    )(network(x))
+    )(network(network_inputs))
     metadata = {
         "class_names": list(class_names),
         "image_size": image_size,
         "preprocessing": preprocessing,
+        "metadata_encoding": encoding,
         **(metadata or {}),
     }
     decision = layers.ThresholdDecision(
         threshold, index=melanoma, metadata=metadata, name=DECISION, **_FLOAT32
     )(probabilities)
     return keras.Model(
-        images,
+        inputs,
         {PROBABILITIES: probabilities, DECISION: decision},
         name="skinkeras_pipeline",
     )
+
+
+def _network_encoding(network):
+    """The metadata encoding of a network's `MetadataEncoding` layer
+    (`skinkeras.config.metadata_encoding`'s record), or None without metadata."""
+    if not isinstance(network.input, dict):
+        return None
+    layer = network.get_layer(METADATA_ENCODING)
+    return {
+        "age_range": list(layer.age_range),
+        "sex": list(layer.sex_names),
+        "site": list(layer.site_names),
+    }
 
 
 def run_pipeline(network, config, class_names, calibration):
@@ -148,11 +191,10 @@ def run_model(network, config):
     (until `experiments.evaluate --calibrate` re-saves it:
     `skinkeras.inference.pipeline.recalibrate`), the class names and `config` in its
     metadata: what `skinkeras.inference.pipeline.from_run` gives for the run before
-    calibration. Where no pipeline can hold the run, the bare `network`: lesion-masked input
-    (the mask needs the segmenter; `load_model` and export refuse such runs),
-    classes without melanoma (the decision is melanoma's) or, until the pipeline
-    takes metadata (issue 26, part 2), a metadata run (inputs ``{"image", "age",
-    "sex", "site"}``).
+    calibration; a metadata run's takes ``{"image", "age", "sex", "site"}`` (module
+    doc). Where no pipeline can hold the run, the bare `network`: lesion-masked input
+    (the mask needs the segmenter; `load_model` and export refuse such runs) or
+    classes without melanoma (the decision is melanoma's).
 
     Args:
         network: the trained Keras model (logits).
@@ -164,7 +206,6 @@ def run_model(network, config):
     if (
         config.preprocessing in config_lib.MASKED_PREPROCESSING
         or metrics.melanoma_index(class_names) is None
-        or config.metadata
     ):
         return network
     return run_pipeline(network, config, class_names, dict(DEFAULT_CALIBRATION))
@@ -183,10 +224,13 @@ def is_pipeline(model):
 
 
 def pipeline_metadata(model):
-    """The metadata of a pipeline: class names, image size, preprocessing, training
-    configuration, calibration record, temperature and threshold."""
+    """The metadata of a pipeline: class names, image size, preprocessing, metadata
+    encoding (None: image only), training configuration, calibration record,
+    temperature and threshold."""
     decision = model.get_layer(DECISION)
     return {
+        # Pipelines saved before issue 26 have no "metadata_encoding": image only.
+        "metadata_encoding": None,
         **decision.metadata,
         "temperature": model.get_layer(PROBABILITIES).temperature,
         "threshold": decision.threshold,
@@ -209,8 +253,23 @@ def network_input(model, images, *, resized=False):
     return model.get_layer(ROUND)(x)
 
 
-def outputs_from_network_input(model, x):
-    """`{"probabilities", "melanoma_probability", "decision"}` from network input."""
+def outputs_from_network_input(model, x, metadata=None):
+    """`{"probabilities", "melanoma_probability", "decision"}` from network input.
+
+    Args:
+        model: a pipeline.
+        x: the network's image input (`network_input`).
+        metadata: a metadata pipeline's ``{"age", "sex", "site"}`` (module doc);
+            None for an image-only one.
+    """
+    if (metadata is None) != (pipeline_metadata(model)["metadata_encoding"] is None):
+        raise ValueError(
+            "A pipeline with patient metadata needs `metadata` ({'age', 'sex', "
+            "'site'}), an image-only one none. "
+            f"Received: metadata={None if metadata is None else sorted(metadata)}"
+        )
+    if metadata is not None:
+        x = {IMAGE: x, **metadata}
     probabilities = model.get_layer(PROBABILITIES)(
         model.get_layer(NETWORK)(x, training=False)
     )

@@ -105,3 +105,11 @@ def test_lesion_mask_runs_are_refused(tmp_path):
     fx.tiny_run(run / "seed_0", preprocessing="lesion_mask")
     with pytest.raises(ValueError, match="lesion mask"):
         gradcam_cli.load_model_run(run)
+
+
+def test_metadata_runs_are_refused(tmp_path):
+    # Issue 26: its network takes {"image", "age", "sex", "site"}, which Grad-CAM
+    # here does not feed.
+    run = fx.tiny_run(tmp_path / "meta", metadata=fx.ENCODING)
+    with pytest.raises(ValueError, match="reads patient metadata"):
+        gradcam_cli.load_model_run(run)

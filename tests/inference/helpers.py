@@ -13,10 +13,17 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def softmax_of(model, images):
-    """Independent reference: the model's logits through a NumPy softmax."""
-    logits = np.asarray(
-        model(np.asarray(images, np.float32), training=False), np.float64
-    )
+    """Independent reference: the model's logits through a NumPy softmax.
+
+    `images`: float (B, S, S, 3), or a metadata model's ``{"image", "age", "sex",
+    "site"}``.
+    """
+    if isinstance(images, dict):
+        images = {key: np.asarray(value) for key, value in images.items()}
+        images["image"] = images["image"].astype(np.float32)
+    else:
+        images = np.asarray(images, np.float32)
+    logits = np.asarray(model(images, training=False), np.float64)
     exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return exp / exp.sum(axis=-1, keepdims=True)
 

@@ -210,3 +210,77 @@ def test_onnx_check_names_the_fused_arl_kernel(tmp_path):
     model = pipeline.from_run(inference.load_run(fx.tiny_run(tmp_path / "run")))
     with pytest.raises(export.OnnxExportError, match="fused ARL kernel"):
         export._export_onnx_here(model, tmp_path / "model.onnx")
+
+
+# Issue 26, part 2: a run with patient metadata; known, unknown (-1, NaN) and
+# out-of-vocabulary values.
+METADATA = {
+    "age": np.array([30.0, -1.0, np.nan], np.float32),
+    "sex": np.array([0, 1, -1], np.int32),
+    "site": np.array([2, 7, -1], np.int32),
+}
+
+
+def metadata_case(tmp_path, preprocessing="none"):
+    run = inference.load_run(
+        fx.tiny_run(tmp_path / "run", metadata=fx.ENCODING, preprocessing=preprocessing)
+    )
+    paths = fx.write_image_files(tmp_path / "images", [(40, 60), (32, 32), (70, 35)])
+    images = training_path_images(
+        paths, image_size=run.image_size, preprocessing=run.preprocessing
+    )
+    # NaN as -1 in the reference: the network's own unknown.
+    reference = {**METADATA, "age": np.nan_to_num(METADATA["age"], nan=-1.0)}
+    expected = softmax_of(run.model, {"image": images, **reference})
+    return run, paths, expected
+
+
+def test_metadata_exports_agree_with_keras(tmp_path):
+    run, paths, expected = metadata_case(tmp_path, preprocessing="ben_graham")
+    saved = tf.saved_model.load(str(export.export_saved_model(run, tmp_path / "sm")))
+    signature = saved.signatures["serving_default"]
+    assert set(signature.structured_input_signature[1]) == {
+        "images",
+        "age",
+        "sex",
+        "site",
+    }
+    encoded = tf.constant([p.read_bytes() for p in paths])
+    outputs = signature(images=encoded, **METADATA)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), expected, atol=FLOAT_TOLERANCE
+    )
+    resized = resized_images(paths, run.image_size)
+    outputs = saved.signatures["serve_images"](images=tf.constant(resized), **METADATA)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), expected, atol=FLOAT_TOLERANCE
+    )
+    np.testing.assert_array_equal(outputs["decision"], expected[:, 1] >= 0.5)
+    lite = export.TFLiteModel(export.export_tflite(run, tmp_path / "m.tflite"))
+    found = lite(resized, **METADATA)
+    np.testing.assert_allclose(found["probabilities"], expected, atol=FLOAT_TOLERANCE)
+    np.testing.assert_allclose(
+        found["melanoma_probability"], expected[:, 1], atol=FLOAT_TOLERANCE
+    )
+
+
+@pytest.mark.slow  # the conversion runs in a fresh process (module doc): ~1 min
+@pytest.mark.skipif(not onnx_installed(), reason="the `onnx` extra is not installed")
+def test_metadata_onnx_agrees_with_keras(tmp_path):
+    import onnxruntime
+
+    run, paths, expected = metadata_case(tmp_path)
+    path = export.export_onnx(run, tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    assert [(t.name, t.type) for t in session.get_inputs()] == [
+        ("images", "tensor(float)"),
+        ("age", "tensor(float)"),
+        ("sex", "tensor(int32)"),
+        ("site", "tensor(int32)"),
+    ]
+    probabilities, decision = session.run(
+        ["probabilities", "decision"],
+        {"images": resized_images(paths, run.image_size), **METADATA},
+    )
+    np.testing.assert_allclose(probabilities, expected, atol=1e-4)
+    np.testing.assert_array_equal(decision, expected[:, 1] >= 0.5)

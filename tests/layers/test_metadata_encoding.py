@@ -47,6 +47,17 @@ def test_matches_the_numpy_encoding():
     np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
 
 
+def test_nan_age_is_unknown():
+    # Deployment reads ages from CSVs, where a missing one may come as NaN
+    # (skinkeras.models.pipeline): NaN must give the unknown code, not NaNs.
+    age = np.array([np.nan, 30.0, -np.inf], np.float32)
+    sex, site = np.zeros(3, np.int32), np.zeros(3, np.int32)
+    got = np.asarray(_layer()({"age": age, "sex": sex, "site": site}))
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, numpy_encoding(age, sex, site), atol=1e-6)
+    np.testing.assert_allclose(got[:, :2], [[0, 1], [30 / 90, 0], [0, 1]], atol=1e-6)
+
+
 def test_column_inputs_and_inside_tf_data():
     layer = _layer()
     columns = {"age": AGE[:, None], "sex": SEX[:, None], "site": SITE[:, None]}

@@ -11,6 +11,7 @@ import tensorflow as tf
 import skinkeras  # noqa: F401  (registers the layers for load_model)
 from skinkeras import config as config_lib
 from skinkeras import models, rundir
+from skinkeras.models import pipeline
 from skinkeras.training import loop
 from tests.training import helpers
 
@@ -78,18 +79,29 @@ def test_tiny_metadata_run_trains_the_branch_with_the_head(tmp_path):
     assert any(p.startswith("head_meta_dense1/") for p in changed)
     assert not any(p.startswith("conv2_block1_1_conv/") for p in changed)
 
-    # The run's model file takes the dict (the deployable pipeline with metadata
-    # is part 2 of issue 26).
+    # The run's model file is the self-contained pipeline with the metadata inputs
+    # (issue 26, part 2), the same probabilities as the trained network in memory.
     model = keras.models.load_model(tmp_path / "run" / rundir.MODEL)
+    assert pipeline.is_pipeline(model)
     assert sorted(model.input) == ["age", "image", "sex", "site"]
+    assert pipeline.pipeline_metadata(model)["metadata_encoding"]["site"] == [
+        "a",
+        "b",
+        "c",
+    ]
     batch = {
-        "image": np.zeros((2, 32, 32, 3), "float32"),
+        "image": np.full((2, 32, 32, 3), 100, "uint8"),
         "age": np.array([30.0, 70.0], "float32"),
         "sex": np.array([0, 1], "int32"),
         "site": np.array([-1, 1], "int32"),
     }
-    assert model(batch).shape == (2, 2)
-    assert "head_meta_concat" in {layer.name for layer in model.layers}
+    network = model.get_layer(pipeline.NETWORK)
+    logits = np.asarray(
+        network({**batch, "image": batch["image"].astype("float32")}), np.float64
+    )
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model(batch)["probabilities"], softmax, atol=1e-6)
+    assert "head_meta_concat" in {layer.name for layer in network.layers}
 
 
 def test_model_from_config_adds_the_branch_only_with_metadata(tmp_path):
