@@ -1,17 +1,24 @@
 """skinkeras.data.metadata: fields, vocabulary and the pipeline's metadata inputs,
-on synthetic_lesions 1.1.0 and `source=` datasets."""
+on synthetic_lesions 1.1.0, the ISIC builders' features and `source=` datasets."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import tfds_isic  # noqa: F401  (registers the builders)
 from skinkeras import config as config_lib
 from skinkeras.data import (
     make_dataset,
     make_training_stream,
     metadata,
     metadata_encoding,
+)
+from tests.tfds_isic.helpers import (
+    HAM10000_LOCALIZATIONS,
+    ISIC2019_SITES,
+    ISIC2020_SITES,
+    SEXES,
 )
 from tfds_isic.synthetic_lesions import synthetic_lesions_dataset_builder as builder_lib
 
@@ -34,6 +41,33 @@ def test_encoding_is_the_datasets_vocabulary(encoding):
         "sex": ["female", "male"],
         "site": SITES,
     }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "site"),
+    [
+        ("isic2019", ISIC2019_SITES),
+        ("isic2020", ISIC2020_SITES),
+        ("ham10000", HAM10000_LOCALIZATIONS),
+    ],
+)
+def test_encoding_of_each_isic_builder_is_its_official_vocabulary(
+    tmp_path, dataset, site
+):
+    # The builder's features, from its `_info`: no data is needed.
+    features = tfds.builder(dataset, data_dir=str(tmp_path)).info.features
+    assert metadata.encoding(features, dataset=dataset) == {
+        "age_range": [0, 90],
+        "sex": ["female", "male"],
+        "site": [name for name in site if name != "unknown"],
+    }
+
+
+def test_isic2017_has_sex_as_class_label_but_no_site(tmp_path):
+    features = tfds.builder("isic2017", data_dir=str(tmp_path)).info.features
+    assert features["sex"].names == SEXES
+    with pytest.raises(ValueError, match="Dataset 'isic2017' has no site "):
+        metadata.encoding(features, dataset="isic2017")
 
 
 @pytest.mark.parametrize(
