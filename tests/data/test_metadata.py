@@ -1,6 +1,8 @@
 """skinkeras.data.metadata: fields, vocabulary and the pipeline's metadata inputs,
 on synthetic_lesions 1.1.0, the ISIC builders' features and `source=` datasets."""
 
+import csv
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,11 +16,13 @@ from skinkeras.data import (
     metadata,
     metadata_encoding,
 )
+from tests.tfds_isic import fake_grouped
 from tests.tfds_isic.helpers import (
     HAM10000_LOCALIZATIONS,
     ISIC2019_SITES,
     ISIC2020_SITES,
     SEXES,
+    build,
 )
 from tfds_isic.synthetic_lesions import synthetic_lesions_dataset_builder as builder_lib
 
@@ -219,3 +223,46 @@ def test_a_source_without_metadata_is_refused():
     source = _source(4).map(lambda e: {"image": e["image"], "melanoma": e["melanoma"]})
     with pytest.raises(ValueError, match="must yield 'age', 'sex' and 'site'"):
         make_dataset("validation", source=source, image_size=16, metadata=encoding)
+
+
+def test_isic2019_built_from_its_csvs_feeds_the_metadata_inputs(tmp_path):
+    # A real builder end to end (issue 26): its CSV values reach the model's inputs
+    # as indices into the recorded vocabulary, -1 for unknown.
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    data_dir = str(tmp_path / "data")
+    build("isic2019/256", data_dir, tmp_path / "manual")
+    encoding = metadata_encoding("isic2019", data_dir)
+    inputs, _ = next(
+        iter(
+            make_dataset(
+                "train",
+                shuffle=False,
+                dataset="isic2019",
+                data_dir=data_dir,
+                image_size=32,
+                batch_size=64,
+                metadata=encoding,
+            )
+        )
+    )
+    ids = [
+        e["image_id"].decode()
+        for e in tfds.as_numpy(tfds.load("isic2019", split="train", data_dir=data_dir))
+    ]
+    with open(tmp_path / "manual" / "ISIC_2019_Training_Metadata.csv") as f:
+        rows = {row["image"]: row for row in csv.DictReader(f)}
+    sexes, sites = ["female", "male"], ISIC2019_SITES[:-1]
+    want = [
+        (
+            float(rows[i]["age_approx"] or -1),
+            sexes.index(rows[i]["sex"]) if rows[i]["sex"] else -1,
+            sites.index(rows[i]["anatom_site_general"])
+            if rows[i]["anatom_site_general"]
+            else -1,
+        )
+        for i in ids
+    ]
+    got = zip(
+        *(inputs[k].numpy().tolist() for k in ("age", "sex", "site")), strict=True
+    )
+    assert list(got) == want
