@@ -6,8 +6,10 @@ For every classification builder (`isic2017`, `synthetic_lesions`, `isic2019`,
 - `read_flags`, `read_one_hot`: ground-truth CSVs of 0/1 columns (ISIC 2017 Part 3,
   ISIC 2019, ISIC 2018 Task 3) with the label-integrity checks (values 0 or 1 only,
   one row per image; one-hot: exactly one 1 per row);
-- `age`, `sex`, `text_or_unknown`: metadata with explicit unknowns, as `isic2017`
-  stores them (-1 / "unknown").
+- `age`, `text_or_unknown`: metadata with explicit unknowns (-1 / "unknown");
+  `MetadataValues`: metadata CSV values as names of a ClassLabel (`SEXES`,
+  `ISIC2019_SITES`, the builders' own sites), values outside them "unknown" and
+  logged once per build.
 
 For the grouped ones (`isic2019`, `isic2020`, `ham10000`), whose official data has
 no labelled validation / test split: `GroupedBuilder` makes `train` / `validation`
@@ -18,19 +20,42 @@ official scorer's per-image weights.
 """
 
 import abc
+import collections
 import contextlib
 import dataclasses
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 
 from tfds_isic import archives, imaging, sources, splits
+
+# The name a metadata ClassLabel stores where the CSV has no value, or one outside
+# its names (`MetadataValues`); `skinkeras.data.metadata` leaves it out of the
+# vocabulary that --metadata one-hot encodes over (issue 26).
+UNKNOWN = "unknown"
+# `sex` of every classification builder, a ClassLabel since isic2017 1.1.0, isic2019
+# and isic2020 1.2.0, ham10000 1.5.0 and synthetic_lesions 1.1.0.
+SEXES = ["female", "male", UNKNOWN]
+# The values of ISIC 2019's `anatom_site_general` (its metadata CSVs), alphabetical;
+# also synthetic_lesions' sites.
+ISIC2019_SITES = [
+    "anterior torso",
+    "head/neck",
+    "lateral torso",
+    "lower extremity",
+    "oral/genital",
+    "palms/soles",
+    "posterior torso",
+    "upper extremity",
+    UNKNOWN,
+]
 
 
 def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metadata):
     """FeaturesDict: image, image_id, `label` (a ClassLabel of `labels`), melanoma,
-    age_approximate (-1 unknown), sex (female / male / unknown) and `metadata`
-    (which may replace `sex`: a ClassLabel in synthetic_lesions 1.1.0)."""
+    age_approximate (-1 unknown), sex (a ClassLabel of `SEXES`) and `metadata`
+    (features of the dataset's own, which may also replace these)."""
     return tfds.features.FeaturesDict(
         {
             "image": tfds.features.Image(shape=image_shape, encoding_format="jpeg"),
@@ -38,7 +63,7 @@ def features(labels, *, label="diagnosis", image_shape=(None, None, 3), **metada
             label: tfds.features.ClassLabel(names=labels),
             "melanoma": tfds.features.ClassLabel(names=["other", "melanoma"]),
             "age_approximate": tfds.features.Scalar(dtype=np.int32),
-            "sex": tfds.features.Text(),
+            "sex": tfds.features.ClassLabel(names=SEXES),
             **metadata,
         }
     )
@@ -128,9 +153,48 @@ def age(value):
         return -1
 
 
-def sex(value):
-    value = (value or "").strip().lower()
-    return value if value in ("female", "male") else "unknown"
+class MetadataValues:
+    """Reads one build's metadata CSV values as names of their ClassLabel.
+
+    A value matches a name after stripping, in any case; an empty one is "unknown",
+    as is one that matches no name, which is also counted per column for `warn`.
+    A build must not die hours into its images over one odd value (a site a later
+    release of a CSV adds), nor hide it.
+    """
+
+    def __init__(self):
+        self.unexpected = collections.defaultdict(collections.Counter)
+
+    def name(self, value, names, *, column):
+        """The name of `names` (which hold `UNKNOWN`) that `value` is."""
+        value = (value or "").strip()
+        found = {n.lower(): n for n in names}.get(value.lower())
+        if found is None:
+            if value:
+                self.unexpected[column][value] += 1
+            return UNKNOWN
+        return found
+
+    def sex(self, value):
+        """`value` of a `sex` column as one of `SEXES`."""
+        return self.name(value, SEXES, column="sex")
+
+    def warn(self, dataset):
+        """Logs one warning naming each column's unexpected values with their
+        counts, if any were read."""
+        if not self.unexpected:
+            return
+        found = "; ".join(
+            f"{column}: "
+            + ", ".join(f"{value!r} ({n})" for value, n in counts.most_common())
+            for column, counts in sorted(self.unexpected.items())
+        )
+        logging.warning(
+            "%s: metadata values outside their feature's names, stored as %r: %s",
+            dataset,
+            UNKNOWN,
+            found,
+        )
 
 
 def text_or_unknown(value):
@@ -198,12 +262,13 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     TOP_FOLDERS = {}
 
     @abc.abstractmethod
-    def _read_training(self, paths, dl_manager):
+    def _read_training(self, paths, dl_manager, values):
         """`(Part, groups)` of the official training data, checked; `groups`:
-        {image id: lesion or patient id, "" for none}."""
+        {image id: lesion or patient id, "" for none}. `values`: the build's
+        `MetadataValues`."""
 
     @abc.abstractmethod
-    def _read_official(self, paths, training):
+    def _read_official(self, paths, training, values):
         """{split name: Part} of the official test sets, checked (also against the
         training `Part` where they could share images)."""
 
@@ -213,15 +278,18 @@ class GroupedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _split_generators(self, dl_manager):
         paths = self._locate(dl_manager)
-        training, groups = self._read_training(paths, dl_manager)
+        values = MetadataValues()
+        training, groups = self._read_training(paths, dl_manager, values)
         labels = {i: example["diagnosis"] for i, example in training.examples.items()}
         generators = {
             split: self._generate_examples(paths, training, ids)
             for split, ids in split_ids(self.builder_config, labels, groups).items()
         }
-        for split, part in self._read_official(paths, training).items():
+        for split, part in self._read_official(paths, training, values).items():
             ids = sorted(part.examples)
             generators[split] = self._generate_examples(paths, part, ids)
+        # Every CSV is read by now, before the first image.
+        values.warn(self.name)
         return generators
 
     def _generate_examples(self, paths, part, ids):

@@ -21,6 +21,7 @@ import typing
 import numpy as np
 
 from skinkeras import data
+from skinkeras.config import METADATA_FEATURES
 from skinkeras.inference import predict
 from skinkeras.inference.submission import read_truth_csv
 
@@ -156,37 +157,67 @@ def predict_run(
     return RunPredictions(labels, per_seed, evaluated_on)
 
 
-def split_metadata(split, *, dataset, data_dir, label):
-    """``{field: {value: count}}`` of a TFDS split's `sex` and `age_approximate`.
+# The model card's metadata fields (`model_card.METADATA_FIELDS`) and the dataset
+# features that may hold each, the first found.
+_CARD_FIELDS = {
+    "sex": METADATA_FEATURES["sex"],
+    "anatomical_site": METADATA_FEATURES["site"],
+    "age_approximate": METADATA_FEATURES["age"],
+}
 
-    For the model card's limits (issue 15: the data's coverage, from its metadata).
-    Ages by decade; -1 (unknown) as ``"unknown"``. None if the split has neither.
+
+def _value_names(feature, *, field):
+    """A stored value of `feature` → the name the card counts it under."""
+    if field == "age_approximate":
+
+        def decade(age):
+            age = int(age)
+            return f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"
+
+        return decade
+    class_names = getattr(feature, "names", None)  # a ClassLabel's
+    if class_names is None:
+        return lambda value: value.decode()
+    return lambda index: class_names[int(index)]
+
+
+def split_metadata(split, *, dataset, data_dir, label):
+    """``{field: {value: count}}`` of a TFDS split's sex, anatomic site and age.
+
+    For the model card's limits (issue 15: the data's coverage, from its metadata),
+    keyed as `model_card.METADATA_FIELDS`: ``"sex"``, ``"anatomical_site"`` (the
+    dataset's site feature, `skinkeras.config.METADATA_FEATURES`) and
+    ``"age_approximate"``. ClassLabel values by their names (the ISIC builders'
+    since issue 26), text as it is stored; ages by decade, -1 (unknown) as
+    ``"unknown"``. None if the split has none of them.
     """
     from skinkeras.data import loading
 
     raw, _ = loading.raw_examples(
         split, dataset=dataset, data_dir=data_dir, label=label, source=None
     )
-    fields = [key for key in ("sex", "age_approximate") if key in raw.element_spec]
-    if not fields:
+    found = {
+        field: next((n for n in names if n in raw.element_spec), None)
+        for field, names in _CARD_FIELDS.items()
+    }
+    found = {field: name for field, name in found.items() if name is not None}
+    if not found:
         return None
-    counts = {key: collections.Counter() for key in fields}
-    # Text in the ISIC builders, a ClassLabel in synthetic_lesions 1.1.0 (issue 26).
     features = loading.prepared_builder(dataset, data_dir=data_dir).info.features
-    sex_names = getattr(features["sex"], "names", None) if "sex" in fields else None
-    for example in raw.map(lambda e: {key: e[key] for key in fields}):
-        if "sex" in counts:
-            sex = example["sex"].numpy()
-            counts["sex"][sex.decode() if sex_names is None else sex_names[sex]] += 1
-        if "age_approximate" in counts:
-            age = int(example["age_approximate"])
-            decade = f"{age // 10 * 10}-{age // 10 * 10 + 9}" if age >= 0 else "unknown"
-            counts["age_approximate"][decade] += 1
+    names = {
+        field: _value_names(features[name], field=field)
+        for field, name in found.items()
+    }
+    counts = {field: collections.Counter() for field in found}
+    for example in raw.map(lambda e: {f: e[name] for f, name in found.items()}):
+        for field, value in example.items():
+            counts[field][names[field](value.numpy())] += 1
 
     def order(item):  # names alphabetically, decades in order, "unknown" last
         start = item[0].split("-")[0]
         return (item[0] == "unknown", int(start) if start.isdigit() else -1, item[0])
 
     return {
-        key: dict(sorted(found.items(), key=order)) for key, found in counts.items()
+        field: dict(sorted(counted.items(), key=order))
+        for field, counted in counts.items()
     }

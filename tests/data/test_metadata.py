@@ -1,17 +1,28 @@
 """skinkeras.data.metadata: fields, vocabulary and the pipeline's metadata inputs,
-on synthetic_lesions 1.1.0 and `source=` datasets."""
+on synthetic_lesions 1.1.0, the ISIC builders' features and `source=` datasets."""
+
+import csv
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import tfds_isic  # noqa: F401  (registers the builders)
 from skinkeras import config as config_lib
 from skinkeras.data import (
     make_dataset,
     make_training_stream,
     metadata,
     metadata_encoding,
+)
+from tests.tfds_isic import fake_grouped
+from tests.tfds_isic.helpers import (
+    HAM10000_LOCALIZATIONS,
+    ISIC2019_SITES,
+    ISIC2020_SITES,
+    SEXES,
+    build,
 )
 from tfds_isic.synthetic_lesions import synthetic_lesions_dataset_builder as builder_lib
 
@@ -34,6 +45,33 @@ def test_encoding_is_the_datasets_vocabulary(encoding):
         "sex": ["female", "male"],
         "site": SITES,
     }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "site"),
+    [
+        ("isic2019", ISIC2019_SITES),
+        ("isic2020", ISIC2020_SITES),
+        ("ham10000", HAM10000_LOCALIZATIONS),
+    ],
+)
+def test_encoding_of_each_isic_builder_is_its_official_vocabulary(
+    tmp_path, dataset, site
+):
+    # The builder's features, from its `_info`: no data is needed.
+    features = tfds.builder(dataset, data_dir=str(tmp_path)).info.features
+    assert metadata.encoding(features, dataset=dataset) == {
+        "age_range": [0, 90],
+        "sex": ["female", "male"],
+        "site": [name for name in site if name != "unknown"],
+    }
+
+
+def test_isic2017_has_sex_as_class_label_but_no_site(tmp_path):
+    features = tfds.builder("isic2017", data_dir=str(tmp_path)).info.features
+    assert features["sex"].names == SEXES
+    with pytest.raises(ValueError, match="Dataset 'isic2017' has no site "):
+        metadata.encoding(features, dataset="isic2017")
 
 
 @pytest.mark.parametrize(
@@ -185,3 +223,46 @@ def test_a_source_without_metadata_is_refused():
     source = _source(4).map(lambda e: {"image": e["image"], "melanoma": e["melanoma"]})
     with pytest.raises(ValueError, match="must yield 'age', 'sex' and 'site'"):
         make_dataset("validation", source=source, image_size=16, metadata=encoding)
+
+
+def test_isic2019_built_from_its_csvs_feeds_the_metadata_inputs(tmp_path):
+    # A real builder end to end (issue 26): its CSV values reach the model's inputs
+    # as indices into the recorded vocabulary, -1 for unknown.
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    data_dir = str(tmp_path / "data")
+    build("isic2019/256", data_dir, tmp_path / "manual")
+    encoding = metadata_encoding("isic2019", data_dir)
+    inputs, _ = next(
+        iter(
+            make_dataset(
+                "train",
+                shuffle=False,
+                dataset="isic2019",
+                data_dir=data_dir,
+                image_size=32,
+                batch_size=64,
+                metadata=encoding,
+            )
+        )
+    )
+    ids = [
+        e["image_id"].decode()
+        for e in tfds.as_numpy(tfds.load("isic2019", split="train", data_dir=data_dir))
+    ]
+    with open(tmp_path / "manual" / "ISIC_2019_Training_Metadata.csv") as f:
+        rows = {row["image"]: row for row in csv.DictReader(f)}
+    sexes, sites = ["female", "male"], ISIC2019_SITES[:-1]
+    want = [
+        (
+            float(rows[i]["age_approx"] or -1),
+            sexes.index(rows[i]["sex"]) if rows[i]["sex"] else -1,
+            sites.index(rows[i]["anatom_site_general"])
+            if rows[i]["anatom_site_general"]
+            else -1,
+        )
+        for i in ids
+    ]
+    got = zip(
+        *(inputs[k].numpy().tolist() for k in ("age", "sex", "site")), strict=True
+    )
+    assert list(got) == want

@@ -3,6 +3,7 @@ flags: predictions per seed, the metrics against scikit-learn on the models' own
 logits (a NumPy softmax), the stored calibration, DeLong against another run, and
 the report with its model card."""
 
+import csv
 import dataclasses
 import json
 import logging
@@ -19,6 +20,8 @@ from skinkeras.inference import evaluate, labelled
 from skinkeras.models import pipeline
 from tests import deploy_fixtures as fx
 from tests.inference.helpers import training_path_images
+from tests.tfds_isic import fake_grouped
+from tests.tfds_isic.helpers import build, examples
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +158,32 @@ def test_a_run_without_melanoma_is_refused():
     assert (
         evaluate.melanoma_class(types.SimpleNamespace(class_names=("MEL", "NV"))) == 0
     )
+
+
+def test_split_metadata_counts_the_source_csvs_values_by_name(tmp_path):
+    # isic2019 stores sex and site as ClassLabels (issue 26): the card counts
+    # their names, here against the fake metadata CSV as written.
+    fake_grouped.write_isic2019(tmp_path / "manual")
+    builder = build("isic2019/256", tmp_path / "data", tmp_path / "manual")
+    path = tmp_path / "manual" / "ISIC_2019_Training_Metadata.csv"
+    with open(path, newline="") as f:
+        rows = {row["image"]: row for row in csv.DictReader(f)}
+    ids = examples(builder, "train")
+    expected = {"sex": {}, "anatomical_site": {}, "age_approximate": {}}
+    for image_id in ids:
+        row = rows[image_id]
+        age = int(float(row["age_approx"])) if row["age_approx"] else None
+        decade = None if age is None else age - age % 10
+        for field, value in (
+            ("sex", row["sex"] or "unknown"),
+            ("anatomical_site", row["anatom_site_general"] or "unknown"),
+            ("age_approximate", "unknown" if age is None else f"{decade}-{decade + 9}"),
+        ):
+            expected[field][value] = expected[field].get(value, 0) + 1
+    got = labelled.split_metadata(
+        "train", dataset="isic2019", data_dir=str(tmp_path / "data"), label="melanoma"
+    )
+    assert got == expected
+    # Alphabetical, "unknown" last (the fake's decades all have two digits).
+    for counts in got.values():
+        assert list(counts) == sorted(counts, key=lambda n: (n == "unknown", n))

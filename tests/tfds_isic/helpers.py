@@ -12,6 +12,48 @@ import tensorflow_datasets as tfds
 from tests.tfds_isic import fake_isic
 from tfds_isic import archives, settings
 
+# The ClassLabel names of the builders' metadata, written out from the datasets'
+# own documentation (tfds_isic/*/README.md, Sources), not taken from the builders:
+# the official values in alphabetical order, then "unknown".
+SEXES = ["female", "male", "unknown"]
+ISIC2019_SITES = [
+    "anterior torso",
+    "head/neck",
+    "lateral torso",
+    "lower extremity",
+    "oral/genital",
+    "palms/soles",
+    "posterior torso",
+    "upper extremity",
+    "unknown",
+]
+ISIC2020_SITES = [
+    "head/neck",
+    "lower extremity",
+    "oral/genital",
+    "palms/soles",
+    "torso",
+    "upper extremity",
+    "unknown",
+]
+HAM10000_LOCALIZATIONS = [
+    "abdomen",
+    "acral",
+    "back",
+    "chest",
+    "ear",
+    "face",
+    "foot",
+    "genital",
+    "hand",
+    "lower extremity",
+    "neck",
+    "scalp",
+    "trunk",
+    "upper extremity",
+    "unknown",
+]
+
 
 def _refuse_download(self, urls):
     raise AssertionError(f"tried to download {urls}")

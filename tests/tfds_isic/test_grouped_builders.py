@@ -12,6 +12,10 @@ import tensorflow_datasets as tfds
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_grouped
 from tests.tfds_isic.helpers import (
+    HAM10000_LOCALIZATIONS,
+    ISIC2019_SITES,
+    ISIC2020_SITES,
+    SEXES,
     build,
     examples,
     integrity_error,
@@ -159,8 +163,8 @@ def test_isic2019_labels_and_metadata_match_the_source(tmp_path):
     # ("", "", female), (30.0, head/neck, ""), (85.0, lower extremity, female).
     first = [got[i] for i, _, _ in rows[:4]]
     assert [int(e["age_approximate"]) for e in first] == [55, -1, 30, 85]
-    assert [e["sex"].decode() for e in first] == ["male", "female", "unknown", "female"]
-    assert [e["anatom_site_general"].decode() for e in first] == [
+    assert [SEXES[e["sex"]] for e in first] == ["male", "female", "unknown", "female"]
+    assert [ISIC2019_SITES[e["anatom_site_general"]] for e in first] == [
         "anterior torso",
         "unknown",
         "head/neck",
@@ -181,9 +185,10 @@ def test_isic2019_challenge_test_has_the_published_labels_and_weights(tmp_path):
         assert got[image_id]["lesion_id"] == b""
     # fake_grouped's test metadata alternates (40.0, palms/soles, male) and empty.
     first, second = got["ISIC_0100000"], got["ISIC_0100001"]
-    assert (int(first["age_approximate"]), first["sex"].decode()) == (40, "male")
-    assert first["anatom_site_general"].decode() == "palms/soles"
-    assert (int(second["age_approximate"]), second["sex"].decode()) == (-1, "unknown")
+    assert (int(first["age_approximate"]), SEXES[first["sex"]]) == (40, "male")
+    assert ISIC2019_SITES[first["anatom_site_general"]] == "palms/soles"
+    assert (int(second["age_approximate"]), SEXES[second["sex"]]) == (-1, "unknown")
+    assert ISIC2019_SITES[second["anatom_site_general"]] == "unknown"
     # The official test images are in none of the splits made from training data.
     made = set().union(*(examples(builder, s) for s in SPLITS))
     assert not made & set(got)
@@ -231,10 +236,10 @@ def test_isic2020_challenge_test_is_unlabelled(tmp_path):
     # fake_grouped's test metadata: patient IP_9000000 + k, alternating empties.
     first, second = got["ISIC_0200000"], got["ISIC_0200001"]
     assert first["patient_id"].decode() == "IP_9000000"
-    assert (int(first["age_approximate"]), first["sex"].decode()) == (60, "female")
-    assert first["anatom_site_general"].decode() == "torso"
-    assert (int(second["age_approximate"]), second["sex"].decode()) == (-1, "unknown")
-    assert second["anatom_site_general"].decode() == "unknown"
+    assert (int(first["age_approximate"]), SEXES[first["sex"]]) == (60, "female")
+    assert ISIC2020_SITES[first["anatom_site_general"]] == "torso"
+    assert (int(second["age_approximate"]), SEXES[second["sex"]]) == (-1, "unknown")
+    assert ISIC2020_SITES[second["anatom_site_general"]] == "unknown"
     assert builder.UNLABELLED_SPLITS == ("challenge_test",)
     # Labelled splits keep their labels (no -1 leaks into them).
     train = examples(builder, "train")
@@ -343,8 +348,8 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
         # From HAM10000_metadata.csv (in dummy_data too), unknowns as isic2017.
         age, sex, site = fake_grouped.HAM10000_METADATA[k % 4][1]
         assert got[image_id]["age_approximate"] == age
-        assert got[image_id]["sex"].decode() == sex
-        assert got[image_id]["localization"].decode() == site
+        assert SEXES[got[image_id]["sex"]] == sex
+        assert HAM10000_LOCALIZATIONS[got[image_id]["localization"]] == site
     # The official validation and test sets: their own labels, no groupings, in
     # no made split.
     for split, truth in [
@@ -360,8 +365,10 @@ def test_ham10000_reads_the_zipped_ground_truth_and_groupings(tmp_path):
             assert official[image_id]["dx_type"] == b"unknown"
             assert official[image_id]["lesion_id"] == b""
             assert official[image_id]["age_approximate"] == -1
-            assert official[image_id]["sex"] == b"unknown"
-            assert official[image_id]["localization"] == b"unknown"
+            assert SEXES[official[image_id]["sex"]] == "unknown"
+            assert HAM10000_LOCALIZATIONS[official[image_id]["localization"]] == (
+                "unknown"
+            )
 
 
 def test_ham10000_without_metadata_stores_unknowns(tmp_path):
@@ -374,8 +381,8 @@ def test_ham10000_without_metadata_stores_unknowns(tmp_path):
     assert sorted(got) == sorted(i for i, _, _ in rows)
     for k, (image_id, _, _) in enumerate(rows):
         assert got[image_id]["age_approximate"] == -1
-        assert got[image_id]["sex"] == b"unknown"
-        assert got[image_id]["localization"] == b"unknown"
+        assert SEXES[got[image_id]["sex"]] == "unknown"
+        assert HAM10000_LOCALIZATIONS[got[image_id]["localization"]] == "unknown"
         expected = ["histo", "follow_up", "consensus", "unknown"][k % 4]
         assert got[image_id]["dx_type"].decode() == expected
 

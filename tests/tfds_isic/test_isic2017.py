@@ -15,6 +15,7 @@ from etils import epath
 import tfds_isic  # noqa: F401  (registers the builders)
 from tests.tfds_isic import fake_isic
 from tests.tfds_isic.helpers import (
+    SEXES,
     build,
     examples,
     integrity_error,
@@ -77,7 +78,8 @@ def test_labels_metadata_and_resize_match_the_source(tmp_path):
         30,
         70,
     ]
-    assert [got[f"ISIC_{i:07d}"]["sex"].decode() for i in range(3)] == [
+    assert builder.info.features["sex"].names == SEXES
+    assert [SEXES[got[f"ISIC_{i:07d}"]["sex"]] for i in range(3)] == [
         "male",
         "female",
         "unknown",

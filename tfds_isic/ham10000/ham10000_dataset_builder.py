@@ -51,6 +51,25 @@ DATAVERSE_FILES = [
     METADATA,
 ]
 _METADATA_COLUMNS = "lesion_id,image_id,dx,dx_type,age,sex,localization".split(",")
+# The values of HAM10000_metadata's `localization`, alphabetical; its own "unknown"
+# is the ClassLabel's.
+LOCALIZATIONS = [
+    "abdomen",
+    "acral",
+    "back",
+    "chest",
+    "ear",
+    "face",
+    "foot",
+    "genital",
+    "hand",
+    "lower extremity",
+    "neck",
+    "scalp",
+    "trunk",
+    "upper extremity",
+    classification.UNKNOWN,
+]
 _DATAVERSE = (
     "HAM10000 as published on Harvard Dataverse ("
     + ", ".join(f.name for f in DATAVERSE_FILES)
@@ -61,7 +80,7 @@ _DATAVERSE = (
 class Builder(classification.GroupedBuilder):
     """HAM10000 (ISIC 2018 Task 3 training): 7 diagnoses, lesion-grouped splits."""
 
-    VERSION = tfds.core.Version("1.4.0")
+    VERSION = tfds.core.Version("1.5.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release.",
         "1.1.0": "Split `challenge_validation`: the official ISIC 2018 Task 3 "
@@ -75,6 +94,9 @@ class Builder(classification.GroupedBuilder):
         "1.4.0": "Also builds from HAM10000 as published on Harvard Dataverse "
         "(two image zips and HAM10000_metadata.csv in --manual_dir) in place of "
         "the Task 3 training files: the same examples.",
+        "1.5.0": "`sex` and `localization` are ClassLabels (HAM10000_metadata's "
+        "values, with its unknown), for --metadata (issue 26); a value outside "
+        "them is stored as unknown and logged.",
     }
     MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
         FILES,
@@ -94,7 +116,7 @@ class Builder(classification.GroupedBuilder):
                 lesion_id=tfds.features.Text(),
                 # Like age_approximate and sex, from HAM10000_metadata when
                 # present; -1 / "unknown" as isic2017.
-                localization=tfds.features.Text(),
+                localization=tfds.features.ClassLabel(names=LOCALIZATIONS),
             ),
             supervised_keys=("image", "diagnosis"),
             homepage=DATAVERSE_URL,
@@ -115,7 +137,7 @@ class Builder(classification.GroupedBuilder):
             "(~450 MB); nothing is downloaded while --manual_dir holds its zips.",
         )
 
-    def _read_training(self, paths, dl_manager):
+    def _read_training(self, paths, dl_manager, values):
         if DATAVERSE_IMAGES[0] in paths:
             # The metadata holds the labels and lesions (and its own dx_type).
             path = paths[METADATA.name]
@@ -128,29 +150,36 @@ class Builder(classification.GroupedBuilder):
             zips, name = _INPUT + ".zip", _truth_csv(_TRUTH)
         examples = {
             i: _features(
-                label, rows.get(i, {}), groups[i], dx_type=confirm_types.get(i)
+                label,
+                rows.get(i, {}),
+                groups[i],
+                values,
+                dx_type=confirm_types.get(i),
             )
             for i, label in labels.items()
         }
         return classification.Part(zips, examples, examples_name=name), groups
 
-    def _read_official(self, paths, training):
+    def _read_official(self, paths, training, values):
         official = {}
         for split, (input_name, truth) in CHALLENGE_SPLITS.items():
             labels = _read_truth(paths, truth)
             _check_apart(labels, _truth_csv(truth), training)
             # The official sets have no groupings and no metadata: unknowns.
-            examples = {i: _features(label, {}, "") for i, label in labels.items()}
+            examples = {
+                i: _features(label, {}, "", values) for i, label in labels.items()
+            }
             official[split] = classification.Part(
                 input_name + ".zip", examples, examples_name=_truth_csv(truth)
             )
         return official
 
 
-def _features(label, row, lesion_id, *, dx_type=None):
+def _features(label, row, lesion_id, values, *, dx_type=None):
     """An example's features from its label, its row of HAM10000_metadata ({}
     where there is none), its lesion and how its diagnosis was confirmed (the
-    groupings' `diagnosis_confirm_type`; empty or None: the row's `dx_type`)."""
+    groupings' `diagnosis_confirm_type`; empty or None: the row's `dx_type`); sex
+    and localization read by `values` (`classification.MetadataValues`)."""
     return {
         "diagnosis": label,
         "melanoma": int(label == "MEL"),
@@ -159,8 +188,10 @@ def _features(label, row, lesion_id, *, dx_type=None):
         ),
         "lesion_id": lesion_id,
         "age_approximate": classification.age(row.get("age")),
-        "sex": classification.sex(row.get("sex")),
-        "localization": classification.text_or_unknown(row.get("localization")),
+        "sex": values.sex(row.get("sex")),
+        "localization": values.name(
+            row.get("localization"), LOCALIZATIONS, column="localization"
+        ),
     }
 
 

@@ -40,8 +40,12 @@ FILES = [
 class Builder(tfds.core.GeneratorBasedBuilder):
     """ISIC 2017 Part 3: dermoscopic images labelled nevus, melanoma or SK."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "1.1.0": "`sex` is a ClassLabel (female, male, unknown), as --metadata "
+        "reads it (issue 26); a value outside them is stored as unknown and logged.",
+    }
     BUILDER_CONFIGS = imaging.SIZE_CONFIGS
     DEFAULT_CONFIG_NAME = "256"
     MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(FILES)
@@ -55,16 +59,25 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         paths = sources.locate(self, dl_manager, FILES)
+        # Every split's metadata is read before the first image, so that values
+        # outside the ClassLabels are logged once per build (`MetadataValues`).
+        values = classification.MetadataValues()
+        metadata = {
+            part: _read_metadata(paths[_data_name(part) + ".zip"], part, values)
+            for part in _PARTS.values()
+        }
+        values.warn(self.name)
         return {
             split: self._generate_examples(
                 data_zip=paths[_data_name(part) + ".zip"],
                 labels_csv=paths[_labels_name(part)],
                 part=part,
+                metadata=metadata[part],
             )
             for split, part in _PARTS.items()
         }
 
-    def _generate_examples(self, data_zip, labels_csv, part):
+    def _generate_examples(self, data_zip, labels_csv, part, metadata):
         labels_name = _labels_name(part)
         labels = _read_labels(labels_csv.read_bytes(), name=labels_name)
         top_folder = _data_name(part)
@@ -75,7 +88,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 labels=labels,
                 labels_name=labels_name,
             )
-            metadata = _read_metadata(archive, top_folder)
             for image_id in sorted(images):
                 data = imaging.stored_image(
                     archive.read(images[image_id]),
@@ -130,17 +142,21 @@ def _read_labels(data, *, name):
     }
 
 
-def _read_metadata(archive, top_folder):
-    """{image_id: (age or -1, sex or "unknown")} from the metadata CSV in the zip."""
+def _read_metadata(data_zip, part, values):
+    """{image_id: (age or -1, sex)} from the metadata CSV in the `part`'s zip,
+    sex read by `values` (`classification.MetadataValues`)."""
+    top_folder = _data_name(part)
     member = f"{top_folder}/{top_folder}_metadata.csv"
-    if member not in archive.members:
-        return {}  # Subset archives may leave it out: age and sex are unknown.
-    rows = archives.read_csv(archive.read(member), name=member, columns=["image_id"])
+    with archives.ZipArchive(data_zip, name=top_folder + ".zip") as archive:
+        if member not in archive.members:
+            return {}  # Subset archives may leave it out: age and sex are unknown.
+        data = archive.read(member)
+    rows = archives.read_csv(data, name=member, columns=["image_id"])
     # Ages are "unknown" in some rows of the official CSVs.
     return {
         row["image_id"]: (
             classification.age(row.get("age_approximate")),
-            classification.sex(row.get("sex")),
+            values.sex(row.get("sex")),
         )
         for row in rows
     }

@@ -48,11 +48,14 @@ FILES = [
 class Builder(classification.GroupedBuilder):
     """ISIC 2019: dermoscopic images, 8 diagnoses, lesion-grouped splits."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release.",
         "1.1.0": "Split `challenge_test`: the official test images with their "
         "published ground truth; feature `score_weight`.",
+        "1.2.0": "`sex` and `anatom_site_general` are ClassLabels (the official "
+        "values, then unknown), for --metadata (issue 26); a value outside them "
+        "is stored as unknown and logged.",
     }
     MANUAL_DOWNLOAD_INSTRUCTIONS = sources.manual_instructions(
         FILES, download_size="the image zip is about 9 GB, the test zip 3.6 GB"
@@ -66,7 +69,9 @@ class Builder(classification.GroupedBuilder):
         return self.dataset_info_from_configs(
             features=classification.features(
                 DIAGNOSES,
-                anatom_site_general=tfds.features.Text(),
+                anatom_site_general=tfds.features.ClassLabel(
+                    names=classification.ISIC2019_SITES
+                ),
                 lesion_id=tfds.features.Text(),
                 # The official scorer's weight of a `challenge_test` image (0 for
                 # images it leaves out); 1.0 in the splits made from training data.
@@ -76,19 +81,20 @@ class Builder(classification.GroupedBuilder):
             homepage="https://challenge.isic-archive.com/landing/2019/",
         )
 
-    def _read_training(self, paths, dl_manager):
+    def _read_training(self, paths, dl_manager, values):
         del dl_manager  # every file is an official download
-        part, metadata = _read_part(paths, "Training")
+        part, metadata = _read_part(paths, "Training", values)
         return part, {i: row["lesion_id"].strip() for i, row in metadata.items()}
 
-    def _read_official(self, paths, training):
+    def _read_official(self, paths, training, values):
         del training  # unused
-        part, _ = _read_part(paths, "Test")
+        part, _ = _read_part(paths, "Test", values)
         return {CHALLENGE_TEST: part}
 
 
-def _read_part(paths, part):
-    """`(Part, metadata rows)` of the `part` ("Training", "Test") files, checked.
+def _read_part(paths, part, values):
+    """`(Part, metadata rows)` of the `part` ("Training", "Test") files, checked;
+    sex and site read by `values` (`classification.MetadataValues`).
 
     Raises `archives.IntegrityError` naming the file and ids of a label row without
     metadata row or vice versa (and those of `read_one_hot` / `read_weights`).
@@ -111,7 +117,7 @@ def _read_part(paths, part):
     # {} for the training ground truth, which has no weights: all weigh 1.
     weights = classification.read_weights(data, name=truth, column=_SCORE_WEIGHT)
     examples = {
-        i: _features(label, metadata[i], weights.get(i, 1.0))
+        i: _features(label, metadata[i], weights.get(i, 1.0), values)
         for i, label in labels.items()
     }
     images = classification.Part(
@@ -120,15 +126,17 @@ def _read_part(paths, part):
     return images, metadata
 
 
-def _features(label, row, weight):
+def _features(label, row, weight, values):
     """An example's features from its label, metadata row and score weight."""
     return {
         "diagnosis": label,
         "melanoma": int(label == "MEL"),
         "age_approximate": classification.age(row["age_approx"]),
-        "sex": classification.sex(row["sex"]),
-        "anatom_site_general": classification.text_or_unknown(
-            row["anatom_site_general"]
+        "sex": values.sex(row["sex"]),
+        "anatom_site_general": values.name(
+            row["anatom_site_general"],
+            classification.ISIC2019_SITES,
+            column="anatom_site_general",
         ),
         # Empty when the metadata has none (the image is then its own group in
         # the splits; the test metadata has no lesion ids).

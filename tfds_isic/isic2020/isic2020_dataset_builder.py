@@ -45,6 +45,17 @@ NO_LABEL = -1
 # accepted too, and an absent column gives unknown.
 _TEST_PATIENT = ("patient_id", "patient")
 _TEST_SITE = ("anatom_site_general_challenge", "anatom_site_general")
+# The values of the sites (`anatom_site_general_challenge`, and the test metadata's
+# site column), alphabetical: ISIC 2020 has one torso, ISIC 2019 three parts of it.
+SITES = [
+    "head/neck",
+    "lower extremity",
+    "oral/genital",
+    "palms/soles",
+    "torso",
+    "upper extremity",
+    classification.UNKNOWN,
+]
 
 # No MD5 or size of the 2020 files is published: TFDS' own download checks apply.
 FILES = [
@@ -56,11 +67,14 @@ FILES = [
 class Builder(classification.GroupedBuilder):
     """SIIM-ISIC 2020: dermoscopic images, melanoma or not, patient-grouped splits."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release.",
         "1.1.0": "Split `challenge_test`: the official test images, unlabelled "
         "(diagnosis and melanoma -1).",
+        "1.2.0": "`sex` and `anatom_site_general` are ClassLabels (the official "
+        "values, then unknown), for --metadata (issue 26); a value outside them "
+        "is stored as unknown and logged.",
     }
     # Splits without labels: `skinkeras.data` refuses them for training and
     # evaluation (their labels are -1).
@@ -76,7 +90,7 @@ class Builder(classification.GroupedBuilder):
         return self.dataset_info_from_configs(
             features=classification.features(
                 DIAGNOSES,
-                anatom_site_general=tfds.features.Text(),
+                anatom_site_general=tfds.features.ClassLabel(names=SITES),
                 patient_id=tfds.features.Text(),
                 lesion_id=tfds.features.Text(),
             ),
@@ -84,58 +98,62 @@ class Builder(classification.GroupedBuilder):
             homepage="https://challenge.isic-archive.com/landing/2020/",
         )
 
-    def _read_training(self, paths, dl_manager):
+    def _read_training(self, paths, dl_manager, values):
         del dl_manager  # every file is an official download
         rows = read_ground_truth(paths[_GROUND_TRUTH].read_bytes(), name=_GROUND_TRUTH)
         duplicates = read_duplicates(paths[_DUPLICATES].read_bytes(), name=_DUPLICATES)
         # The second image of each published pair goes; subsets may lack either.
         rows = {i: row for i, row in rows.items() if i not in duplicates}
-        examples = {i: _training_features(row) for i, row in rows.items()}
+        examples = {i: _training_features(row, values) for i, row in rows.items()}
         part = classification.Part(
             _INPUT, examples, examples_name=_GROUND_TRUTH, skip=duplicates
         )
         return part, {i: row["patient_id"].strip() for i, row in rows.items()}
 
-    def _read_official(self, paths, training):
+    def _read_official(self, paths, training, values):
         del training  # unused
         rows = read_test_metadata(
             paths[_TEST_METADATA].read_bytes(), name=_TEST_METADATA
         )
-        examples = {i: _test_features(row) for i, row in rows.items()}
+        examples = {i: _test_features(row, values) for i, row in rows.items()}
         part = classification.Part(_TEST_INPUT, examples, examples_name=_TEST_METADATA)
         return {CHALLENGE_TEST: part}
 
 
-def _training_features(row):
+def _training_features(row, values):
     return {
         "diagnosis": row["diagnosis"],
         "melanoma": int(row["target"]),
         "age_approximate": classification.age(row["age_approx"]),
-        "sex": classification.sex(row["sex"]),
-        "anatom_site_general": classification.text_or_unknown(
-            row["anatom_site_general_challenge"]
+        "sex": values.sex(row["sex"]),
+        "anatom_site_general": values.name(
+            row["anatom_site_general_challenge"],
+            SITES,
+            column="anatom_site_general_challenge",
         ),
         "patient_id": row["patient_id"].strip(),
         "lesion_id": row["lesion_id"].strip(),
     }
 
 
-def _test_features(row):
+def _test_features(row, values):
     """No label (-1) and the metadata under whichever known column name it has."""
+    site = _column(row, _TEST_SITE)
     return {
         "diagnosis": NO_LABEL,
         "melanoma": NO_LABEL,
         "age_approximate": classification.age(row.get("age_approx")),
-        "sex": classification.sex(row.get("sex")),
-        "anatom_site_general": classification.text_or_unknown(_first(row, _TEST_SITE)),
-        "patient_id": (_first(row, _TEST_PATIENT) or "").strip(),
+        "sex": values.sex(row.get("sex")),
+        "anatom_site_general": values.name(row.get(site), SITES, column=site),
+        "patient_id": (row.get(_column(row, _TEST_PATIENT)) or "").strip(),
         "lesion_id": "",
     }
 
 
-def _first(row, names):
-    """The value of the first of `names` that is a column of `row`, else None."""
-    return next((row[n] for n in names if n in row), None)
+def _column(row, names):
+    """The first of `names` that is a column of `row`, else the first of them (an
+    absent column: its values are None)."""
+    return next((n for n in names if n in row), names[0])
 
 
 def read_test_metadata(data, *, name):

@@ -20,20 +20,10 @@ _SEED_SALT = 20171
 _METADATA_STREAM = 1
 
 _LABELS = ["nevus", "melanoma", "seborrheic_keratosis"]
-# The values the ISIC builders store (`tfds_isic.classification.sex`, ISIC 2019's
-# `anatom_site_general`), "unknown" where the metadata has none, as ClassLabels.
-SEXES = ["female", "male", "unknown"]
-SITES = [
-    "anterior torso",
-    "head/neck",
-    "lateral torso",
-    "lower extremity",
-    "oral/genital",
-    "palms/soles",
-    "posterior torso",
-    "upper extremity",
-    "unknown",
-]
+# The ClassLabel names of the ISIC builders' `sex` and of ISIC 2019's
+# `anatom_site_general`, "unknown" last (`tfds_isic.classification`).
+SEXES = classification.SEXES
+SITES = classification.ISIC2019_SITES
 # Label-dependent patient metadata (1.1.0), so that a model that reads it can beat
 # one that sees the image only (issue 26). Per class (nevus, melanoma, seborrheic
 # keratosis): age ~ Normal(mean, sd) in years, clipped to 5..85 and rounded to 5 as
@@ -126,7 +116,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 mask=tfds.features.Image(
                     shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png"
                 ),
-                sex=tfds.features.ClassLabel(names=SEXES),
                 anatom_site_general=tfds.features.ClassLabel(names=SITES),
             ),
             supervised_keys=("image", "melanoma"),
