@@ -18,7 +18,7 @@ SLOW_TEST_SECONDS = {
     "tests/experiments/test_reproducibility.py::"
     "test_summaries_are_bit_identical_across_processes_seed_order_and_a_kill": 432,
     "tests/experiments/test_multiworker.py::test_mirrored_on_two_logical_cpus": 245,
-    "tests/test_mutations.py::test_no_mutation_survives": 137,
+    "tests/test_mutations.py::test_no_mutation_survives": 160,  # 37 mutations (issue 26)
     "tests/experiments/test_multiworker.py::"
     "test_two_workers_on_localhost_train_one_model": 146,
     "tests/test_benchmarks.py::test_models_benchmark_prints_both_tables": 119,
@@ -69,6 +69,13 @@ SLOW_TEST_SECONDS = {
     # processes, two at a time.
     "tests/experiments/test_shared_seeds.py::"
     "test_processes_on_one_directory_share_the_seeds_with_the_serial_numbers": 300,
+    # Issue 26, measured here beside other work: the README demo above runs twice
+    # (image only, then --metadata: 350 s and 390 s alone); a tiny metadata run; the
+    # metadata ONNX export.
+    "tests/training/test_metadata_run.py::"
+    "test_tiny_metadata_run_trains_the_branch_with_the_head": 60,
+    "tests/inference/test_export.py::test_metadata_onnx_agrees_with_keras": 45,
+    "tests/inference/test_export.py::test_onnx_agrees_with_keras": 40,
 }
 SLOW_DEFAULT_SECONDS = 10
 

@@ -264,14 +264,24 @@ def test_readme_demo_reaches_auroc_0_85_and_metadata_adds_0_05(tmp_path):
     _, with_metadata = _demo(tmp_path, "meta", "--metadata", env=env)
     config = json.loads((tmp_path / "meta" / "config.json").read_text())
     assert config["metadata"] is True
-    # AUROC stops at 1: where the image alone already passes 0.949 (this machine:
-    # 0.9499), 0.05 more is out of reach, and a near-perfect ranking (at most about
-    # 3 of the 28 x 122 melanoma/other pairs swapped) stands for it.
-    required = min(summary["max_auroc"] + 0.05, 0.999)
-    assert with_metadata["max_auroc"] >= required, (
-        with_metadata["history"],
-        summary["history"],
-    )
+    # Both the best epoch's AUROC and the last one's (the weights model.keras holds).
+    # AUROC stops at 1: where the image alone already passes 0.949 (this machine,
+    # best epoch: 0.9499 for seed 0, 0.9514 for seed 1), 0.05 more is out of reach,
+    # and a near-perfect ranking (at most 3 of the 28 x 122 melanoma/other pairs
+    # swapped) stands for it.
+    for key in ("max_auroc", "last_auroc"):
+        image_only = _auroc(summary, key)
+        assert _auroc(with_metadata, key) >= min(image_only + 0.05, 0.999), (
+            key,
+            with_metadata["history"],
+            summary["history"],
+        )
+
+
+def _auroc(summary, key):
+    if key == "max_auroc":
+        return summary["max_auroc"]
+    return summary["history"][-1]["val_auroc"]
 
 
 def test_a_seed_another_process_trains_is_skipped_at_once(tmp_path):
