@@ -83,5 +83,9 @@ def test_models_under_jax_equal_tensorflow(tmp_path):
         # Logits that differ between images (relative: a random init's scale varies
         # with the environment; CI's gave a spread of 0.021 on logits of ~0.17).
         assert np.ptp(expected) > 0.1 * np.abs(expected).max(), name
-        # Relative to the largest logit: float32 sums over deep random networks.
-        assert relative_error(actual, expected) < 1e-4, name
+        # Relative to the largest logit: float32 sums over deep random networks,
+        # whose logits here are nearly equal (spread ~12 % of the largest), so that
+        # rounding in ~50 layers shows: CI measured 1.8e-4 for an unseeded ResNet-50,
+        # 1.9e-5 here for the seeded one (EfficientNet: 1.8e-6). Moving ResNet-50's
+        # first ARL alpha by 0.05 moves them by 9.7e-2.
+        assert relative_error(actual, expected) < 1e-3, name
